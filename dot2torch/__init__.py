@@ -1,0 +1,20 @@
+"""dot2torch: Graphviz DOT drawings of neural networks → working PyTorch modules."""
+
+from .api import Outcome, check, check_all, load, plan
+from .errors import (
+    Diagnostic,
+    Dot2TorchError,
+    DotSyntaxError,
+    LabelError,
+    Severity,
+    ShapeError,
+    SymbolError,
+    UnsupportedError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load", "check", "check_all", "plan", "Outcome", "Diagnostic", "Severity", "Dot2TorchError",
+    "DotSyntaxError", "LabelError", "ShapeError", "SymbolError", "UnsupportedError", "__version__",
+]

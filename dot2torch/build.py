@@ -1,0 +1,55 @@
+"""A `Plan` → a torch.fx GraphModule.
+
+The module's forward is generated Python code (no per-node interpretation at run time),
+its submodules are named after the diagram's node ids and registered in the order the
+diagram declares them, so a state_dict reads in the diagram's order.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.fx
+from torch import nn
+
+from .plan import Plan
+
+
+def build_module(plan: Plan) -> torch.fx.GraphModule:
+    graph = torch.fx.Graph()
+    modules: dict[str, nn.Module] = {}
+    env: dict[str, torch.fx.Node] = {}
+    for step in plan.steps:
+        if step.kind == "input":
+            env[step.name] = graph.placeholder(step.name)
+            continue
+        layer = step.layer
+        assert layer is not None
+        args = [env[name] for name in step.inputs]
+        if layer.is_module:
+            modules[step.name] = layer.make()
+            env[step.name] = graph.call_module(step.name, tuple(args))
+        elif layer.list_input:
+            env[step.name] = graph.call_function(layer.target, (args, *layer.args), dict(layer.kwargs), name=step.name)
+        elif layer.fold:
+            node = args[0]
+            for other in args[1:]:
+                node = graph.call_function(layer.target, (node, other), name=step.name)
+            env[step.name] = node
+        else:
+            env[step.name] = graph.call_function(layer.target, (*args, *layer.args), dict(layer.kwargs), name=step.name)
+    results = [env[name] for name in plan.outputs]
+    graph.output(results[0] if len(results) == 1 else tuple(results))
+    root = nn.Module()
+    for name, module in modules.items():
+        root.add_module(name, module)
+    gm = torch.fx.GraphModule(root, graph, class_name=_class_name(plan.name))
+    # GraphModule copies submodules in graph order; put them back in declaration order.
+    declared = [s.name for s in sorted(plan.steps, key=lambda s: s.order) if s.name in gm._modules]
+    gm._modules = {name: gm._modules[name] for name in declared}
+    return gm
+
+
+def _class_name(name: str) -> str:
+    from .naming import identifier
+
+    return identifier(name, set())

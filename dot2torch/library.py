@@ -1,0 +1,122 @@
+"""Where diagrams come from: a .dot file (with its folder's other files for block lookup),
+a folder of them, or DOT text; and which digraph is the model (the one no other refers to)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import Diagnostic, DotSyntaxError, SymbolError
+from .grammar import OpLabel, parse_label
+from .errors import PlanError
+from .reader import Diagram, read_path, read_text
+
+
+@dataclass
+class Library:
+    """The digraphs a build can see; `primary` are the ones the user named."""
+
+    primary: list[Diagram]
+    others: list[Diagram] = field(default_factory=list)
+
+    @property
+    def all(self) -> list[Diagram]:
+        return [*self.primary, *self.others]
+
+    def get(self, name: str) -> Diagram | None:
+        return next((d for d in self.all if d.name == name), None)
+
+    def names(self) -> list[str]:
+        return list(dict.fromkeys(d.name for d in self.all))
+
+    def references(self, diagram: Diagram) -> list[str]:
+        """Digraphs this one uses: the parts it stitches and the blocks its nodes call."""
+        found = [n for n in stitched_parts(diagram) if self.get(n) is not None]
+        for node_id, data in diagram.graph.nodes(data=True):
+            target = self.block_for(diagram, node_id)
+            if target is not None:
+                found.append(target)
+        return list(dict.fromkeys(found))
+
+    def block_for(self, caller: Diagram, node_id: str) -> str | None:
+        """The digraph a node calls, if its label names one (see `match_block`)."""
+        data = caller.graph.nodes[node_id]
+        explicit = data["attrs"].get("block")
+        if explicit is not None:
+            return explicit if self.get(explicit) is not None else None
+        try:
+            label = parse_label(data["label"]).label
+        except PlanError:
+            return None
+        if not isinstance(label, OpLabel):
+            return None
+        return match_block(label.name, caller.name, [d.name for d in self.all if d is not caller])
+
+    def roots(self) -> list[Diagram]:
+        used = {name for d in self.all for name in self.references(d)}
+        return [d for d in self.primary if d.name not in used]
+
+    def pick(self, name: str | None) -> Diagram:
+        """The digraph called `name`, or the one root of the primary digraphs."""
+        if name is not None:
+            found = self.get(name)
+            if found is None:
+                close = difflib.get_close_matches(name, self.names(), n=3)
+                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+                raise SymbolError(
+                    Diagnostic("D2T404", f"no digraph named {name!r}; found {', '.join(self.names())}{hint}", file=self._file())
+                )
+            return found
+        roots = self.roots()
+        if len(roots) == 1:
+            return roots[0]
+        candidates = ", ".join(d.name for d in (roots or self.primary))
+        raise SymbolError(
+            Diagnostic("D2T405", f"several digraphs could be the model ({candidates}): choose one with name=... or --name", file=self._file())
+        )
+
+    def _file(self) -> str | None:
+        return self.primary[0].file if self.primary else None
+
+
+def stitched_parts(diagram: Diagram) -> list[str]:
+    """`digraph AlexNet { stitch="AlexNetL1, AlexNetL2" }` joins digraphs on shared node ids."""
+    text = diagram.attrs.get("stitch", "")
+    return [part for part in text.replace(",", " ").split() if part]
+
+
+def match_block(head: str, caller: str, names: list[str]) -> str | None:
+    """Resolve a block call by name: the exact graph name, else `<family><head>` where the
+    family is a prefix of the caller's name or the caller's initials; the longest family wins."""
+    if head in names:
+        return head
+    initials = "".join(ch for ch in caller if ch.isupper())
+    families = {caller[:i] for i in range(1, len(caller) + 1)} | {initials}
+    matches = [n for n in names if n.endswith(head) and n[: len(n) - len(head)] in families]
+    if not matches:
+        return None
+    return max(matches, key=lambda n: len(n) - len(head))
+
+
+def open_source(source: str | Path) -> Library:
+    """A file (its folder's other .dot files join the library), a folder, or DOT text."""
+    if isinstance(source, Path) or _looks_like_path(source):
+        path = Path(source)
+        if path.is_dir():
+            return Library([d for f in sorted(path.glob("*.dot")) for d in read_path(f)])
+        if not path.exists():
+            raise FileNotFoundError(f"no such file or folder: {path}")
+        others = []
+        for sibling in sorted(path.parent.glob("*.dot")):
+            if sibling.resolve() != path.resolve():
+                try:
+                    others.extend(read_path(sibling))
+                except DotSyntaxError:
+                    continue  # a broken neighbour is reported when it is checked itself
+        return Library(read_path(path), others)
+    return Library(read_text(str(source), file="<text>"))
+
+
+def _looks_like_path(text: str) -> bool:
+    return "\n" not in text and "{" not in text and len(text) < 4096

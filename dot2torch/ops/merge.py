@@ -1,0 +1,47 @@
+"""Ops that take several inputs: `+` (residual add) and cat(axis=k)."""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+
+from ..errors import PlanError
+from .base import Layer, OpCall, register
+
+
+@register("+", "add", "sum", min_inputs=2, max_inputs=None, example="+", example_shape=(2, 4, 3, 3))
+def add(call: OpCall) -> Layer:
+    first = call.shapes[0]
+    for shape, source in zip(call.shapes[1:], call.sources[1:]):
+        if shape != first:
+            raise PlanError(
+                "D2T304",
+                f"cannot add {list(first)} from {call.sources[0]!r} and {list(shape)} from {source!r}: shapes differ",
+            )
+    call.passthrough(add_)
+    return Layer(operator.add, fold=True)
+
+
+def add_(*tensors: torch.Tensor) -> None:
+    """Signature stand-in: `+` takes no parameters."""
+
+
+@register("cat", "concat", "concatenate", min_inputs=2, max_inputs=None, example="cat(axis=1)", example_shape=(2, 4, 3, 3))
+def cat(call: OpCall) -> Layer:
+    arg = call.arg("axis", "dim", position=0)
+    dim = 1 if arg is None else call.value(arg)
+    rank = len(call.shapes[0])
+    if not isinstance(dim, int) or not -rank <= dim < rank:
+        raise PlanError("D2T206", f"axis={dim!r} is not an axis of a {rank}-d input")
+    axis = dim % rank
+    first = call.shapes[0]
+    for shape, source in zip(call.shapes[1:], call.sources[1:]):
+        if len(shape) != rank or any(a != b for i, (a, b) in enumerate(zip(first, shape)) if i != axis):
+            raise PlanError(
+                "D2T304",
+                f"cannot concatenate {list(first)} from {call.sources[0]!r} and {list(shape)} from {source!r} "
+                f"along axis {dim}: the other sizes differ",
+            )
+    call.passthrough(add_)
+    return Layer(torch.cat, (), {"dim": dim}, list_input=True)

@@ -1,0 +1,59 @@
+"""reshape / flatten: keep the batch, give each sample a new shape (PyTorch's C, H, W order)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .. import expr as E
+from ..errors import PlanError
+from .base import Layer, OpCall, register
+
+
+@register("reshape", "flatten", "view", example="reshape([4096])", example_shape=(2, 256, 4, 4))
+def reshape(call: OpCall) -> Layer:
+    """`reshape([4096])` gives the per-sample shape; `reshape [BatchSize, 16x5x5]` lists the
+    batch first; no parameters flattens. The label's `7x7x512` only states the size."""
+    sizes = _target(call)
+    have = math.prod(call.shape[1:])
+    if sizes.count(-1) > 1:
+        raise PlanError("D2T303", "reshape can leave at most one size as -1")
+    known = math.prod(s for s in sizes if s != -1)
+    fits = have % known == 0 if -1 in sizes and known else have == known
+    if not fits:
+        raise PlanError(
+            "D2T303",
+            f"reshape to {sizes} needs {known} elements per sample, receives {have} "
+            f"({list(call.shape[1:])}) from {call.source!r}",
+        )
+    if len(sizes) == 1:
+        return Layer(nn.Flatten)
+    return Layer(torch.reshape, ((-1, *sizes),))
+
+
+def _target(call: OpCall) -> list[int]:
+    positional = list(call.label.positional)
+    call.used.update(i for i, a in enumerate(call.label.args) if a.key is None)
+    call.passthrough(_no_keywords)
+    if not positional:
+        return [math.prod(call.shape[1:])]
+    if len(positional) == 1 and isinstance(positional[0].value, E.TupleExpr):
+        exprs = list(positional[0].value.items)
+    elif len(positional) == 1:
+        exprs = [positional[0].value]
+    else:
+        exprs = [a.value for a in positional[1:]]  # the first entry is the batch
+    return [_size(call, e) for e in exprs]
+
+
+def _size(call: OpCall, e: E.Expr) -> int:
+    value = E.evaluate(e, call.scope)
+    if value == -1:
+        return -1
+    return E.as_size(value, "reshape size")
+
+
+def _no_keywords() -> None:
+    """Signature stand-in: reshape takes sizes only."""

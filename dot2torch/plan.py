@@ -1,0 +1,317 @@
+"""A diagram → a `Plan`: its nodes in topological order, each with the torch `Layer` it
+becomes and the shape that comes out, every annotation checked on the way.
+
+Shapes are found by running each layer on meta tensors, so no weights are allocated
+however large the model. This is the one place that adds file, node and label to errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import networkx as nx
+import torch
+
+from . import expr as E
+from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, UnsupportedError, error_for
+from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, parse_label
+from .library import Library, stitched_parts
+from .naming import identifier
+from .ops import Layer, OpCall, OpSpec, find, registered, torch_nn_classes, torch_nn_layer
+from .ops.torch_nn import find_torch_nn
+from .reader import Diagram
+from .shapes import batch_name, check_shape, read_annotation
+
+Shape = tuple[int, ...]
+EDGE_INDEX_ATTR = "arg"  # edge attribute that orders the inputs of a multi-input node
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node that does something: an input, a layer, or an output."""
+
+    node: str  # node id in the diagram
+    name: str  # Python identifier: submodule name and variable name
+    label: str
+    kind: str  # "input" | "layer" | "output"
+    op: str  # what a summary shows: "Conv2d", "cat", "input"
+    shape: Shape
+    inputs: tuple[str, ...] = ()  # names of the steps feeding this one, in argument order
+    layer: Layer | None = None
+    dtype: torch.dtype = torch.float32
+    order: int = 0  # the node's place in the diagram's declaration order
+
+
+@dataclass
+class Plan:
+    name: str
+    file: str | None
+    steps: list[Step]
+    outputs: list[str]
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> list[Step]:
+        return [s for s in self.steps if s.kind == "input"]
+
+    def step(self, name: str) -> Step:
+        return next(s for s in self.steps if s.name == name)
+
+
+def plan_diagram(library: Library, diagram: Diagram, params: Mapping[str, E.Value] | None = None) -> Plan:
+    return _Planner(library, stitch(library, diagram), dict(params or {})).run()
+
+
+def stitch(library: Library, diagram: Diagram) -> Diagram:
+    """A digraph with `stitch="A, B, C"` is the union of those digraphs, joined on node ids
+    they share (which must carry the same label)."""
+    parts = stitched_parts(diagram)
+    if not parts:
+        return diagram
+    g = nx.DiGraph()
+    offset = 0
+    for part_name in parts:
+        part = library.get(part_name)
+        if part is None:
+            raise error_for(Diagnostic("D2T406", f"stitch names {part_name!r}, which is no digraph here", file=diagram.file, line=diagram.line, graph=diagram.name))
+        for node_id, data in part.graph.nodes(data=True):
+            if node_id in g:
+                if g.nodes[node_id]["label"] != data["label"]:
+                    raise error_for(Diagnostic(
+                        "D2T407",
+                        f"shared node is labelled {data['label']!r} in {part_name}, {g.nodes[node_id]['label']!r} before",
+                        file=part.file, line=data["line"], column=data["column"], node=node_id, label=data["label"],
+                    ))
+                continue
+            g.add_node(node_id, **{**data, "order": offset + data["order"]})
+        g.add_edges_from(part.graph.edges(data=True))
+        offset += len(part.graph)
+    return Diagram(diagram.name, g, diagram.file, diagram.line, diagram.attrs)
+
+
+class _Planner:
+    def __init__(self, library: Library, diagram: Diagram, params: dict[str, E.Value]):
+        self.library = library
+        self.diagram = diagram
+        self.g = diagram.graph
+        self.params = params
+        self.labels: dict[str, Label] = {}
+        self.warnings: list[Diagnostic] = []
+        self.steps: list[Step] = []
+        self.value_of: dict[str, tuple[str, torch.Tensor]] = {}  # node → (step name, meta tensor)
+        self.taken: set[str] = set()
+
+    # -- errors -------------------------------------------------------------------------
+    def where(self, node: str | None) -> dict[str, object]:
+        place: dict[str, object] = {"file": self.diagram.file, "graph": self.diagram.name}
+        if node is not None:
+            data = self.g.nodes[node]
+            place.update(node=node, label=data["label"], line=data["line"], column=data["column"])
+        else:
+            place["line"] = self.diagram.line
+        return place
+
+    def fail(self, node: str | None, error: PlanError) -> Dot2TorchError:
+        return error_for(error.diagnostic().located(**self.where(node)))
+
+    def warn(self, node: str | None, error: PlanError) -> None:
+        self.warnings.append(error.diagnostic().located(**self.where(node)))
+
+    # -- the walk -----------------------------------------------------------------------
+    def run(self) -> Plan:
+        if len(self.g) == 0:
+            raise self.fail(None, PlanError("D2T103", "expected a digraph with nodes, found none"))
+        self.parse_labels()
+        self.scope = self.bind_symbols()
+        self.check_acyclic()
+        inputs = self.find_inputs()
+        order = nx.lexicographical_topological_sort(self.g, key=lambda n: self.g.nodes[n]["order"])
+        outputs: list[str] = []
+        for node in order:
+            try:
+                self.visit(node, node in inputs, outputs)
+            except PlanError as error:
+                raise self.fail(node, error) from None
+        if not outputs:
+            outputs = [self.value_of[n][0] for n in self.sinks()]
+        return Plan(self.diagram.name, self.diagram.file, self.steps, outputs, self.warnings)
+
+    def parse_labels(self) -> None:
+        for node in sorted(self.g, key=lambda n: self.g.nodes[n]["order"]):
+            text = self.g.nodes[node]["label"]
+            if text.startswith("<") and text.endswith(">"):
+                raise self.fail(node, PlanError("D2T209", "HTML labels are not supported: write the label as a quoted string"))
+            try:
+                parsed = parse_label(text)
+            except PlanError as error:
+                raise self.fail(node, error) from None
+            for warning in parsed.warnings:
+                self.warn(node, warning)
+            self.labels[node] = parsed.label
+
+    def bind_symbols(self) -> dict[str, E.Value]:
+        """Defaults written in labels (`NFeature(768)`), overridden by params."""
+        defaults: dict[str, E.Value] = {}
+        for node, label in self.labels.items():
+            for name in _names_in(label):
+                if name.default is None:
+                    continue
+                try:
+                    value = E.evaluate(name.default, {})
+                except PlanError as error:
+                    raise self.fail(node, error) from None
+                if name.name in defaults and defaults[name.name] != value:
+                    raise self.fail(node, PlanError(
+                        "D2T403", f"symbol {name.name!r} has default {value!r} here but {defaults[name.name]!r} elsewhere"
+                    ))
+                defaults[name.name] = value
+        return {**defaults, **self.params}
+
+    def check_acyclic(self) -> None:
+        try:
+            cycle = nx.find_cycle(self.g)
+        except nx.NetworkXNoCycle:
+            return
+        path = " -> ".join([cycle[0][0], *(v for _, v in cycle)])
+        raise self.fail(cycle[0][0], PlanError("D2T104", f"the graph has a cycle: {path}"))
+
+    def find_inputs(self) -> set[str]:
+        declared = {n for n, lab in self.labels.items() if isinstance(lab, IOLabel) and lab.role == "input"}
+        if declared:
+            return declared
+        sources = [n for n in self.g if self.g.in_degree(n) == 0]
+        maps = [n for n in sources if isinstance(self.labels[n], FeatureMapLabel)]
+        if len(maps) == 1:
+            return set(maps)
+        raise self.fail(None, PlanError("D2T106", "expected an input node (输入 or input with a shape), found none"))
+
+    def sinks(self) -> list[str]:
+        return sorted((n for n in self.g if self.g.out_degree(n) == 0), key=lambda n: self.g.nodes[n]["order"])
+
+    def predecessors(self, node: str) -> list[str]:
+        preds = list(self.g.predecessors(node))
+        indexed = {p: self.g.edges[p, node]["attrs"].get(EDGE_INDEX_ATTR) for p in preds}
+        if any(v is not None for v in indexed.values()):
+            try:
+                keys = {p: int(v) for p, v in indexed.items()}  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise PlanError("D2T308", f"every edge into this node needs an integer {EDGE_INDEX_ATTR}=, found {indexed}") from None
+            if sorted(keys.values()) != list(range(len(preds))):
+                raise PlanError("D2T308", f"edge {EDGE_INDEX_ATTR}= values must be 0..{len(preds) - 1}, found {sorted(keys.values())}")
+            return sorted(preds, key=keys.__getitem__)
+        return sorted(preds, key=lambda p: self.g.nodes[p]["order"])
+
+    def visit(self, node: str, is_input: bool, outputs: list[str]) -> None:
+        label = self.labels[node]
+        preds = self.predecessors(node)
+        if is_input:
+            self.add_input(node, label)
+        elif isinstance(label, FeatureMapLabel) or (isinstance(label, IOLabel) and label.role == "output"):
+            self.pass_through(node, label, preds)
+            if isinstance(label, IOLabel):
+                outputs.append(self.value_of[node][0])
+        elif isinstance(label, IOLabel):
+            raise PlanError("D2T106", "only one kind of input node is allowed per diagram")
+        elif isinstance(label, FormulaLabel):
+            raise PlanError("D2T902", "formula labels are not supported yet (they come with issue 4: equations and recurrent cells)", severity=Severity.UNSUPPORTED)
+        else:
+            self.add_layer(node, label, preds)
+
+    def add_input(self, node: str, label: Label) -> None:
+        dims = label.dims
+        if dims is None:
+            raise PlanError("D2T208", "an input node needs a shape annotation such as [BatchSize, W=32, H=32, C=3]")
+        scope = dict(self.scope)
+        batch = batch_name(dims)
+        if batch is not None and batch not in scope:
+            scope[batch] = 1
+        sizes = read_annotation(dims, scope).sizes
+        shape = tuple(int(s) for s in sizes)  # type: ignore[arg-type]
+        dtype = torch.long if self.feeds_integer_op(node) else torch.float32
+        name = identifier(node, self.taken)
+        self.steps.append(Step(node, name, self.g.nodes[node]["label"], "input", "input", shape, dtype=dtype,
+                               order=self.g.nodes[node]["order"]))
+        self.value_of[node] = (name, torch.empty(shape, dtype=dtype, device="meta"))
+
+    def feeds_integer_op(self, node: str) -> bool:
+        for succ in self.g.successors(node):
+            label = self.labels[succ]
+            if isinstance(label, OpLabel):
+                spec = find(label.name)
+                if spec is not None and spec.integer_input:
+                    return True
+            elif isinstance(label, FeatureMapLabel) and self.feeds_integer_op(succ):
+                return True
+        return False
+
+    def pass_through(self, node: str, label: FeatureMapLabel | IOLabel, preds: list[str]) -> None:
+        if len(preds) != 1:
+            found = f"{len(preds)} ({', '.join(map(repr, preds))})" if preds else "none"
+            raise PlanError("D2T305", f"a shape annotation takes exactly one input, receives {found}")
+        name, value = self.value_of[preds[0]]
+        if label.dims is not None:
+            check_shape(read_annotation(label.dims, self.scope), tuple(value.shape), preds[0])
+        self.value_of[node] = (name, value)
+
+    def add_layer(self, node: str, label: OpLabel, preds: list[str]) -> None:
+        spec, plan = self.find_op(node, label)
+        count = len(preds)
+        if count < spec.min_inputs or (spec.max_inputs is not None and count > spec.max_inputs):
+            wanted = str(spec.min_inputs) if spec.max_inputs == spec.min_inputs else f"at least {spec.min_inputs}"
+            found = f"{count} ({', '.join(map(repr, preds))})" if preds else "none"
+            raise PlanError("D2T305", f"{label.name} takes {wanted} input{'s' if wanted != '1' else ''}, receives {found}")
+        if label.repeat is not None and spec.name != "UpSample":
+            raise PlanError("D2T903", "repetition (Name x N) is not supported yet (it comes with issue 3: blocks and repetition)", severity=Severity.UNSUPPORTED)
+        inputs = [self.value_of[p] for p in preds]
+        call = OpCall(label, self.scope, tuple(tuple(v.shape) for _, v in inputs), tuple(preds))
+        layer = plan(call)
+        try:
+            with torch.device("meta"):
+                module = layer.make() if layer.is_module else None
+                out = layer.call([v for _, v in inputs], module)
+        except (RuntimeError, ValueError, TypeError) as error:
+            raise PlanError("D2T309", f"torch rejects this layer: {str(error).splitlines()[0]}") from None
+        name = identifier(node, self.taken)
+        op = layer.target.__name__ if hasattr(layer.target, "__name__") else spec.name
+        self.steps.append(Step(node, name, self.g.nodes[node]["label"], "layer", op, tuple(out.shape),
+                               tuple(n for n, _ in inputs), layer, out.dtype, self.g.nodes[node]["order"]))
+        self.value_of[node] = (name, out)
+
+    def find_op(self, node: str, label: OpLabel):
+        spec = find(label.name)
+        if spec is not None:
+            return spec, spec.plan
+        cls = find_torch_nn(label.name)
+        if cls is not None:
+            spec = OpSpec(cls.__name__, lambda call: torch_nn_layer(call, cls))
+            return spec, spec.plan
+        block = self.library.block_for(self.diagram, node)
+        if block is not None:
+            raise PlanError("D2T901", f"calls block {block!r}; block calls are not supported yet (they come with issue 3)", severity=Severity.UNSUPPORTED)
+        raise PlanError("D2T202", f"unknown op {label.name!r}{_suggest(label.name, self.library)}")
+
+
+def _suggest(name: str, library: Library) -> str:
+    import difflib
+
+    known = sorted({spec.name for spec in registered().values()})
+    torch_names = [cls.__name__ for cls in torch_nn_classes().values()]
+    pool = {n.lower(): n for n in [*known, *torch_names, *library.names()]}
+    close = difflib.get_close_matches(name.lower(), list(pool), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(repr(pool[c]) for c in close)}?" if close else ""
+
+
+def _names_in(label: Label) -> list[E.Name]:
+    exprs: list[E.Expr] = []
+    if isinstance(label, (IOLabel, FeatureMapLabel)):
+        exprs = [v for d in (label.dims or ()) for v in d.values]
+    elif isinstance(label, OpLabel):
+        exprs = [v for a in label.args for v in a.values]
+        if label.repeat is not None:
+            exprs.append(label.repeat)
+        if label.tail is not None:
+            exprs.append(label.tail[1])
+    elif isinstance(label, FormulaLabel):
+        exprs = [label.expr]
+    return [n for e in exprs for n in E.free_names(e)]
