@@ -85,7 +85,7 @@ def _check_one(library: Library, diagram, params) -> Outcome:
     if users:
         return outcome
     try:
-        outcome.plan = plan_diagram(library, diagram, params)
+        outcome.plan = plan_diagram(library, diagram, params, stand_in_free_symbols=True)
         outcome.diagnostics.extend(outcome.plan.warnings)
     except Dot2TorchError as error:
         outcome.diagnostics.extend(error.diagnostics)

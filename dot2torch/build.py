@@ -14,7 +14,8 @@ from torch import nn
 from .plan import Plan
 
 
-def build_module(plan: Plan) -> torch.fx.GraphModule:
+def build_module(plan: Plan, device: torch.device | str | None = None) -> torch.fx.GraphModule:
+    """Real weights by default; device="meta" gives the structure without allocating any."""
     graph = torch.fx.Graph()
     modules: dict[str, nn.Module] = {}
     env: dict[str, torch.fx.Node] = {}
@@ -26,7 +27,8 @@ def build_module(plan: Plan) -> torch.fx.GraphModule:
         assert layer is not None
         args = [env[name] for name in step.inputs]
         if layer.is_module:
-            modules[step.name] = layer.make()
+            with torch.device(device or "cpu"):
+                modules[step.name] = layer.make()
             env[step.name] = graph.call_module(step.name, tuple(args))
         elif layer.list_input:
             env[step.name] = graph.call_function(layer.target, (args, *layer.args), dict(layer.kwargs), name=step.name)

@@ -10,13 +10,14 @@ file, node and label in one place and raises `DiagramError`.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 
 class Severity(str, enum.Enum):
     ERROR = "error"
     WARNING = "warning"
     UNSUPPORTED = "unsupported"
+    NOTE = "note"  # information only: never a problem, not even with --strict
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Diagnostic:
     node: str | None = None
     label: str | None = None
     detail: str | None = None  # extra lines, e.g. a label with a caret under the bad character
+    symbol: str | None = None  # the symbol an unbound-symbol error is about
 
     def located(self, **where: object) -> "Diagnostic":
         """The same diagnostic with missing place fields filled in from `where`."""
@@ -139,23 +141,10 @@ class PlanError(Exception):
     message: str
     detail: str | None = None
     severity: Severity = Severity.ERROR
+    symbol: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
 
     def diagnostic(self) -> Diagnostic:
-        return Diagnostic(self.code, self.message, self.severity, detail=self.detail)
-
-
-@dataclass
-class Report:
-    """Diagnostics gathered while checking, in the order they were found."""
-
-    items: list[Diagnostic] = field(default_factory=list)
-
-    def add(self, diagnostic: Diagnostic) -> None:
-        self.items.append(diagnostic)
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.items if d.severity is Severity.ERROR]
+        return Diagnostic(self.code, self.message, self.severity, detail=self.detail, symbol=self.symbol)

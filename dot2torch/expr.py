@@ -144,7 +144,7 @@ def evaluate(expr: Expr, scope: Mapping[str, Value]) -> Value:
                 return CONSTANTS[n]
             if d is not None:
                 return evaluate(d, scope)
-            raise PlanError("D2T401", f"symbol {n!r} is not bound: give it a value with --param {n}=VALUE")
+            raise PlanError("D2T401", f"symbol {n!r} is not bound: give it a value with --param {n}=VALUE", symbol=n)
         case CopyIndex(name=n):
             key = "#" + n
             if key in scope:

@@ -58,7 +58,7 @@ class OpLabel:
     index: int | None  # Conv2D#1, Conv2D 1 and Linear1 all carry index 1
     repeat: E.Expr | None  # `UpSample x2`, `DenseLayer x NLayers`
     args: tuple[Arg, ...]
-    tail: tuple[str, E.Expr] | None  # `AddNoise + 0.5 * randn(...)`
+    tail: tuple[str, E.Expr] | None  # `AddNoise + 0.5 * randn(...)`; "=" for `ε randn(...)`
 
     @property
     def positional(self) -> tuple[Arg, ...]:
@@ -126,8 +126,10 @@ def kind_of(text: str) -> str:
     return "op_label"
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_label(text: str) -> Parsed:
-    """Parse one node label; raise PlanError D2T201 with a caret on a syntax error."""
+    """Parse one node label; raise PlanError D2T201 with a caret on a syntax error.
+    Results are cached: a label's meaning depends on its text alone."""
     if len(text) > MAX_LABEL_CHARS:
         raise PlanError(
             "D2T501", f"label is {len(text)} characters long; the limit is {MAX_LABEL_CHARS}"
@@ -212,6 +214,11 @@ class _ToLabel(lark.Transformer):
                 args.extend(item)
         return OpLabel(name, index, repeat, tuple(args), tail)
 
+    def operand_label(self, items):
+        symbol, operand, *arglists = items
+        args = [a for arglist in arglists for a in arglist]
+        return OpLabel(str(symbol), None, None, tuple(args), (str(symbol), operand))
+
     def formula_label(self, items):
         return FormulaLabel(items[0])
 
@@ -236,6 +243,10 @@ class _ToLabel(lark.Transformer):
 
     def tail(self, items):
         return _Tail(str(items[0]), items[1])
+
+    def source_tail(self, items):
+        name, *args = items
+        return _Tail("=", E.Call(str(name), tuple(a for a in args if a is not None)))
 
     # parameter lists and annotations
     def arglist(self, items):

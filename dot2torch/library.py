@@ -19,6 +19,7 @@ class Library:
 
     primary: list[Diagram]
     others: list[Diagram] = field(default_factory=list)
+    _references: dict[int, list[str]] = field(default_factory=dict, repr=False)
 
     @property
     def all(self) -> list[Diagram]:
@@ -32,6 +33,12 @@ class Library:
 
     def references(self, diagram: Diagram) -> list[str]:
         """Digraphs this one uses: the parts it stitches and the blocks its nodes call."""
+        key = id(diagram)
+        if key not in self._references:
+            self._references[key] = self._find_references(diagram)
+        return self._references[key]
+
+    def _find_references(self, diagram: Diagram) -> list[str]:
         found = [n for n in stitched_parts(diagram) if self.get(n) is not None]
         for node_id, data in diagram.graph.nodes(data=True):
             target = self.block_for(diagram, node_id)

@@ -14,7 +14,7 @@ import networkx as nx
 import torch
 
 from . import expr as E
-from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, UnsupportedError, error_for
+from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, SymbolError, error_for
 from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, parse_label
 from .library import Library, stitched_parts
 from .naming import identifier
@@ -50,6 +50,7 @@ class Plan:
     steps: list[Step]
     outputs: list[str]
     warnings: list[Diagnostic] = field(default_factory=list)
+    stand_ins: dict[str, int] = field(default_factory=dict)  # free symbols given stand-in sizes
 
     @property
     def inputs(self) -> list[Step]:
@@ -59,8 +60,40 @@ class Plan:
         return next(s for s in self.steps if s.name == name)
 
 
-def plan_diagram(library: Library, diagram: Diagram, params: Mapping[str, E.Value] | None = None) -> Plan:
-    return _Planner(library, stitch(library, diagram), dict(params or {})).run()
+# Sizes that stand in for free symbols when a model is checked without them: distinct, and
+# divisible by 16 so that halving spatial sizes a few times stays whole.
+STAND_INS = tuple(16 * p for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53))
+
+
+def plan_diagram(
+    library: Library,
+    diagram: Diagram,
+    params: Mapping[str, E.Value] | None = None,
+    *,
+    stand_in_free_symbols: bool = False,
+) -> Plan:
+    """Plan a digraph. With `stand_in_free_symbols`, symbols nobody bound get stand-in sizes
+    (said in a note) so that the rest of the diagram can still be checked."""
+    whole = stitch(library, diagram)
+    bound = dict(params or {})
+    stand_ins: dict[str, int] = {}
+    while True:
+        try:
+            plan = _Planner(library, whole, {**stand_ins, **bound}).run()
+        except SymbolError as error:
+            symbol = error.diagnostic.symbol
+            if not stand_in_free_symbols or symbol is None or len(stand_ins) >= len(STAND_INS):
+                raise
+            stand_ins[symbol] = STAND_INS[len(stand_ins)]
+            continue
+        plan.stand_ins = stand_ins
+        if stand_ins:
+            given = ", ".join(f"{k}={v}" for k, v in stand_ins.items())
+            plan.warnings.append(Diagnostic(
+                "D2T410", f"checked with stand-in sizes for free symbols ({given}); bind them with --param to build",
+                Severity.NOTE, file=diagram.file, line=diagram.line, graph=diagram.name,
+            ))
+        return plan
 
 
 def stitch(library: Library, diagram: Diagram) -> Diagram:
@@ -123,6 +156,7 @@ class _Planner:
         if len(self.g) == 0:
             raise self.fail(None, PlanError("D2T103", "expected a digraph with nodes, found none"))
         self.parse_labels()
+        self.refuse_formulas()
         self.scope = self.bind_symbols()
         self.check_acyclic()
         inputs = self.find_inputs()
@@ -149,6 +183,15 @@ class _Planner:
             for warning in parsed.warnings:
                 self.warn(node, warning)
             self.labels[node] = parsed.label
+
+    def refuse_formulas(self) -> None:
+        """Equations and recurrent cells come with a later version: say so at the first one."""
+        for node in sorted(self.labels, key=lambda n: self.g.nodes[n]["order"]):
+            if _is_formula(self.labels[node]):
+                raise self.fail(node, PlanError(
+                    "D2T902", "formulas and recurrent cells are not supported yet (they come with issue 4)",
+                    severity=Severity.UNSUPPORTED,
+                ))
 
     def bind_symbols(self) -> dict[str, E.Value]:
         """Defaults written in labels (`NFeature(768)`), overridden by params."""
@@ -213,8 +256,6 @@ class _Planner:
                 outputs.append(self.value_of[node][0])
         elif isinstance(label, IOLabel):
             raise PlanError("D2T106", "only one kind of input node is allowed per diagram")
-        elif isinstance(label, FormulaLabel):
-            raise PlanError("D2T902", "formula labels are not supported yet (they come with issue 4: equations and recurrent cells)", severity=Severity.UNSUPPORTED)
         else:
             self.add_layer(node, label, preds)
 
@@ -282,13 +323,13 @@ class _Planner:
         spec = find(label.name)
         if spec is not None:
             return spec, spec.plan
+        block = self.library.block_for(self.diagram, node)  # a digraph of the user's beats torch.nn
+        if block is not None:
+            raise PlanError("D2T901", f"calls block {block!r}; block calls are not supported yet (they come with issue 3)", severity=Severity.UNSUPPORTED)
         cls = find_torch_nn(label.name)
         if cls is not None:
             spec = OpSpec(cls.__name__, lambda call: torch_nn_layer(call, cls))
             return spec, spec.plan
-        block = self.library.block_for(self.diagram, node)
-        if block is not None:
-            raise PlanError("D2T901", f"calls block {block!r}; block calls are not supported yet (they come with issue 3)", severity=Severity.UNSUPPORTED)
         raise PlanError("D2T202", f"unknown op {label.name!r}{_suggest(label.name, self.library)}")
 
 
@@ -300,6 +341,19 @@ def _suggest(name: str, library: Library) -> str:
     pool = {n.lower(): n for n in [*known, *torch_names, *library.names()]}
     close = difflib.get_close_matches(name.lower(), list(pool), n=3, cutoff=0.6)
     return f"; did you mean {', '.join(repr(pool[c]) for c in close)}?" if close else ""
+
+
+def _is_formula(label: Label) -> bool:
+    """Formula labels, `name + expr` definitions of unregistered names, `@` products, and
+    time-indexed names such as X[t] (parsed as `X [t]`)."""
+    if isinstance(label, FormulaLabel):
+        return True
+    if not isinstance(label, OpLabel) or find(label.name) is not None or find_torch_nn(label.name) is not None:
+        return False
+    if label.tail is not None or label.name in ("@", "*"):
+        return True
+    time = {"t"}
+    return any(n.name in time for a in label.args for v in a.values for n in E.free_names(v))
 
 
 def _names_in(label: Label) -> list[E.Name]:

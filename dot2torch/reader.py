@@ -7,6 +7,7 @@ numbers, so a light token pass over the text finds them).
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass, field
@@ -37,14 +38,21 @@ class Diagram:
 
 
 def read_path(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[Diagram]:
-    """Every digraph of a .dot file."""
-    size = path.stat().st_size
+    """Every digraph of a .dot file. Reads are cached by path, size and modification time:
+    callers treat the returned diagrams as read-only."""
+    stat = path.stat()
+    return list(_read_path_cached(str(path), stat.st_size, stat.st_mtime_ns, max_bytes))
+
+
+@functools.lru_cache(maxsize=256)
+def _read_path_cached(path_text: str, size: int, mtime_ns: int, max_bytes: int) -> tuple[Diagram, ...]:
+    path = Path(path_text)
     if size > max_bytes:
         raise DotSyntaxError(
             Diagnostic("D2T501", f"file is {size} bytes; the limit is {max_bytes} (raise it with --max-file-bytes)", file=str(path))
         )
     data = path.read_bytes()
-    return read_text(_decode(data, str(path)), file=str(path))
+    return tuple(read_text(_decode(data, str(path)), file=str(path)))
 
 
 def _decode(data: bytes, file: str) -> str:

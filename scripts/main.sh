@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/dot2torch build diagrams/ "$@"
+# Diagrams that need block calls or equations (issues 3 and 4) are listed but not failures yet.
+exec .venv/bin/dot2torch build diagrams/ --allow-unsupported "$@"

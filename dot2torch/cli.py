@@ -1,0 +1,165 @@
+"""The command line: argument parsing and printing only; every decision lives in the stages.
+
+Exit codes: 0 clean, 1 problems found, 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .api import Outcome, check_all
+from .build import build_module
+from .errors import Dot2TorchError, Severity
+from .expr import Value
+from .summary import count_parameters, format_layers, format_models
+
+EXAMPLES = {
+    "build": """examples:
+  dot2torch build diagrams/                 every digraph of every .dot file, one line each
+  dot2torch build diagrams/lenet.dot
+  dot2torch build diagrams/regression.dot --param NFeature=13 --param NLabel=3""",
+    "check": """examples:
+  dot2torch check diagrams/alexnet.dot
+  dot2torch check model.dot --format json   one JSON object per diagnostic, for editors and CI
+  dot2torch check model.dot --strict        warnings count as problems""",
+    "summary": """examples:
+  dot2torch summary diagrams/lenet.dot
+  dot2torch summary diagrams/alexnet.dot --name AlexNet""",
+}
+
+
+class UsageError(Exception):
+    """Bad command-line usage: exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        params = dict(_parse_param(p) for p in args.param)
+        for path in args.paths:
+            if not Path(path).exists():
+                raise UsageError(f"no such file or folder: {path}")
+        if args.name is not None and len(args.paths) != 1:
+            raise UsageError("--name needs exactly one path")
+        return args.run(args, params)
+    except UsageError as error:
+        print(f"dot2torch {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except Dot2TorchError as error:
+        print(error.diagnostic.format(), file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dot2torch",
+        description="Turn Graphviz DOT drawings of neural networks into working PyTorch modules.",
+        epilog="Run 'dot2torch COMMAND --help' for a command's options and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"dot2torch {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, run, help_text in (
+        ("build", _build, "compile and check every digraph, one summary line each"),
+        ("check", _check, "report every problem in the diagrams (exit 0 clean, 1 problems)"),
+        ("summary", _summary, "a table per model: node, op, output shape, parameters"),
+    ):
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text, epilog=EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(run=run)
+        sub.add_argument("paths", nargs="+", metavar="PATH", help=".dot files or folders of them")
+        sub.add_argument("--name", help="the digraph to use (default: the one no other digraph refers to)")
+        sub.add_argument("--param", action="append", default=[], metavar="K=V",
+                         help="bind a symbol or override a label's default (repeatable)")
+        sub.add_argument("--strict", action="store_true", help="treat warnings as problems")
+        if name != "summary":
+            sub.add_argument("--allow-unsupported", action="store_true",
+                             help="features of later versions are listed but not counted as problems")
+        if name == "check":
+            sub.add_argument("--format", choices=("text", "json"), default="text")
+    return parser
+
+
+def _parse_param(text: str) -> tuple[str, Value]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--param takes KEY=VALUE, got {text!r}")
+    raw = raw.strip()
+    value: Value
+    for convert in (int, float):
+        try:
+            value = convert(raw)
+            break
+        except ValueError:
+            continue
+    else:
+        value = {"True": True, "False": False}.get(raw, raw)
+    return key.strip(), value
+
+
+def _outcomes(args: argparse.Namespace, params: dict[str, Value]) -> list[Outcome]:
+    return [o for path in args.paths for o in check_all(Path(path), args.name, params=params)]
+
+
+def _problems(outcomes: list[Outcome], args: argparse.Namespace) -> bool:
+    counted = {Severity.ERROR}
+    if not getattr(args, "allow_unsupported", False):
+        counted.add(Severity.UNSUPPORTED)
+    if args.strict:
+        counted.add(Severity.WARNING)
+    return any(d.severity in counted for o in outcomes for d in o.diagnostics)
+
+
+def _build(args: argparse.Namespace, params: dict[str, Value]) -> int:
+    outcomes = _outcomes(args, params)
+    counts = {id(o): count_parameters(build_module(o.plan, device="meta")) for o in outcomes if o.plan is not None}
+    print(format_models(outcomes, counts))
+    diagnostics = [d for o in outcomes for d in o.diagnostics]
+    if diagnostics:
+        print()
+        for d in diagnostics:
+            print(d.format())
+    return 1 if _problems(outcomes, args) else 0
+
+
+def _check(args: argparse.Namespace, params: dict[str, Value]) -> int:
+    outcomes = _outcomes(args, params)
+    diagnostics = [d for o in outcomes for d in o.diagnostics]
+    if args.format == "json":
+        print(json.dumps([d.to_json() for d in diagnostics], ensure_ascii=False, indent=1))
+    else:
+        for d in diagnostics:
+            print(d.format())
+        errors = sum(d.severity is not Severity.WARNING for d in diagnostics)
+        warnings = len(diagnostics) - errors
+        checked = sum(1 for o in outcomes if not o.used_by)
+        print(f"{checked} model(s) checked: {errors} problem(s), {warnings} warning(s)")
+    return 1 if _problems(outcomes, args) else 0
+
+
+def _summary(args: argparse.Namespace, params: dict[str, Value]) -> int:
+    outcomes = [o for o in _outcomes(args, params) if not o.used_by]
+    for i, o in enumerate(outcomes):
+        if i:
+            print()
+        if o.plan is None:
+            print(f"{o.name} ({o.file}): not built")
+        else:
+            print(format_layers(o.plan, build_module(o.plan, device="meta")))
+        for d in o.diagnostics:
+            print(d.format())
+    return 1 if _problems(outcomes, args) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Tables: one row per layer of a model (`summary`), one row per digraph (`build`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from .api import Outcome
+from .errors import Severity
+from .plan import Plan
+
+
+@dataclass(frozen=True)
+class Row:
+    node: str
+    op: str
+    shape: str
+    params: int
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Each Parameter once, however often it is used."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def layer_rows(plan: Plan, module: nn.Module) -> list[Row]:
+    rows = []
+    submodules = dict(module.named_children())
+    for step in plan.steps:
+        sub = submodules.get(step.name)
+        op = step.op if sub is None else _describe(sub)
+        rows.append(Row(step.node, op, str(list(step.shape)), 0 if sub is None else count_parameters(sub)))
+    return rows
+
+
+def _describe(module: nn.Module, width: int = 48) -> str:
+    text = f"{type(module).__name__}({module.extra_repr()})"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_layers(plan: Plan, module: nn.Module) -> str:
+    rows = layer_rows(plan, module)
+    total = count_parameters(module)
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    table = _table(["node", "op", "output shape", "parameters"],
+                   [[r.node, r.op, r.shape, f"{r.params:,}"] for r in rows], right={3})
+    rule = "-" * max(len(line) for line in table.splitlines())
+    return "\n".join([f"{plan.name} ({plan.file})", rule, table, rule,
+                      f"total parameters: {total:,}", f"trainable parameters: {trainable:,}"])
+
+
+def format_models(outcomes: list[Outcome], counts: dict[int, int]) -> str:
+    """The build table; `counts` maps id(outcome) to its parameter count."""
+    rows = []
+    for o in outcomes:
+        if o.used_by:
+            rows.append([o.name, o.file or "", "", "", f"block used by {', '.join(o.used_by)}"])
+            continue
+        params = f"{counts[id(o)]:,}" if id(o) in counts and not (o.plan and o.plan.stand_ins) else ""
+        shapes = ""
+        if o.plan is not None:
+            ins = ", ".join(str(list(s.shape)) for s in o.plan.inputs)
+            outs = ", ".join(str(list(o.plan.step(n).shape)) for n in o.plan.outputs)
+            shapes = f"{ins} → {outs}"
+        rows.append([o.name, o.file or "", params, shapes, status(o)])
+    return _table(["model", "file", "parameters", "input → output", "status"], rows, right={2})
+
+
+def status(outcome: Outcome) -> str:
+    severities = {d.severity for d in outcome.diagnostics}
+    if Severity.ERROR in severities:
+        return "error: " + next(d.code for d in outcome.diagnostics if d.severity is Severity.ERROR)
+    if Severity.UNSUPPORTED in severities:
+        return "unsupported: " + next(d.code for d in outcome.diagnostics if d.severity is Severity.UNSUPPORTED)
+    if Severity.WARNING in severities:
+        return "ok (warnings)"
+    if outcome.plan is not None and outcome.plan.stand_ins:
+        return f"ok (free: {', '.join(outcome.plan.stand_ins)})"
+    return "ok"
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        parts = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(header), *(line(r) for r in rows)])
