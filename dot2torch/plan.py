@@ -77,6 +77,7 @@ def plan_diagram(
     whole = stitch(library, diagram)
     bound = dict(params or {})
     stand_ins: dict[str, int] = {}
+    unbound: dict[str, SymbolError] = {}
     while True:
         try:
             plan = _Planner(library, whole, {**stand_ins, **bound}).run()
@@ -85,7 +86,14 @@ def plan_diagram(
             if not stand_in_free_symbols or symbol is None or len(stand_ins) >= len(STAND_INS):
                 raise
             stand_ins[symbol] = STAND_INS[len(stand_ins)]
+            unbound[symbol] = error
             continue
+        except Dot2TorchError as error:
+            # A mismatch that involves a stand-in says nothing true: report the unbound symbol.
+            blamed = [s for s, v in stand_ins.items() if f"{s}={v}" in error.diagnostic.message]
+            if blamed:
+                raise unbound[blamed[0]] from None
+            raise
         plan.stand_ins = stand_ins
         if stand_ins:
             given = ", ".join(f"{k}={v}" for k, v in stand_ins.items())
@@ -309,7 +317,7 @@ class _Planner:
         layer = plan(call)
         try:
             with torch.device("meta"):
-                module = layer.make() if layer.is_module else None
+                module = layer.make().eval() if layer.is_module else None
                 out = layer.call([v for _, v in inputs], module)
         except (RuntimeError, ValueError, TypeError) as error:
             raise PlanError("D2T309", f"torch rejects this layer: {str(error).splitlines()[0]}") from None
@@ -338,7 +346,7 @@ def _suggest(name: str, library: Library) -> str:
 
     known = sorted({spec.name for spec in registered().values()})
     torch_names = [cls.__name__ for cls in torch_nn_classes().values()]
-    pool = {n.lower(): n for n in [*known, *torch_names, *library.names()]}
+    pool = {n.lower(): n for n in [*torch_names, *library.names(), *known]}  # registered names win
     close = difflib.get_close_matches(name.lower(), list(pool), n=3, cutoff=0.6)
     return f"; did you mean {', '.join(repr(pool[c]) for c in close)}?" if close else ""
 

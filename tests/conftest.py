@@ -27,3 +27,18 @@ def batchnorm_params(c: int) -> int:
 @pytest.fixture(autouse=True)
 def _seeded() -> None:
     torch.manual_seed(0)
+
+
+def one_op_diagram(label: str, in_shape: tuple[int, ...], inputs: int = 1) -> str:
+    """DOT text for `input → op → output`; with inputs=2 the input reaches the op twice,
+    through two feature-map nodes."""
+    dims = ", ".join(["BatchSize", *map(str, in_shape[1:])])
+    quoted = label.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    lines = [f'inp [label="输入\\n[{dims}]"]', f'op [label="{quoted}"]', 'oup [label="输出"]']
+    if inputs == 1:
+        lines.append("inp -> op -> oup")
+    else:
+        for i in range(inputs):
+            lines += [f'f{i} [label="[{dims}]"]', f"inp -> f{i} -> op"]
+        lines.append("op -> oup")
+    return "digraph OneOp {\n" + "\n".join(lines) + "\n}\n"

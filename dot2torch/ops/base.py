@@ -71,7 +71,8 @@ class OpCall:
     scope: Mapping[str, E.Value]
     shapes: tuple[Shape, ...]
     sources: tuple[str, ...]
-    used: set[int] = field(default_factory=set)
+    used: set[int] = field(default_factory=set)  # indices of the label's args already consumed
+    claimed: set[str] = field(default_factory=set)  # every key name the op has asked for
 
     @property
     def shape(self) -> Shape:
@@ -84,6 +85,7 @@ class OpCall:
     def arg(self, *keys: str, position: int | None = None) -> Arg | None:
         """The argument given under any of `keys` (compared case-insensitively) or at `position`."""
         wanted = {k.lower() for k in keys}
+        self.claimed |= wanted
         for i, a in enumerate(self.label.args):
             if a.key is not None and a.key.lower() in wanted:
                 self.used.add(i)
@@ -140,9 +142,10 @@ class OpCall:
             if a.key is None:
                 raise PlanError("D2T206", f"unexpected positional parameter {E.render(a.value)!r}")
             key = SEED_KEYS.get(a.key, a.key)
-            if key in exclude or (accepted is not None and key not in accepted):
-                options = sorted((accepted or set()) - set(exclude))
-                hint = difflib.get_close_matches(key, options, n=1)
+            if key in exclude or a.key.lower() in self.claimed:
+                raise PlanError("D2T206", f"parameter {a.key!r} repeats one already given")
+            if accepted is not None and key not in accepted:
+                hint = difflib.get_close_matches(key, sorted(accepted), n=1)
                 suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
                 raise PlanError("D2T206", f"unknown parameter {a.key!r} for {_name(target)}{suggestion}")
             self.used.add(i)
