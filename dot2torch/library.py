@@ -71,9 +71,8 @@ class Library:
             if found is None:
                 close = difflib.get_close_matches(name, self.names(), n=3)
                 hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-                raise SymbolError(
-                    Diagnostic("D2T404", f"no digraph named {name!r}; found {', '.join(self.names())}{hint}", file=self._file())
-                )
+                here = ", ".join(dict.fromkeys(d.name for d in self.primary))
+                raise SymbolError(Diagnostic("D2T404", f"no digraph named {name!r} (this source has {here}){hint}", file=self._file()))
             return found
         roots = self.roots()
         if len(roots) == 1:

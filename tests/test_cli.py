@@ -1,0 +1,151 @@
+"""The command line: output, exit codes (0 clean, 1 problems, 2 usage), never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dot2torch import __version__
+from dot2torch.cli import main
+from conftest import DIAGRAMS, ROOT, SEED
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_build_prints_one_line_per_digraph(capsys):
+    code, out, err = run(capsys, "build", str(DIAGRAMS / "lenet.dot"), str(DIAGRAMS / "mlp.dot"))
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].split() == ["model", "file", "parameters", "input", "→", "output", "status"]
+    assert lines[1].split() == ["Lenet", str(DIAGRAMS / "lenet.dot"), "61,706", "[1,", "1,", "32,", "32]", "→", "[1,", "10]", "ok"]
+    assert lines[2].split() == ["MLP", str(DIAGRAMS / "mlp.dot"), "527,626", "[1,", "768]", "→", "[1,", "10]", "ok"]
+
+
+def test_build_lists_blocks_and_stitched_parts(capsys):
+    code, out, _ = run(capsys, "build", str(DIAGRAMS / "alexnet.dot"))
+    assert code == 0
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert rows[0][0] == "AlexNetL1" and rows[0][-4:] == ["block", "used", "by", "AlexNet"]
+    assert rows[5][:3] == ["AlexNet", str(DIAGRAMS / "alexnet.dot"), "62,378,344"]
+
+
+def test_build_with_params(capsys):
+    code, out, _ = run(capsys, "build", str(DIAGRAMS / "regression.dot"), "--param", "NFeature=13", "--param", "NLabel=3")
+    assert code == 0
+    assert [line.split()[:3] for line in out.splitlines()[1:]] == [
+        ["LinearRegression", str(DIAGRAMS / "regression.dot"), "14"],
+        ["LogisticRegression", str(DIAGRAMS / "regression.dot"), "14"],
+        ["SoftmaxRegression", str(DIAGRAMS / "regression.dot"), "42"],
+    ]
+
+
+def test_unsupported_features_fail_unless_allowed(capsys):
+    vgg = str(DIAGRAMS / "vgg16.dot")
+    assert run(capsys, "build", vgg)[0] == 1
+    assert run(capsys, "build", vgg, "--allow-unsupported")[0] == 0
+
+
+def test_check_on_the_seeds_original_alexnet_names_the_reshape(capsys):
+    path = SEED / "3_2_5_alexnet_l678.dot"
+    code, out, _ = run(capsys, "check", str(path))
+    assert code == 1
+    assert out.splitlines() == [
+        f"{path}:16:5: D2T303 node 'reshape' (reshape([4096])): reshape to [4096] needs 4096 elements "
+        "per sample, receives 9216 ([256, 6, 6]) from 'featmap52'",
+        "1 model(s) checked: 1 problem(s), 0 warning(s)",
+    ]
+
+
+def test_check_clean_file(capsys):
+    assert run(capsys, "check", str(DIAGRAMS / "lenet.dot")) == (0, "1 model(s) checked: 0 problem(s), 0 warning(s)\n", "")
+
+
+def test_check_json(capsys):
+    code, out, _ = run(capsys, "check", str(SEED / "3_2_5_alexnet_l678.dot"), "--format", "json")
+    assert code == 1
+    (item,) = json.loads(out)
+    assert item == {
+        "code": "D2T303", "severity": "error", "file": str(SEED / "3_2_5_alexnet_l678.dot"), "line": 16,
+        "column": 5, "graph": "AlexNetL678", "node": "reshape", "label": "reshape([4096])",
+        "message": "reshape to [4096] needs 4096 elements per sample, receives 9216 ([256, 6, 6]) from 'featmap52'",
+    }
+
+
+def test_warnings_pass_unless_strict(tmp_path, capsys):
+    path = tmp_path / "w.dot"
+    path.write_text('digraph W { inp [label="input [BatchSize, 4"] r [label="Relu"] inp -> r }', encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(path))
+    assert code == 0
+    assert out.splitlines()[0] == f"{path}:1:13: D2T203 warning node 'inp' (input [BatchSize, 4): missing closing ']' at the end of the label"
+    assert run(capsys, "check", str(path), "--strict")[0] == 1
+
+
+def test_summary_table_totals(capsys):
+    code, out, _ = run(capsys, "summary", str(DIAGRAMS / "lenet.dot"))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == f"Lenet ({DIAGRAMS / 'lenet.dot'})"
+    rows = {line.split()[0]: line.split()[-1] for line in lines[3:-3]}
+    assert rows["conv1"] == "156" and rows["conv2"] == "2,416" and rows["ll1"] == "48,120"
+    assert sum(int(v.replace(",", "")) for v in rows.values()) == 61_706
+    assert lines[-2:] == ["total parameters: 61,706", "trainable parameters: 61,706"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "no/such.dot"], "dot2torch check: error: no such file or folder: no/such.dot\n"),
+        (["build", "diagrams", "--param", "oops"], "dot2torch build: error: --param takes KEY=VALUE, got 'oops'\n"),
+        (["build", "diagrams/lenet.dot", "diagrams/mlp.dot", "--name", "Lenet"], "dot2torch build: error: --name needs exactly one path\n"),
+    ],
+)
+def test_usage_errors_exit_2(capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(ROOT)
+    assert run(capsys, *argv) == (2, "", message)
+
+
+def test_unknown_option_exits_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["check", "--bogus", "x.dot"])
+    assert info.value.code == 2
+
+
+def test_unknown_graph_name_is_a_problem_not_a_crash(capsys):
+    code, out, _ = run(capsys, "check", str(DIAGRAMS / "lenet.dot"), "--name", "LeNet")
+    assert code == 1
+    assert out.splitlines()[0] == (
+        f"{DIAGRAMS / 'lenet.dot'}: D2T404: no digraph named 'LeNet' (this source has Lenet); did you mean 'Lenet', 'AlexNet', 'ResNet18'?"
+    )
+
+
+@pytest.mark.parametrize("command", ["build", "check", "summary"])
+def test_help_has_examples(capsys, command):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert f"examples:\n  dot2torch {command} " in capsys.readouterr().out
+
+
+def test_module_entry_point_and_version():
+    result = subprocess.run([sys.executable, "-m", "dot2torch", "--version"], capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stdout) == (0, f"dot2torch {__version__}\n")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "graph G { a -- b }", "digraph G { a -> }", "digraph G { a [label=\"Conv2D [K=\"] }", "\x00\x01binary"],
+)
+def test_user_errors_never_print_a_traceback(tmp_path, text):
+    path = tmp_path / "bad.dot"
+    path.write_bytes(text.encode("utf-8"))
+    result = subprocess.run([sys.executable, "-m", "dot2torch", "check", str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert str(path) in result.stdout
