@@ -88,5 +88,5 @@ def _check_one(library: Library, diagram, params) -> Outcome:
         outcome.plan = plan_diagram(library, diagram, params, stand_in_free_symbols=True)
         outcome.diagnostics.extend(outcome.plan.warnings)
     except Dot2TorchError as error:
-        outcome.diagnostics.extend(error.diagnostics)
+        outcome.diagnostics.extend(sorted(error.diagnostics, key=lambda d: (d.line or 0, d.column or 0)))
     return outcome

@@ -127,10 +127,11 @@ _ERROR_TYPES: dict[str, type[Dot2TorchError]] = {
 }
 
 
-def error_for(diagnostic: Diagnostic) -> Dot2TorchError:
-    """The exception type that matches a diagnostic's code family."""
+def error_for(diagnostic: Diagnostic, also: tuple[Diagnostic, ...] = ()) -> Dot2TorchError:
+    """The exception type that matches a diagnostic's code family; `also` carries the
+    warnings found before it."""
     cls = _ERROR_TYPES.get(diagnostic.code[3:4], Dot2TorchError)
-    return cls(diagnostic)
+    return cls(diagnostic, also)
 
 
 @dataclass

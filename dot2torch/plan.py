@@ -154,7 +154,7 @@ class _Planner:
         return place
 
     def fail(self, node: str | None, error: PlanError) -> Dot2TorchError:
-        return error_for(error.diagnostic().located(**self.where(node)))
+        return error_for(error.diagnostic().located(**self.where(node)), tuple(self.warnings))
 
     def warn(self, node: str | None, error: PlanError) -> None:
         self.warnings.append(error.diagnostic().located(**self.where(node)))
