@@ -49,7 +49,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return not any(d.severity is not Severity.WARNING for d in self.diagnostics)
+        return not any(d.severity in (Severity.ERROR, Severity.UNSUPPORTED) for d in self.diagnostics)
 
 
 def check(

@@ -140,8 +140,8 @@ def _check(args: argparse.Namespace, params: dict[str, Value]) -> int:
     else:
         for d in diagnostics:
             print(d.format())
-        errors = sum(d.severity is not Severity.WARNING for d in diagnostics)
-        warnings = len(diagnostics) - errors
+        errors = sum(d.severity in (Severity.ERROR, Severity.UNSUPPORTED) for d in diagnostics)
+        warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
         checked = sum(1 for o in outcomes if not o.used_by)
         print(f"{checked} model(s) checked: {errors} problem(s), {warnings} warning(s)")
     return 1 if _problems(outcomes, args) else 0

@@ -149,3 +149,9 @@ def test_user_errors_never_print_a_traceback(tmp_path, text):
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
     assert str(path) in result.stdout
+
+
+def test_notes_are_not_problems(capsys):
+    code, out, _ = run(capsys, "check", str(DIAGRAMS / "regression.dot"), "--name", "LinearRegression", "--strict")
+    assert code == 0
+    assert out.splitlines()[-1] == "1 model(s) checked: 0 problem(s), 0 warning(s)"

@@ -201,10 +201,11 @@ def register(
 
     def decorate(plan: Callable[[OpCall], Layer]) -> Callable[[OpCall], Layer]:
         spec = OpSpec(names[0], plan, min_inputs, max_inputs, integer_input, example, example_shape)
-        for key, name in {normalise(n): n for n in reversed(names)}.items():
+        keys = {normalise(n): n for n in reversed(names)}
+        for key, name in keys.items():
             if key in _REGISTRY:
                 raise ValueError(f"op name {name!r} is already registered for {_REGISTRY[key].name!r}")
-            _REGISTRY[key] = spec
+        _REGISTRY.update(dict.fromkeys(keys, spec))
         return plan
 
     return decorate

@@ -9,7 +9,7 @@ from torch import nn
 
 import dot2torch
 from conftest import one_op_diagram
-from dot2torch.ops import registered
+from dot2torch.ops import find, register, registered
 from dot2torch.runtime import AddNoise
 
 MODULE_REFERENCES = {
@@ -153,3 +153,15 @@ def test_aliases_keywords_and_torch_nn_fallback(label, shape, reference):
 def test_op_errors(label, shape, code, message):
     diagnostics = dot2torch.check(one_op_diagram(label, shape))
     assert [(d.code, d.node, d.message) for d in diagnostics] == [(code, "op", message)]
+
+
+def test_registering_a_name_twice_is_an_error_and_changes_nothing():
+    with pytest.raises(ValueError) as info:
+        register("MyNewOp", "re_lu", example="MyNewOp", example_shape=(1, 2))(lambda call: None)
+    assert str(info.value) == "op name 're_lu' is already registered for 'ReLU'"
+    assert find("MyNewOp") is None
+
+
+@pytest.mark.parametrize("alias", ["Relu", "ReLU", "relu", "RE_LU"])
+def test_aliases_find_the_same_op(alias):
+    assert find(alias).name == "ReLU"
