@@ -115,6 +115,12 @@ class OpCall:
         bound = [f"{n.name}={self.scope[n.name]}" for n in E.free_names(a.value) if n.name in self.scope]
         return ", ".join([written, *dict.fromkeys(bound)])
 
+    def check_given_size(self, *keys: str, position: int | None, actual: int, noun: str) -> None:
+        """If the label gives this size (`In=64` or positionally), it must be the incoming one."""
+        given = self.arg(*keys, position=position)
+        if given is not None:
+            self.expect_size(given, E.as_size(self.value(given), given.key or keys[0]), actual, noun)
+
     def expect_size(self, expected_arg: Arg | None, expected: int, actual: int, noun: str) -> None:
         """Check a size the label states against the one that comes in."""
         if expected_arg is not None and expected != actual:

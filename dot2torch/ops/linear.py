@@ -13,9 +13,7 @@ def linear(call: OpCall) -> Layer:
     if len(call.shape) < 2:
         call.expect_rank([2, 3], "[N, ..., In]")
     features = call.shape[-1]
-    in_arg = call.arg("In", "in_features", position=0)
-    if in_arg is not None:
-        call.expect_size(in_arg, call.size("In", "in_features", position=0, what="In"), features, "input features")
+    call.check_given_size("In", "in_features", position=0, actual=features, noun="input features")
     out = call.size("Out", "out_features", position=1, what="Out")
     if out is None:
         raise PlanError("D2T207", "needs the number of output features ([In, Out] or Out=...)")

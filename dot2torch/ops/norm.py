@@ -13,9 +13,7 @@ _LAYOUT = {1: "[N, C] or [N, C, L]", 2: "[N, C, H, W]", 3: "[N, C, D, H, W]"}
 def batch_norm(call: OpCall, target: type[nn.Module], ranks: tuple[int, ...], layout: str) -> Layer:
     call.expect_rank(ranks, layout)
     channels = call.shape[1]
-    arg = call.arg("In", "C", "num_features", position=0)
-    if arg is not None:
-        call.expect_size(arg, call.size("In", "C", "num_features", position=0, what="num_features"), channels, "channels")
+    call.check_given_size("In", "C", "num_features", position=0, actual=channels, noun="channels")
     extra = call.passthrough(target, exclude=("num_features",))
     return Layer(target, (channels,), extra)
 

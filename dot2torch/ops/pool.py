@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+
 from torch import nn
 
 from ..errors import PlanError
 from .base import Layer, OpCall, register
-
-_LAYOUTS = {1: "[N, C, L]", 2: "[N, C, H, W]", 3: "[N, C, D, H, W]"}
+from .conv import LAYOUTS
 
 
 def pool_layer(call: OpCall, target: type[nn.Module], rank: int) -> Layer:
-    call.expect_rank([rank + 1, rank + 2], _LAYOUTS[rank])
+    call.expect_rank([rank + 1, rank + 2], LAYOUTS[rank])
     kernel_arg = call.arg("K", "kernel_size", position=0)
     if kernel_arg is None:
         raise PlanError("D2T207", "needs the kernel size (K=...)")
@@ -20,31 +21,17 @@ def pool_layer(call: OpCall, target: type[nn.Module], rank: int) -> Layer:
     return Layer(target, (), {"kernel_size": kernel, **extra})
 
 
-@register("MaxPool1D", "MaxPool1d", example="MaxPool1D [K=2]", example_shape=(2, 3, 8))
-def max_pool1d(call: OpCall) -> Layer:
-    return pool_layer(call, nn.MaxPool1d, 1)
-
-
-@register("MaxPool2D", "MaxPool2d", "MaxPool", example="MaxPool2D#1 [K=3, S=2]", example_shape=(2, 3, 9, 9))
-def max_pool2d(call: OpCall) -> Layer:
-    return pool_layer(call, nn.MaxPool2d, 2)
-
-
-@register("MaxPool3D", "MaxPool3d", example="MaxPool3D [K=2]", example_shape=(1, 2, 4, 4, 4))
-def max_pool3d(call: OpCall) -> Layer:
-    return pool_layer(call, nn.MaxPool3d, 3)
-
-
-@register("AvgPool1D", "AvgPool1d", example="AvgPool1D [K=2]", example_shape=(2, 3, 8))
-def avg_pool1d(call: OpCall) -> Layer:
-    return pool_layer(call, nn.AvgPool1d, 1)
-
-
-@register("AvgPool2D", "AvgPool2d", "AvgPool", example="AvgPool2D [K=7, S=7]", example_shape=(2, 4, 7, 7))
-def avg_pool2d(call: OpCall) -> Layer:
-    return pool_layer(call, nn.AvgPool2d, 2)
-
-
-@register("AvgPool3D", "AvgPool3d", example="AvgPool3D [K=2]", example_shape=(1, 2, 4, 4, 4))
-def avg_pool3d(call: OpCall) -> Layer:
-    return pool_layer(call, nn.AvgPool3d, 3)
+_EXAMPLES = {
+    ("Max", 1): ("MaxPool1D [K=2]", (2, 3, 8)),
+    ("Max", 2): ("MaxPool2D#1 [K=3, S=2]", (2, 3, 9, 9)),
+    ("Max", 3): ("MaxPool3D [K=2]", (1, 2, 4, 4, 4)),
+    ("Avg", 1): ("AvgPool1D [K=2]", (2, 3, 8)),
+    ("Avg", 2): ("AvgPool2D [K=7, S=7]", (2, 4, 7, 7)),
+    ("Avg", 3): ("AvgPool3D [K=2]", (1, 2, 4, 4, 4)),
+}
+for (_kind, _rank), (_example, _shape) in _EXAMPLES.items():
+    _target = getattr(nn, f"{_kind}Pool{_rank}d")
+    _aliases = (f"{_kind}Pool",) if _rank == 2 else ()
+    register(f"{_kind}Pool{_rank}D", *_aliases, example=_example, example_shape=_shape)(
+        functools.partial(pool_layer, target=_target, rank=_rank)
+    )
