@@ -11,6 +11,7 @@ import torch
 import torch.fx
 from torch import nn
 
+from .ops import Layer
 from .plan import Plan
 
 
@@ -27,8 +28,7 @@ def build_module(plan: Plan, device: torch.device | str | None = None) -> torch.
         assert layer is not None
         args = [env[name] for name in step.inputs]
         if layer.is_module:
-            with torch.device(device or "cpu"):
-                modules[step.name] = layer.make()
+            modules[step.name] = make_module(layer, device)
             env[step.name] = graph.call_module(step.name, tuple(args))
         elif layer.list_input:
             env[step.name] = graph.call_function(layer.target, (args, *layer.args), dict(layer.kwargs), name=step.name)
@@ -49,6 +49,17 @@ def build_module(plan: Plan, device: torch.device | str | None = None) -> torch.
     declared = [s.name for s in sorted(plan.steps, key=lambda s: s.order) if s.name in gm._modules]
     gm._modules = {name: gm._modules[name] for name in declared}
     return gm
+
+
+def make_module(layer: Layer, device: torch.device | str | None = None) -> nn.Module:
+    """A layer's module: a called block becomes its own GraphModule, a repetition an
+    nn.Sequential of copies, anything else the torch class the op chose."""
+    if layer.block is not None:
+        return build_module(layer.block, device)
+    if layer.copies:
+        return nn.Sequential(*(make_module(copy, device) for copy in layer.copies))
+    with torch.device(device or "cpu"):
+        return layer.make()
 
 
 def _class_name(name: str) -> str:

@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--param", action="append", default=[], metavar="K=V",
                          help="bind a symbol or override a label's default (repeatable)")
         sub.add_argument("--strict", action="store_true", help="treat warnings as problems")
+        sub.add_argument("--verbose", action="store_true", help="also say how block parameters were matched")
         if name != "summary":
             sub.add_argument("--allow-unsupported", action="store_true",
                              help="features of later versions are listed but not counted as problems")
@@ -108,7 +109,11 @@ def _parse_param(text: str) -> tuple[str, Value]:
 
 
 def _outcomes(args: argparse.Namespace, params: dict[str, Value]) -> list[Outcome]:
-    return [o for path in args.paths for o in check_all(Path(path), args.name, params=params)]
+    outcomes = [o for path in args.paths for o in check_all(Path(path), args.name, params=params)]
+    if not args.verbose:
+        for o in outcomes:
+            o.diagnostics = [d for d in o.diagnostics if d.severity is not Severity.INFO]
+    return outcomes
 
 
 def _problems(outcomes: list[Outcome], args: argparse.Namespace) -> bool:

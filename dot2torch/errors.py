@@ -18,6 +18,7 @@ class Severity(str, enum.Enum):
     WARNING = "warning"
     UNSUPPORTED = "unsupported"
     NOTE = "note"  # information only: never a problem, not even with --strict
+    INFO = "info"  # like a note, but shown only with --verbose
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,16 @@ class Diagnostic:
     label: str | None = None
     detail: str | None = None  # extra lines, e.g. a label with a caret under the bad character
     symbol: str | None = None  # the symbol an unbound-symbol error is about
+    context: str | None = None  # the block calls it happened in: "in block X called as 'x'"
 
     def located(self, **where: object) -> "Diagnostic":
         """The same diagnostic with missing place fields filled in from `where`."""
         updates = {k: v for k, v in where.items() if getattr(self, k) is None and v is not None}
         return replace(self, **updates)
+
+    def within(self, context: str) -> "Diagnostic":
+        """The same diagnostic, inside one more block call (innermost call first)."""
+        return replace(self, context=f"{self.context} {context}" if self.context else context)
 
     def format(self) -> str:
         """Compiler style: `file:line:col: CODE node 'id' (label): message`."""
@@ -57,6 +63,8 @@ class Diagnostic:
                 head += f" ({one_line(self.label)})"
         elif self.graph is not None:
             head += f" graph {self.graph!r}"
+        if self.context:
+            head += f" {self.context}"
         text = f"{head}: {self.message}"
         if self.detail:
             text += "\n" + self.detail
@@ -72,6 +80,7 @@ class Diagnostic:
             "graph": self.graph,
             "node": self.node,
             "label": self.label,
+            "context": self.context,
             "message": self.message,
         }
 

@@ -146,9 +146,8 @@ def evaluate(expr: Expr, scope: Mapping[str, Value]) -> Value:
                 return evaluate(d, scope)
             raise PlanError("D2T401", f"symbol {n!r} is not bound: give it a value with --param {n}=VALUE", symbol=n)
         case CopyIndex(name=n):
-            key = "#" + n
-            if key in scope:
-                return scope[key]
+            if "#" in scope:  # the copy index of the repetition being planned
+                return scope["#"]
             raise PlanError("D2T402", f"'#{n}' is only defined inside a repetition")
         case Neg(operand=operand):
             return _arith("-", 0, evaluate(operand, scope))

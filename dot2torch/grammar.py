@@ -77,6 +77,22 @@ class FormulaLabel:
 Label = Union[IOLabel, FeatureMapLabel, OpLabel, FormulaLabel]
 
 
+def label_names(label: Label) -> list[E.Name]:
+    """Every symbol a label mentions, in reading order."""
+    exprs: list[E.Expr] = []
+    if isinstance(label, (IOLabel, FeatureMapLabel)):
+        exprs = [v for d in (label.dims or ()) for v in d.values]
+    elif isinstance(label, OpLabel):
+        exprs = [v for a in label.args for v in a.values]
+        if label.repeat is not None:
+            exprs.append(label.repeat)
+        if label.tail is not None:
+            exprs.append(label.tail[1])
+    elif isinstance(label, FormulaLabel):
+        exprs = [label.expr]
+    return [n for e in exprs for n in E.free_names(e)]
+
+
 @dataclass(frozen=True)
 class Parsed:
     label: Label

@@ -7,9 +7,8 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Diagnostic, DotSyntaxError, SymbolError
+from .errors import Diagnostic, DotSyntaxError, PlanError, SymbolError
 from .grammar import OpLabel, parse_label
-from .errors import PlanError
 from .reader import Diagram, read_path, read_text
 
 
@@ -40,25 +39,56 @@ class Library:
 
     def _find_references(self, diagram: Diagram) -> list[str]:
         found = [n for n in stitched_parts(diagram) if self.get(n) is not None]
-        for node_id, data in diagram.graph.nodes(data=True):
-            target = self.block_for(diagram, node_id)
+        for node_id in diagram.graph.nodes:
+            try:
+                target = self.block_for(diagram, node_id)
+            except PlanError:
+                continue
             if target is not None:
-                found.append(target)
+                found.append(target.name)
         return list(dict.fromkeys(found))
 
-    def block_for(self, caller: Diagram, node_id: str) -> str | None:
-        """The digraph a node calls, if its label names one (see `match_block`)."""
+    def block_for(self, caller: Diagram, node_id: str, root: str | None = None) -> Diagram | None:
+        """The digraph a node calls, if any. In order: the node's `block="Name"` attribute;
+        a digraph named like the label's head (`DenseBlock1` → DenseBlock); a digraph named
+        `<family><head>` whose family is a prefix of the caller's or the root's name, or the
+        caller's initials, the longest family winning; the caller's own file first.
+        Raises PlanError D2T408 for a tie and D2T413 for a `block` attribute naming nothing."""
         data = caller.graph.nodes[node_id]
         explicit = data["attrs"].get("block")
         if explicit is not None:
-            return explicit if self.get(explicit) is not None else None
+            chosen = self._prefer_file([d for d in self.all if d.name == explicit], caller, explicit)
+            if chosen is None:
+                raise PlanError("D2T413", f"block={explicit!r} names no digraph here{_close(explicit, self.names())}")
+            return chosen
         try:
             label = parse_label(data["label"]).label
         except PlanError:
             return None
         if not isinstance(label, OpLabel):
             return None
-        return match_block(label.name, caller.name, [d.name for d in self.all if d is not caller])
+        others = [d for d in self.all if d is not caller]
+        exact = [d for d in others if d.name == label.name]
+        if exact:
+            return self._prefer_file(exact, caller, label.name)
+        families = _families(caller.name) | (_families(root) if root else set())
+        scored = [
+            (len(d.name) - len(label.name), d)
+            for d in others
+            if d.name.endswith(label.name) and d.name[: len(d.name) - len(label.name)] in families
+        ]
+        if not scored:
+            return None
+        best = max(score for score, _ in scored)
+        return self._prefer_file([d for score, d in scored if score == best], caller, label.name)
+
+    def _prefer_file(self, candidates: list[Diagram], caller: Diagram, head: str) -> Diagram | None:
+        if len(candidates) > 1:
+            candidates = [d for d in candidates if d.file == caller.file] or candidates
+        if len(candidates) > 1:
+            listed = ", ".join(f"{d.name} ({d.file})" for d in candidates)
+            raise PlanError("D2T408", f"{head!r} could call several digraphs: {listed}; choose one with block=\"Name\"")
+        return candidates[0] if candidates else None
 
     def roots(self) -> list[Diagram]:
         used = {name for d in self.all for name in self.references(d)}
@@ -69,8 +99,7 @@ class Library:
         if name is not None:
             found = self.get(name)
             if found is None:
-                close = difflib.get_close_matches(name, self.names(), n=3)
-                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+                hint = _close(name, self.names())
                 here = ", ".join(dict.fromkeys(d.name for d in self.primary))
                 raise SymbolError(Diagnostic("D2T404", f"no digraph named {name!r} (this source has {here}){hint}", file=self._file()))
             return found
@@ -92,17 +121,14 @@ def stitched_parts(diagram: Diagram) -> list[str]:
     return [part for part in text.replace(",", " ").split() if part]
 
 
-def match_block(head: str, caller: str, names: list[str]) -> str | None:
-    """Resolve a block call by name: the exact graph name, else `<family><head>` where the
-    family is a prefix of the caller's name or the caller's initials; the longest family wins."""
-    if head in names:
-        return head
-    initials = "".join(ch for ch in caller if ch.isupper())
-    families = {caller[:i] for i in range(1, len(caller) + 1)} | {initials}
-    matches = [n for n in names if n.endswith(head) and n[: len(n) - len(head)] in families]
-    if not matches:
-        return None
-    return max(matches, key=lambda n: len(n) - len(head))
+def _families(name: str) -> set[str]:
+    """The prefixes of a graph name, and its initials (ConvAutoEncoder → CAE)."""
+    return {name[:i] for i in range(1, len(name) + 1)} | {"".join(ch for ch in name if ch.isupper())}
+
+
+def _close(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=3)
+    return f"; did you mean {', '.join(map(repr, close))}?" if close else ""
 
 
 def open_source(source: str | Path) -> Library:

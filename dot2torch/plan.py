@@ -7,24 +7,42 @@ however large the model. This is the one place that adds file, node and label to
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Mapping
 
 import networkx as nx
 import torch
+import torch.fx
 
 from . import expr as E
+from .blocks import bind_call, repeat_count
 from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, SymbolError, error_for
-from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, parse_label
+from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, label_names, parse_label
 from .library import Library, stitched_parts
 from .naming import identifier
 from .ops import Layer, OpCall, OpSpec, find, registered, torch_nn_classes, torch_nn_layer
 from .ops.torch_nn import find_torch_nn
 from .reader import Diagram
-from .shapes import batch_name, check_shape, read_annotation
+from .shapes import batch_name, bind_pattern, check_shape, read_annotation
 
 Shape = tuple[int, ...]
 EDGE_INDEX_ATTR = "arg"  # edge attribute that orders the inputs of a multi-input node
+MAX_BLOCK_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Where a digraph is planned from: the root model, or a block call inside it."""
+
+    stack: tuple[str, ...]  # digraph names from the root down to this one
+    params: Mapping[str, E.Value]  # fixed bindings: the user's params at the root, a call's parameters in a block
+    inherited: Mapping[str, E.Value] = field(default_factory=dict)  # symbols bound in the callers
+    inputs: tuple[tuple[Shape, torch.dtype], ...] | None = None  # what the caller passes in (blocks only)
+
+    @staticmethod
+    def root(name: str, params: Mapping[str, E.Value]) -> "Frame":
+        return Frame((name,), params)
 
 
 @dataclass(frozen=True)
@@ -80,7 +98,7 @@ def plan_diagram(
     unbound: dict[str, SymbolError] = {}
     while True:
         try:
-            plan = _Planner(library, whole, {**stand_ins, **bound}).run()
+            plan = _Planner(library, whole, Frame.root(diagram.name, {**stand_ins, **bound})).run()
         except SymbolError as error:
             symbol = error.diagnostic.symbol
             if not stand_in_free_symbols or symbol is None or len(stand_ins) >= len(STAND_INS):
@@ -132,16 +150,17 @@ def stitch(library: Library, diagram: Diagram) -> Diagram:
 
 
 class _Planner:
-    def __init__(self, library: Library, diagram: Diagram, params: dict[str, E.Value]):
+    def __init__(self, library: Library, diagram: Diagram, frame: Frame):
         self.library = library
         self.diagram = diagram
+        self.frame = frame
         self.g = diagram.graph
-        self.params = params
         self.labels: dict[str, Label] = {}
         self.warnings: list[Diagnostic] = []
         self.steps: list[Step] = []
         self.value_of: dict[str, tuple[str, torch.Tensor]] = {}  # node → (step name, meta tensor)
         self.taken: set[str] = set()
+        self.fixed: set[str] = set()
 
     # -- errors -------------------------------------------------------------------------
     def where(self, node: str | None) -> dict[str, object]:
@@ -172,7 +191,7 @@ class _Planner:
         outputs: list[str] = []
         for node in order:
             try:
-                self.visit(node, node in inputs, outputs)
+                self.visit(node, inputs, outputs)
             except PlanError as error:
                 raise self.fail(node, error) from None
         if not outputs:
@@ -184,6 +203,9 @@ class _Planner:
             text = self.g.nodes[node]["label"]
             if text.startswith("<") and text.endswith(">"):
                 raise self.fail(node, PlanError("D2T209", "HTML labels are not supported: write the label as a quoted string"))
+            if self.is_bare_sink(node):
+                self.labels[node] = IOLabel("output", None)
+                continue
             try:
                 parsed = parse_label(text)
             except PlanError as error:
@@ -191,6 +213,18 @@ class _Planner:
             for warning in parsed.warnings:
                 self.warn(node, warning)
             self.labels[node] = parsed.label
+
+    def is_bare_sink(self, node: str) -> bool:
+        """A sink with no label that names no op is the output (the seed's ResNet blocks end
+        in `oup`, which appears only in an edge)."""
+        data = self.g.nodes[node]
+        if data["labelled"] or self.g.out_degree(node) or not self.g.in_degree(node):
+            return False
+        try:
+            label = parse_label(data["label"]).label
+        except PlanError:
+            return True
+        return not (isinstance(label, OpLabel) and (find(label.name) or find_torch_nn(label.name)))
 
     def refuse_formulas(self) -> None:
         """Equations and recurrent cells come with a later version: say so at the first one."""
@@ -202,10 +236,11 @@ class _Planner:
                 ))
 
     def bind_symbols(self) -> dict[str, E.Value]:
-        """Defaults written in labels (`NFeature(768)`), overridden by params."""
+        """Inherited symbols, then defaults written in labels (`NFeature(768)`), then the
+        frame's fixed parameters. Defaults and parameters are fixed: input patterns check them."""
         defaults: dict[str, E.Value] = {}
         for node, label in self.labels.items():
-            for name in _names_in(label):
+            for name in label_names(label):
                 if name.default is None:
                     continue
                 try:
@@ -217,7 +252,8 @@ class _Planner:
                         "D2T403", f"symbol {name.name!r} has default {value!r} here but {defaults[name.name]!r} elsewhere"
                     ))
                 defaults[name.name] = value
-        return {**defaults, **self.params}
+        self.fixed = set(defaults) | set(self.frame.params)
+        return {**self.frame.inherited, **defaults, **self.frame.params}
 
     def check_acyclic(self) -> None:
         try:
@@ -227,15 +263,22 @@ class _Planner:
         path = " -> ".join([cycle[0][0], *(v for _, v in cycle)])
         raise self.fail(cycle[0][0], PlanError("D2T104", f"the graph has a cycle: {path}"))
 
-    def find_inputs(self) -> set[str]:
-        declared = {n for n, lab in self.labels.items() if isinstance(lab, IOLabel) and lab.role == "input"}
-        if declared:
-            return declared
-        sources = [n for n in self.g if self.g.in_degree(n) == 0]
-        maps = [n for n in sources if isinstance(self.labels[n], FeatureMapLabel)]
-        if len(maps) == 1:
-            return set(maps)
-        raise self.fail(None, PlanError("D2T106", "expected an input node (输入 or input with a shape), found none"))
+    def find_inputs(self) -> list[str]:
+        """Input nodes in declaration order: those labelled as inputs, else the one source
+        that is a feature map (a part of a diagram drawn in pieces)."""
+        by_order = sorted(self.g, key=lambda n: self.g.nodes[n]["order"])
+        declared = [n for n in by_order if isinstance(self.labels[n], IOLabel) and self.labels[n].role == "input"]
+        if not declared:
+            sources = [n for n in by_order if self.g.in_degree(n) == 0]
+            declared = [n for n in sources if isinstance(self.labels[n], FeatureMapLabel)][:1]
+        if not declared:
+            raise self.fail(None, PlanError("D2T106", "expected an input node (输入 or input with a shape), found none"))
+        given = self.frame.inputs
+        if given is not None and len(given) != len(declared):
+            raise self.fail(None, PlanError(
+                "D2T305", f"block {self.diagram.name} takes {len(declared)} input(s), receives {len(given)}"
+            ))
+        return declared
 
     def sinks(self) -> list[str]:
         return sorted((n for n in self.g if self.g.out_degree(n) == 0), key=lambda n: self.g.nodes[n]["order"])
@@ -253,11 +296,11 @@ class _Planner:
             return sorted(preds, key=keys.__getitem__)
         return sorted(preds, key=lambda p: self.g.nodes[p]["order"])
 
-    def visit(self, node: str, is_input: bool, outputs: list[str]) -> None:
+    def visit(self, node: str, inputs: list[str], outputs: list[str]) -> None:
         label = self.labels[node]
         preds = self.predecessors(node)
-        if is_input:
-            self.add_input(node, label)
+        if node in inputs:
+            self.add_input(node, label, inputs.index(node))
         elif isinstance(label, FeatureMapLabel) or (isinstance(label, IOLabel) and label.role == "output"):
             self.pass_through(node, label, preds)
             if isinstance(label, IOLabel):
@@ -267,20 +310,25 @@ class _Planner:
         else:
             self.add_layer(node, label, preds)
 
-    def add_input(self, node: str, label: Label) -> None:
+    def add_input(self, node: str, label: Label, index: int) -> None:
         dims = label.dims
-        if dims is None:
-            raise PlanError("D2T208", "an input node needs a shape annotation such as [BatchSize, W=32, H=32, C=3]")
-        scope = dict(self.scope)
-        batch = batch_name(dims)
-        if batch is not None and batch not in scope:
-            scope[batch] = 1
-        sizes = read_annotation(dims, scope).sizes
-        shape = tuple(int(s) for s in sizes)  # type: ignore[arg-type]
-        dtype = torch.long if self.feeds_integer_op(node) else torch.float32
         name = identifier(node, self.taken)
-        self.steps.append(Step(node, name, self.g.nodes[node]["label"], "input", "input", shape, dtype=dtype,
-                               order=self.g.nodes[node]["order"]))
+        order = self.g.nodes[node]["order"]
+        if self.frame.inputs is not None:
+            shape, dtype = self.frame.inputs[index]
+            if dims is not None:
+                self.scope.update(bind_pattern(dims, shape, self.fixed))
+                check_shape(read_annotation(dims, self.scope), shape, "the caller")
+        else:
+            if dims is None:
+                raise PlanError("D2T208", "an input node needs a shape annotation such as [BatchSize, W=32, H=32, C=3]")
+            scope = dict(self.scope)
+            batch = batch_name(dims)
+            if batch is not None and batch not in scope:
+                scope[batch] = 1
+            shape = tuple(int(s) for s in read_annotation(dims, scope).sizes)  # type: ignore[arg-type]
+            dtype = torch.long if self.feeds_integer_op(node) else torch.float32
+        self.steps.append(Step(node, name, self.g.nodes[node]["label"], "input", "input", shape, dtype=dtype, order=order))
         self.value_of[node] = (name, torch.empty(shape, dtype=dtype, device="meta"))
 
     def feeds_integer_op(self, node: str) -> bool:
@@ -304,46 +352,107 @@ class _Planner:
         self.value_of[node] = (name, value)
 
     def add_layer(self, node: str, label: OpLabel, preds: list[str]) -> None:
-        spec, plan = self.find_op(node, label)
+        spec = find(label.name)
+        block = None if spec is not None else self.library.block_for(self.diagram, node, self.frame.stack[0])
+        inputs = [self.value_of[p] for p in preds]
+        if block is not None:
+            layer, out = self.call_block(node, label, block, [v for _, v in inputs])
+            op = block.name
+        else:
+            spec = spec or self.torch_nn_spec(label)
+            self.check_arity(spec, label, preds)
+            if label.repeat is not None and spec.name != "UpSample":
+                layer, out = self.repeat_layer(spec, label, preds, [v for _, v in inputs])
+            else:
+                layer, out = self.plan_layer(spec, label, self.scope, preds, [v for _, v in inputs])
+            op = layer.target.__name__ if hasattr(layer.target, "__name__") else spec.name
+        name = identifier(node, self.taken)
+        self.steps.append(Step(node, name, self.g.nodes[node]["label"], "layer", op, tuple(out.shape),
+                               tuple(n for n, _ in inputs), layer, out.dtype, self.g.nodes[node]["order"]))
+        self.value_of[node] = (name, out)
+
+    def torch_nn_spec(self, label: OpLabel) -> OpSpec:
+        cls = find_torch_nn(label.name)
+        if cls is None:
+            raise PlanError("D2T202", f"unknown op {label.name!r}{_suggest(label.name, self.library)}")
+        return OpSpec(cls.__name__, lambda call: torch_nn_layer(call, cls))
+
+    @staticmethod
+    def check_arity(spec: OpSpec, label: OpLabel, preds: list[str]) -> None:
         count = len(preds)
         if count < spec.min_inputs or (spec.max_inputs is not None and count > spec.max_inputs):
             wanted = str(spec.min_inputs) if spec.max_inputs == spec.min_inputs else f"at least {spec.min_inputs}"
             found = f"{count} ({', '.join(map(repr, preds))})" if preds else "none"
             raise PlanError("D2T305", f"{label.name} takes {wanted} input{'s' if wanted != '1' else ''}, receives {found}")
-        if label.repeat is not None and spec.name != "UpSample":
-            raise PlanError("D2T903", "repetition (Name x N) is not supported yet (it comes with issue 3: blocks and repetition)", severity=Severity.UNSUPPORTED)
-        inputs = [self.value_of[p] for p in preds]
-        call = OpCall(label, self.scope, tuple(tuple(v.shape) for _, v in inputs), tuple(preds))
-        layer = plan(call)
+
+    @staticmethod
+    def plan_layer(spec: OpSpec, label: OpLabel, scope: Mapping[str, E.Value], preds: list[str],
+                   inputs: list[torch.Tensor]) -> tuple[Layer, torch.Tensor]:
+        """One op: its Layer, and the tensor that comes out, found on the meta device."""
+        call = OpCall(label, scope, tuple(tuple(v.shape) for v in inputs), tuple(preds))
+        layer = spec.plan(call)
         try:
             with torch.device("meta"):
                 module = layer.make().eval() if layer.is_module else None
-                out = layer.call([v for _, v in inputs], module)
+                out = layer.call(inputs, module)
         except (RuntimeError, ValueError, TypeError) as error:
             raise PlanError("D2T309", f"torch rejects this layer: {str(error).splitlines()[0]}") from None
-        name = identifier(node, self.taken)
-        op = layer.target.__name__ if hasattr(layer.target, "__name__") else spec.name
-        self.steps.append(Step(node, name, self.g.nodes[node]["label"], "layer", op, tuple(out.shape),
-                               tuple(n for n, _ in inputs), layer, out.dtype, self.g.nodes[node]["order"]))
-        self.value_of[node] = (name, out)
+        return layer, out
 
-    def find_op(self, node: str, label: OpLabel):
-        spec = find(label.name)
-        if spec is not None:
-            return spec, spec.plan
-        block = self.library.block_for(self.diagram, node)  # a digraph of the user's beats torch.nn
-        if block is not None:
-            raise PlanError("D2T901", f"calls block {block!r}; block calls are not supported yet (they come with issue 3)", severity=Severity.UNSUPPORTED)
-        cls = find_torch_nn(label.name)
-        if cls is not None:
-            spec = OpSpec(cls.__name__, lambda call: torch_nn_layer(call, cls))
-            return spec, spec.plan
-        raise PlanError("D2T202", f"unknown op {label.name!r}{_suggest(label.name, self.library)}")
+    def repeat_layer(self, spec: OpSpec, label: OpLabel, preds: list[str],
+                     inputs: list[torch.Tensor]) -> tuple[Layer, torch.Tensor]:
+        """`Linear x 3 [8, 8]`: copies in sequence, each with its own weights; #Layer counts them."""
+        count = repeat_count(label.repeat, self.scope)
+        copies = []
+        for i in range(count):
+            layer, out = self.plan_layer(spec, label, {**self.scope, "#": i}, preds, inputs)
+            copies.append(layer)
+            inputs, preds = [out], preds
+        return Layer(torch.nn.Sequential, copies=tuple(copies)), out
+
+    def call_block(self, node: str, label: OpLabel, block: Diagram,
+                   inputs: list[torch.Tensor]) -> tuple[Layer, torch.Tensor]:
+        """Plan the called digraph with the call's bindings; a repetition plans one copy per
+        count, each fed by the one before."""
+        stack = self.frame.stack
+        if block.name in stack:
+            cycle = " -> ".join([*stack[stack.index(block.name):], block.name])
+            raise PlanError("D2T411", f"block {block.name} calls itself: {cycle}")
+        if len(stack) >= MAX_BLOCK_DEPTH:
+            raise PlanError("D2T502", f"blocks nest deeper than {MAX_BLOCK_DEPTH}: {' -> '.join(stack)}")
+        count = 1 if label.repeat is None else repeat_count(label.repeat, self.scope)
+        plans: list[Plan] = []
+        given = tuple((tuple(v.shape), v.dtype) for v in inputs)
+        for i in range(count):
+            scope = {**self.scope, "#": i} if label.repeat is not None else self.scope
+            bindings, notes = bind_call(label, block, self.library, scope)
+            for note in notes:
+                self.warn(node, PlanError("D2T420", note, severity=Severity.INFO))
+            inherited = {k: v for k, v in self.scope.items() if k != "#"}
+            frame = Frame((*stack, block.name), bindings, inherited, given)
+            try:
+                sub = _Planner(self.library, stitch(self.library, block), frame).run()
+            except Dot2TorchError as error:
+                copy = f" (copy {i + 1} of {count})" if label.repeat is not None else ""
+                raise self.within(error, f"in block {block.name} called as {node!r}{copy}") from None
+            self.warnings.extend(w.within(f"in block {block.name} called as {node!r}") for w in sub.warnings)
+            plans.append(sub)
+            if len(sub.outputs) != 1:
+                raise PlanError("D2T310", f"block {block.name} returns {len(sub.outputs)} outputs; a call needs exactly one")
+            out_step = sub.step(sub.outputs[0])
+            given = ((out_step.shape, out_step.dtype),)
+        out = torch.empty(given[0][0], dtype=given[0][1], device="meta")
+        if label.repeat is None:
+            return Layer(torch.fx.GraphModule, block=plans[0]), out
+        return Layer(torch.nn.Sequential, copies=tuple(Layer(torch.fx.GraphModule, block=p) for p in plans)), out
+
+    def within(self, error: Dot2TorchError, context: str) -> Dot2TorchError:
+        """The same error, said to have happened inside a block call; this level's warnings join it."""
+        also = (*self.warnings, *error.diagnostics[1:])
+        return type(error)(error.diagnostic.within(context), also)
 
 
 def _suggest(name: str, library: Library) -> str:
-    import difflib
-
     known = sorted({spec.name for spec in registered().values()})
     torch_names = [cls.__name__ for cls in torch_nn_classes().values()]
     pool = {n.lower(): n for n in [*torch_names, *library.names(), *known]}  # registered names win
@@ -360,20 +469,4 @@ def _is_formula(label: Label) -> bool:
         return False
     if label.tail is not None or label.name in ("@", "*"):
         return True
-    time = {"t"}
-    return any(n.name in time for a in label.args for v in a.values for n in E.free_names(v))
-
-
-def _names_in(label: Label) -> list[E.Name]:
-    exprs: list[E.Expr] = []
-    if isinstance(label, (IOLabel, FeatureMapLabel)):
-        exprs = [v for d in (label.dims or ()) for v in d.values]
-    elif isinstance(label, OpLabel):
-        exprs = [v for a in label.args for v in a.values]
-        if label.repeat is not None:
-            exprs.append(label.repeat)
-        if label.tail is not None:
-            exprs.append(label.tail[1])
-    elif isinstance(label, FormulaLabel):
-        exprs = [label.expr]
-    return [n for e in exprs for n in E.free_names(e)]
+    return any(n.name == "t" for a in label.args for v in a.values for n in E.free_names(v))

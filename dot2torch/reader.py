@@ -28,7 +28,8 @@ _KEYWORDS = {"node", "edge", "graph", "digraph", "subgraph", "strict"}
 
 @dataclass
 class Diagram:
-    """One digraph of a file. Node attributes: label, order, line, column, attrs."""
+    """One digraph of a file. Node attributes: label, labelled (False where the label is the
+    node id), order (declaration order), line, column, attrs (all DOT attributes, unquoted)."""
 
     name: str
     graph: nx.DiGraph
@@ -49,7 +50,7 @@ def _read_path_cached(path_text: str, size: int, mtime_ns: int, max_bytes: int) 
     path = Path(path_text)
     if size > max_bytes:
         raise DotSyntaxError(
-            Diagnostic("D2T501", f"file is {size} bytes; the limit is {max_bytes} (raise it with --max-file-bytes)", file=str(path))
+            Diagnostic("D2T501", f"file is {size} bytes; the limit is {max_bytes}", file=str(path))
         )
     data = path.read_bytes()
     return tuple(read_text(_decode(data, str(path)), file=str(path)))
@@ -131,7 +132,8 @@ def _to_diagram(graph: Any, name: str, file: str | None, line: int | None, place
                     else:
                         g.add_edge(s, t, count=1, attrs=attrs)
     for node_id, data in g.nodes(data=True):
-        data["label"] = data["attrs"].get("label", node_id)
+        data["labelled"] = "label" in data["attrs"]
+        data["label"] = data["attrs"].get("label", node_id)  # Graphviz shows the id when there is no label
     order = sorted(g.nodes, key=lambda n: g.nodes[n]["order"])
     for rank, node_id in enumerate(order):
         g.nodes[node_id]["order"] = rank

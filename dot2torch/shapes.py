@@ -39,9 +39,7 @@ def batch_name(dims: tuple[Dim, ...]) -> str | None:
 
 def read_annotation(dims: tuple[Dim, ...], scope: Mapping[str, E.Value]) -> Expected:
     """The shape an annotation states, in PyTorch's axis order."""
-    if not dims:
-        raise PlanError("D2T208", "a shape annotation needs at least the batch entry")
-    ordered = [dims[0], *_channels_first(dims[1:])]
+    ordered = ordered_dims(dims)
     sizes: list[int | None] = []
     written: list[str] = []
     for i, dim in enumerate(ordered):
@@ -55,6 +53,27 @@ def read_annotation(dims: tuple[Dim, ...], scope: Mapping[str, E.Value]) -> Expe
             raise PlanError("D2T205", f"{text} does not add up: {' ≠ '.join(map(str, values))}")
         sizes.append(values[0])
     return Expected(tuple(sizes), tuple(written))
+
+
+def ordered_dims(dims: tuple[Dim, ...]) -> list[Dim]:
+    """The entries of an annotation in PyTorch's axis order, batch first."""
+    if not dims:
+        raise PlanError("D2T208", "a shape annotation needs at least the batch entry")
+    return [dims[0], *_channels_first(dims[1:])]
+
+
+def bind_pattern(dims: tuple[Dim, ...], actual: tuple[int, ...], fixed: set[str]) -> dict[str, int]:
+    """A block's input annotation read as a pattern: each entry that is a bare symbol not
+    already fixed (by the call, a default or params) is bound to the incoming size."""
+    ordered = ordered_dims(dims)
+    if len(ordered) != len(actual):
+        return {}
+    bound: dict[str, int] = {}
+    for dim, size in zip(ordered[1:], actual[1:]):
+        value = dim.values[0]
+        if len(dim.values) == 1 and isinstance(value, E.Name) and value.default is None and value.name not in fixed:
+            bound.setdefault(value.name, size)
+    return bound
 
 
 def _channels_first(dims: tuple[Dim, ...]) -> list[Dim]:

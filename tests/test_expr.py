@@ -21,7 +21,7 @@ def value_of(text: str, **scope):
         ("48x2", {}, 96),
         ("256*0.5", {}, 128),
         ("LayerIn*CompRate", {"LayerIn": 256, "CompRate": 0.5}, 128),
-        ("BlockIn+#Layer*GrowthRate", {"BlockIn": 64, "#Layer": 2, "GrowthRate": 32}, 128),
+        ("BlockIn+#Layer*GrowthRate", {"BlockIn": 64, "#": 2, "GrowthRate": 32}, 128),
         ("NFeature(768)", {}, 768),
         ("NFeature(768)", {"NFeature": 10}, 10),
         ("(6, 6)", {}, (6, 6)),

@@ -41,12 +41,15 @@ class Layer:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     list_input: bool = False
     fold: bool = False
+    block: Any = None  # the Plan of a called digraph: built as a module of its own
+    copies: tuple["Layer", ...] = ()  # a repetition: built as nn.Sequential of these
 
     @property
     def is_module(self) -> bool:
         return isinstance(self.target, type) and issubclass(self.target, nn.Module)
 
     def make(self) -> nn.Module:
+        """The module of a plain layer (blocks and repetitions are built by build.py)."""
         return self.target(*self.args, **dict(self.kwargs))
 
     def call(self, inputs: list[torch.Tensor], module: nn.Module | None = None) -> torch.Tensor:
