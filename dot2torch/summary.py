@@ -17,6 +17,7 @@ class Row:
     op: str
     shape: str
     params: int
+    depth: int = 0  # how many block calls deep
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -24,13 +25,35 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def layer_rows(plan: Plan, module: nn.Module) -> list[Row]:
+def layer_rows(plan: Plan, module: nn.Module, depth: int = 0) -> list[Row]:
+    """One row per step; a block call's row carries its subtotal and is followed by the rows
+    of its inside, one level deeper; a repetition lists its copies."""
     rows = []
     submodules = dict(module.named_children())
     for step in plan.steps:
         sub = submodules.get(step.name)
-        op = step.op if sub is None else _describe(sub)
-        rows.append(Row(step.node, op, str(list(step.shape)), 0 if sub is None else count_parameters(sub)))
+        layer = step.layer
+        shape = str(list(step.shape))
+        if step.kind == "input" and depth:
+            continue  # a block's input is the row above it
+        if sub is None or layer is None:
+            rows.append(Row(step.node, step.op, shape, 0, depth))
+        elif layer.block is not None:
+            rows.append(Row(step.node, layer.block.name, shape, count_parameters(sub), depth))
+            rows.extend(layer_rows(layer.block, sub, depth + 1))
+        elif layer.copies:
+            first = layer.copies[0]
+            what = first.block.name if first.block is not None else type(sub[0]).__name__
+            rows.append(Row(step.node, f"{what} x {len(layer.copies)}", shape, count_parameters(sub), depth))
+            for i, (copy, copy_module) in enumerate(zip(layer.copies, sub)):
+                if copy.block is not None:
+                    out = str(list(copy.block.step(copy.block.outputs[0]).shape))
+                    rows.append(Row(f"[{i}]", copy.block.name, out, count_parameters(copy_module), depth + 1))
+                    rows.extend(layer_rows(copy.block, copy_module, depth + 2))
+                else:
+                    rows.append(Row(f"[{i}]", _describe(copy_module), "", count_parameters(copy_module), depth + 1))
+        else:
+            rows.append(Row(step.node, _describe(sub), shape, count_parameters(sub), depth))
     return rows
 
 
@@ -44,7 +67,7 @@ def format_layers(plan: Plan, module: nn.Module) -> str:
     total = count_parameters(module)
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     table = _table(["node", "op", "output shape", "parameters"],
-                   [[r.node, r.op, r.shape, f"{r.params:,}"] for r in rows], right={3})
+                   [["  " * r.depth + r.node, r.op, r.shape, f"{r.params:,}"] for r in rows], right={3})
     rule = "-" * max(len(line) for line in table.splitlines())
     return "\n".join([f"{plan.name} ({plan.file})", rule, table, rule,
                       f"total parameters: {total:,}", f"trainable parameters: {trainable:,}"])
