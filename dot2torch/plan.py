@@ -8,7 +8,7 @@ however large the model. This is the one place that adds file, node and label to
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 import networkx as nx
@@ -107,11 +107,9 @@ def plan_diagram(
             unbound[symbol] = error
             continue
         except Dot2TorchError as error:
-            # A mismatch that involves a stand-in says nothing true: report the unbound symbol.
-            blamed = [s for s, v in stand_ins.items() if f"{s}={v}" in error.diagnostic.message]
-            if blamed:
-                raise unbound[blamed[0]] from None
-            raise
+            if not stand_ins:
+                raise
+            raise _explain_with_stand_ins(library, whole, bound, stand_ins, unbound, error) from None
         plan.stand_ins = stand_ins
         if stand_ins:
             given = ", ".join(f"{k}={v}" for k, v in stand_ins.items())
@@ -120,6 +118,49 @@ def plan_diagram(
                 Severity.NOTE, file=diagram.file, line=diagram.line, graph=diagram.name,
             ))
         return plan
+
+
+def _explain_with_stand_ins(library: Library, diagram: Diagram, bound: dict[str, E.Value],
+                            stand_ins: dict[str, int], unbound: dict[str, SymbolError],
+                            error: Dot2TorchError) -> Dot2TorchError:
+    """An error found with stand-in sizes, told truthfully. If the message quotes a stand-in,
+    or another stand-in for one symbol gets the walk past the error, that unbound symbol is
+    the news. If the error merely changes with a stand-in, it is reported with the stand-ins
+    it was found with."""
+    named = [s for s, v in stand_ins.items() if f"{s}={v}" in error.diagnostic.message]
+    if named:  # the message itself rests on a stand-in value
+        return unbound[named[0]]
+    sizing = _input_symbols(diagram)
+    depends = False
+    for symbol in sorted(stand_ins, key=lambda s: s in sizing):
+        changed = {**stand_ins, symbol: 2 * stand_ins[symbol], **bound}
+        try:
+            _Planner(library, diagram, Frame.root(diagram.name, changed)).run()
+        except SymbolError as other:
+            if other.diagnostic.symbol in changed:
+                depends = depends or other.diagnostic != error.diagnostic
+                continue  # otherwise the walk got past the error, to another unbound symbol
+        except Dot2TorchError as other:
+            depends = depends or other.diagnostic != error.diagnostic
+            continue
+        return unbound[symbol]
+    if not depends:
+        return error
+    given = ", ".join(f"{k}={v}" for k, v in stand_ins.items())
+    diagnostic = replace(error.diagnostic, message=f"{error.diagnostic.message} (found with stand-in sizes {given})")
+    return type(error)(diagnostic, error.diagnostics[1:])
+
+
+def _input_symbols(diagram: Diagram) -> set[str]:
+    names: set[str] = set()
+    for node in diagram.graph:
+        try:
+            label = parse_label(diagram.graph.nodes[node]["label"]).label
+        except PlanError:
+            continue
+        if isinstance(label, IOLabel) and label.role == "input":
+            names.update(n.name for n in label_names(label))
+    return names
 
 
 def stitch(library: Library, diagram: Diagram) -> Diagram:
@@ -348,7 +389,7 @@ class _Planner:
             raise PlanError("D2T305", f"a shape annotation takes exactly one input, receives {found}")
         name, value = self.value_of[preds[0]]
         if label.dims is not None:
-            check_shape(read_annotation(label.dims, self.scope), tuple(value.shape), preds[0])
+            check_shape(read_annotation(label.dims, self.scope), tuple(value.shape), repr(preds[0]))
         self.value_of[node] = (name, value)
 
     def add_layer(self, node: str, label: OpLabel, preds: list[str]) -> None:

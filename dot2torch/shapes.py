@@ -87,7 +87,8 @@ def _channels_first(dims: tuple[Dim, ...]) -> list[Dim]:
 
 
 def check_shape(expected: Expected, actual: tuple[int, ...], source: str) -> None:
-    """Raise D2T302 unless the tensor's shape is the annotated one (a free batch matches any)."""
+    """Raise D2T302 unless the tensor's shape is the annotated one (a free batch matches any);
+    `source` says where the tensor comes from, as the message should read it."""
     fits = len(expected.sizes) == len(actual) and all(
         e is None or e == a for e, a in zip(expected.sizes, actual)
     )
@@ -95,5 +96,5 @@ def check_shape(expected: Expected, actual: tuple[int, ...], source: str) -> Non
         raise PlanError(
             "D2T302",
             f"expects {expected.describe()} ({', '.join(expected.written[1:]) or expected.written[0]}), "
-            f"receives {list(actual)} from {source!r}",
+            f"receives {list(actual)} from {source}",
         )
