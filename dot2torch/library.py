@@ -68,9 +68,11 @@ class Library:
         if not isinstance(label, OpLabel):
             return None
         others = [d for d in self.all if d is not caller]
-        exact = [d for d in others if d.name == label.name]
-        if exact:
-            return self._prefer_file(exact, caller, label.name)
+        written = label.name if label.index is None else f"{label.name}{label.index}"
+        for name in dict.fromkeys((written, label.name)):  # `L1` may name a digraph L1 or L
+            exact = [d for d in others if d.name == name]
+            if exact:
+                return self._prefer_file(exact, caller, name)
         families = _families(caller.name) | (_families(root) if root else set())
         scored = [
             (len(d.name) - len(label.name), d)
