@@ -88,5 +88,6 @@ def _check_one(library: Library, diagram, params) -> Outcome:
         outcome.plan = plan_diagram(library, diagram, params, stand_in_free_symbols=True)
         outcome.diagnostics.extend(outcome.plan.warnings)
     except Dot2TorchError as error:
-        outcome.diagnostics.extend(sorted(error.diagnostics, key=lambda d: (d.line or 0, d.column or 0)))
+        own_file_first = lambda d: (d.file != diagram.file, d.file or "", d.line or 0, d.column or 0)  # noqa: E731
+        outcome.diagnostics.extend(sorted(error.diagnostics, key=own_file_first))
     return outcome

@@ -53,3 +53,42 @@ def test_the_seed_writes_batchsise_and_it_is_still_the_batch():
     plan = dot2torch.plan(SEED / "2_MLP.dot")
     assert plan.step("softmax").shape == (1, 10)
     assert found(SEED / "2_MLP.dot") == []
+
+
+def formatted(path):
+    return [d.format() for d in dot2torch.check(path) if d.severity.value != "info"]
+
+
+def test_densenet_block_uses_blockin_which_nothing_binds():
+    assert formatted(SEED / "3_5_1_densenet.dot") == [
+        f"{SEED / '3_5_1_densenet.dot'}:18:5: D2T203 warning node 'featmap0' ([BatchSize, W=56, H=56, C=64): "
+        "missing closing ']' at the end of the label",
+        f"{SEED / '3_5_1_densenet.dot'}:36:5: D2T203 warning node 'linear' (Linear [1024, 1000): "
+        "missing closing ']' at the end of the label",
+        f"{SEED / '3_5_2_densenet_block.dot'}:14:2: D2T401 node 'DenseLayers' (DenseLayer x NLayers "
+        "[In=BlockIN+#Layer*GrowthRate]) in block DenseBlock called as 'dense1': symbol 'BlockIN' is not bound: "
+        "give it a value with --param BlockIN=VALUE",
+    ]
+
+
+def test_densenet_calls_trasition_which_is_no_digraph(tmp_path):
+    """With the shipped blocks beside it, the seed's DenseNet gets as far as its misspelt call."""
+    (tmp_path / "seed.dot").write_text((SEED / "3_5_1_densenet.dot").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "shipped.dot").write_text((DIAGRAMS / "densenet.dot").read_text(encoding="utf-8"), encoding="utf-8")
+    (d,) = [d for d in dot2torch.check(tmp_path / "seed.dot") if d.code not in ("D2T203", "D2T420")]
+    assert (d.code, d.node, d.message) == ("D2T202", "trans1", "unknown op 'Trasition'; did you mean 'TransitionLayer'?")
+
+
+def test_conv_autoencoder_calls_upconvblock_which_is_no_digraph():
+    assert formatted(SEED / "4_4_cae.dot") == [
+        f"{SEED / '4_4_cae.dot'}:22:2: D2T202 node 'upconv3' (UpConvBlock3 [In=32, Out=32]): unknown op "
+        "'UpConvBlock'; did you mean 'CAEConvBlock', 'VGG16ConvBlock', 'CAEDeconvBlock'?",
+        f"{SEED / '4_4_cae.dot'}:25:2: D2T203 warning node 'featmap_d1' ([BatchSize, W=128, H=128, C=16): "
+        "missing closing ']' at the end of the label",
+    ]
+
+
+def test_resnet18_as_the_seed_draws_it_builds():
+    assert formatted(SEED / "3_4_resnet.dot") == []
+    model = dot2torch.load(SEED / "3_4_resnet.dot")
+    assert sum(p.numel() for p in model.parameters()) == 11_684_712
