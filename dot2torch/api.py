@@ -79,6 +79,11 @@ def check_all(
     return [_check_one(library, diagram, params) for diagram in chosen]
 
 
+def _reading_order(d: Diagnostic, file: str | None) -> tuple[bool, str, int, int]:
+    """The checked file's diagnostics first, by line; then those found in the files of its blocks."""
+    return (d.file != file, d.file or "", d.line or 0, d.column or 0)
+
+
 def _check_one(library: Library, diagram, params) -> Outcome:
     users = [d.name for d in library.all if diagram.name in library.references(d)]
     outcome = Outcome(diagram.name, diagram.file, used_by=users)
@@ -88,6 +93,5 @@ def _check_one(library: Library, diagram, params) -> Outcome:
         outcome.plan = plan_diagram(library, diagram, params, stand_in_free_symbols=True)
         outcome.diagnostics.extend(outcome.plan.warnings)
     except Dot2TorchError as error:
-        own_file_first = lambda d: (d.file != diagram.file, d.file or "", d.line or 0, d.column or 0)  # noqa: E731
-        outcome.diagnostics.extend(sorted(error.diagnostics, key=own_file_first))
+        outcome.diagnostics.extend(sorted(error.diagnostics, key=lambda d: _reading_order(d, diagram.file)))
     return outcome

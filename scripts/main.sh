@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# Diagrams that need block calls or equations (issues 3 and 4) are listed but not failures yet.
+# Diagrams that need equations and recurrent cells (issue 4) are listed but not failures yet.
 exec .venv/bin/dot2torch build diagrams/ --allow-unsupported "$@"

@@ -155,3 +155,11 @@ def test_notes_are_not_problems(capsys):
     code, out, _ = run(capsys, "check", str(DIAGRAMS / "regression.dot"), "--name", "LinearRegression", "--strict")
     assert code == 0
     assert out.splitlines()[-1] == "1 model(s) checked: 0 problem(s), 0 warning(s)"
+
+
+def test_verbose_says_how_block_parameters_matched(capsys):
+    path = str(DIAGRAMS / "vgg16.dot")
+    quiet = run(capsys, "check", path)[1]
+    verbose = run(capsys, "check", path, "--verbose")[1]
+    assert "D2T420" not in quiet
+    assert f"{path}:18:2: D2T420 info node 'convblock1' (ConvBlock1 [In=3, Out=64]): In= binds BlockIn of VGG16ConvBlock (matched as the end of the name)" in verbose.splitlines()
