@@ -461,6 +461,9 @@ class _Planner:
             raise PlanError("D2T411", f"block {block.name} calls itself: {cycle}")
         if len(stack) >= MAX_BLOCK_DEPTH:
             raise PlanError("D2T502", f"blocks nest deeper than {MAX_BLOCK_DEPTH}: {' -> '.join(stack)}")
+        if _has_formulas(block):
+            raise PlanError("D2T902", f"calls {block.name}, a recurrent cell or formula block; those are not "
+                                      "supported yet (they come with issue 4)", severity=Severity.UNSUPPORTED)
         count = 1 if label.repeat is None else repeat_count(label.repeat, self.scope)
         plans: list[Plan] = []
         given = tuple((tuple(v.shape), v.dtype) for v in inputs)
@@ -499,6 +502,17 @@ def _suggest(name: str, library: Library) -> str:
     pool = {n.lower(): n for n in [*torch_names, *library.names(), *known]}  # registered names win
     close = difflib.get_close_matches(name.lower(), list(pool), n=3, cutoff=0.6)
     return f"; did you mean {', '.join(repr(pool[c]) for c in close)}?" if close else ""
+
+
+def _has_formulas(diagram: Diagram) -> bool:
+    for node in diagram.graph:
+        try:
+            label = parse_label(diagram.graph.nodes[node]["label"]).label
+        except PlanError:
+            continue
+        if _is_formula(label):
+            return True
+    return False
 
 
 def _is_formula(label: Label) -> bool:
