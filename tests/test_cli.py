@@ -163,3 +163,10 @@ def test_verbose_says_how_block_parameters_matched(capsys):
     verbose = run(capsys, "check", path, "--verbose")[1]
     assert "D2T420" not in quiet
     assert f"{path}:18:2: D2T420 info node 'convblock1' (ConvBlock1 [In=3, Out=64]): In= binds BlockIn of VGG16ConvBlock (matched as the end of the name)" in verbose.splitlines()
+
+
+def test_the_main_job_passes(capsys):
+    """What scripts/main.sh runs: every diagram compiles and checks, later features aside."""
+    code, out, _ = run(capsys, "build", str(DIAGRAMS), "--allow-unsupported")
+    assert code == 0, out
+    assert "error:" not in out
