@@ -9,12 +9,11 @@ from .errors import (
     Severity,
     ShapeError,
     SymbolError,
-    UnsupportedError,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
     "load", "check", "check_all", "plan", "Outcome", "Diagnostic", "Severity", "Dot2TorchError",
-    "DotSyntaxError", "LabelError", "ShapeError", "SymbolError", "UnsupportedError", "__version__",
+    "DotSyntaxError", "LabelError", "ShapeError", "SymbolError", "__version__",
 ]

@@ -9,7 +9,7 @@ from typing import Mapping
 import torch.fx
 
 from . import expr as E
-from .build import build_module
+from .build import build_model
 from .errors import Diagnostic, Dot2TorchError, Severity
 from .library import Library, open_source
 from .plan import Plan, plan_diagram
@@ -20,15 +20,16 @@ def load(
     name: str | None = None,
     *,
     params: Mapping[str, E.Value] | None = None,
-) -> torch.fx.GraphModule:
-    """Build the model a diagram draws.
+) -> torch.nn.Module:
+    """Build the model a diagram draws (a torch.fx.GraphModule; a recurrent cell comes
+    wrapped in dot2torch.runtime.RecurrentCell so it is called like torch's cells).
 
     `source` is a .dot file, a folder of them, or DOT text; `name` picks a digraph by its
     graph name (default: the one no other digraph refers to); `params` binds free symbols
     and overrides defaults written in labels (`NFeature(768)`).
     """
     library = open_source(source)
-    return build_module(plan_diagram(library, library.pick(name), params))
+    return build_model(plan_diagram(library, library.pick(name), params))
 
 
 def plan(source: str | Path, name: str | None = None, *, params: Mapping[str, E.Value] | None = None) -> Plan:
@@ -49,7 +50,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return not any(d.severity in (Severity.ERROR, Severity.UNSUPPORTED) for d in self.diagnostics)
+        return not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
 def check(

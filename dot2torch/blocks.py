@@ -75,18 +75,25 @@ def match_key(key: str, symbols: tuple[str, ...], block: str, deeper: tuple[str,
 
 
 def bind_call(
-    label: OpLabel, block: Diagram, library: Library, scope: Mapping[str, E.Value]
+    label: OpLabel, block: Diagram, library: Library, scope: Mapping[str, E.Value],
+    positional: tuple[str, ...] = (),
 ) -> tuple[dict[str, E.Value], list[str]]:
-    """Evaluate a call's parameters in the caller's scope and bind them to block symbols."""
+    """Evaluate a call's parameters in the caller's scope and bind them to block symbols.
+    Positional parameters bind `positional` in order (a cell's input and state sizes)."""
     symbols = block_symbols(block)
     deeper = callee_symbols(block, library)
     bindings: dict[str, E.Value] = {}
     notes: list[str] = []
+    placed = iter(positional)
     for arg in label.args:
         if arg.key is None:
-            raise PlanError("D2T409", f"block {block.name} is called with a positional parameter "
-                                      f"{E.render(arg.value)!r}: name the symbol it binds (Key=value)")
-        symbol, note = match_key(arg.key, symbols, block.name, deeper)
+            symbol = next(placed, None)
+            if symbol is None:
+                raise PlanError("D2T409", f"block {block.name} is called with a positional parameter "
+                                          f"{E.render(arg.value)!r}: name the symbol it binds (Key=value)")
+            note = None
+        else:
+            symbol, note = match_key(arg.key, symbols, block.name, deeper)
         if symbol in bindings:
             raise PlanError("D2T409", f"{arg.key}= binds {symbol} of {block.name}, which another parameter binds already")
         values = [E.evaluate(v, scope) for v in arg.values]

@@ -7,12 +7,16 @@ diagram declares them, so a state_dict reads in the diagram's order.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.fx
 from torch import nn
 
+from .formula import key_of, walk
 from .ops import Layer
 from .plan import Plan
+from .runtime import OverTime, RecurrentCell
 
 
 def build_module(plan: Plan, device: torch.device | str | None = None) -> torch.fx.GraphModule:
@@ -20,14 +24,22 @@ def build_module(plan: Plan, device: torch.device | str | None = None) -> torch.
     graph = torch.fx.Graph()
     modules: dict[str, nn.Module] = {}
     env: dict[str, torch.fx.Node] = {}
+    root = nn.Module()
+    for name, shape in plan.parameters.items():
+        root.register_parameter(name, nn.Parameter(_initial(shape, device)))
     for step in plan.steps:
         if step.kind == "input":
             env[step.name] = graph.placeholder(step.name)
             continue
+        if step.kind == "param":
+            env[step.name] = graph.get_attr(step.name)
+            continue
         layer = step.layer
         assert layer is not None
         args = [env[name] for name in step.inputs]
-        if layer.is_module:
+        if layer.formula is not None:
+            env[step.name] = _emit_formula(graph, layer, env)
+        elif layer.is_module:
             modules[step.name] = make_module(layer, device)
             env[step.name] = graph.call_module(step.name, tuple(args))
         elif layer.list_input:
@@ -41,7 +53,6 @@ def build_module(plan: Plan, device: torch.device | str | None = None) -> torch.
             env[step.name] = graph.call_function(layer.target, (*args, *layer.args), dict(layer.kwargs), name=step.name)
     results = [env[name] for name in plan.outputs]
     graph.output(results[0] if len(results) == 1 else tuple(results))
-    root = nn.Module()
     for name, module in modules.items():
         root.add_module(name, module)
     gm = torch.fx.GraphModule(root, graph, class_name=_class_name(plan.name))
@@ -55,11 +66,41 @@ def make_module(layer: Layer, device: torch.device | str | None = None) -> nn.Mo
     """A layer's module: a called block becomes its own GraphModule, a repetition an
     nn.Sequential of copies, anything else the torch class the op chose."""
     if layer.block is not None:
-        return build_module(layer.block, device)
+        model = build_model(layer.block, device)
+        return OverTime(model) if layer.over_time else model
     if layer.copies:
         return nn.Sequential(*(make_module(copy, device) for copy in layer.copies))
     with torch.device(device or "cpu"):
         return layer.make()
+
+
+def build_model(plan: Plan, device: torch.device | str | None = None) -> nn.Module:
+    """The module a user gets: a recurrent cell is wrapped to be called like torch's cells."""
+    module = build_module(plan, device)
+    return RecurrentCell(module, plan.cell_states) if plan.cell_states else module
+
+
+def _initial(shape: tuple[int, ...], device: torch.device | str | None) -> torch.Tensor:
+    """A formula's parameter starts uniform in ±1/sqrt(last size), as torch.nn.LSTMCell's do
+    (there the last size is the hidden size)."""
+    bound = 1.0 / math.sqrt(shape[-1]) if shape and shape[-1] else 0.0
+    return torch.empty(shape, device=device or "cpu").uniform_(-bound, bound) if device != "meta" else torch.empty(shape, device="meta")
+
+
+def _emit_formula(graph: torch.fx.Graph, layer: Layer, env: dict[str, torch.fx.Node]) -> torch.fx.Node:
+    """The formula's operations as fx nodes; names resolved as the planner recorded them."""
+
+    def leaf(e):
+        kind, what, extra = layer.refs[key_of(e)]
+        if kind == "value":
+            return env[what]
+        node = graph.get_attr(what)
+        return graph.call_function(torch.t, (node,)) if kind == "attr" and extra else node
+
+    def apply(_symbol, fn, args):
+        return graph.call_function(fn, tuple(args))
+
+    return walk(layer.formula, leaf, apply)
 
 
 def _class_name(name: str) -> str:

@@ -83,9 +83,6 @@ def _parser() -> argparse.ArgumentParser:
                          help="bind a symbol or override a label's default (repeatable)")
         sub.add_argument("--strict", action="store_true", help="treat warnings as problems")
         sub.add_argument("--verbose", action="store_true", help="also say how block parameters were matched")
-        if name != "summary":
-            sub.add_argument("--allow-unsupported", action="store_true",
-                             help="features of later versions are listed but not counted as problems")
         if name == "check":
             sub.add_argument("--format", choices=("text", "json"), default="text")
     return parser
@@ -118,8 +115,6 @@ def _outcomes(args: argparse.Namespace, params: dict[str, Value]) -> list[Outcom
 
 def _problems(outcomes: list[Outcome], args: argparse.Namespace) -> bool:
     counted = {Severity.ERROR}
-    if not getattr(args, "allow_unsupported", False):
-        counted.add(Severity.UNSUPPORTED)
     if args.strict:
         counted.add(Severity.WARNING)
     return any(d.severity in counted for o in outcomes for d in o.diagnostics)
@@ -145,7 +140,7 @@ def _check(args: argparse.Namespace, params: dict[str, Value]) -> int:
     else:
         for d in diagnostics:
             print(d.format())
-        errors = sum(d.severity in (Severity.ERROR, Severity.UNSUPPORTED) for d in diagnostics)
+        errors = sum(d.severity is Severity.ERROR for d in diagnostics)
         warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
         checked = sum(1 for o in outcomes if not o.used_by)
         print(f"{checked} model(s) checked: {errors} problem(s), {warnings} warning(s)")

@@ -2,7 +2,7 @@
 
 Every problem a diagram can cause becomes a `Diagnostic` with a stable code:
 D2T1xx DOT syntax and graph structure, D2T2xx labels, D2T3xx shapes, D2T4xx symbols and
-names, D2T5xx limits, D2T9xx features this version does not support yet.
+names, D2T5xx limits.
 Stages below `build` raise `PlanError` (a code and a message, no place); `build` adds the
 file, node and label in one place and raises `DiagramError`.
 """
@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 class Severity(str, enum.Enum):
     ERROR = "error"
     WARNING = "warning"
-    UNSUPPORTED = "unsupported"
     NOTE = "note"  # information only: never a problem, not even with --strict
     INFO = "info"  # like a note, but shown only with --verbose
 
@@ -123,16 +122,11 @@ class SymbolError(Dot2TorchError):
     """A symbol or graph name that is unbound, ambiguous or unknown."""
 
 
-class UnsupportedError(Dot2TorchError):
-    """A diagram feature that a later version of dot2torch will handle."""
-
-
 _ERROR_TYPES: dict[str, type[Dot2TorchError]] = {
     "1": DotSyntaxError,
     "2": LabelError,
     "3": ShapeError,
     "4": SymbolError,
-    "9": UnsupportedError,
 }
 
 

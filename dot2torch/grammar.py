@@ -97,6 +97,9 @@ def label_names(label: Label) -> list[E.Name]:
 class Parsed:
     label: Label
     warnings: tuple[PlanError, ...] = ()
+    # The same text read as a formula, where it also reads as an op (`σ(X[t] @ W[f] + b[f])`
+    # is both): the planner chooses, since only it knows which names are ops.
+    formula: FormulaLabel | None = None
 
 
 @functools.cache
@@ -152,9 +155,11 @@ def parse_label(text: str) -> Parsed:
         )
     kind = kind_of(text)
     try:
-        return Parsed(_parse(text, kind))
+        label = _parse(text, kind)
     except lark.UnexpectedInput as first:
         error = first
+    else:
+        return Parsed(label, formula=_formula_reading(text) if kind == "op_label" else None)
     repaired = _close_brackets(text)
     if repaired is not None:
         try:
@@ -172,6 +177,14 @@ def parse_label(text: str) -> Parsed:
         except lark.UnexpectedInput:
             pass
     raise _syntax_error(text, error) from None
+
+
+def _formula_reading(text: str) -> FormulaLabel | None:
+    try:
+        label = _parse(text, "formula_label")
+    except lark.UnexpectedInput:
+        return None
+    return label if isinstance(label, FormulaLabel) else None
 
 
 def _parse(text: str, kind: str) -> Label:

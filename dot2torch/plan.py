@@ -23,7 +23,10 @@ from .library import Library, stitched_parts
 from .naming import identifier
 from .ops import Layer, OpCall, OpSpec, find, registered, torch_nn_classes, torch_nn_layer
 from .ops.torch_nn import find_torch_nn
+from .plan_formulas import FormulaPlanning, head_key, named_dims, reading
 from .reader import Diagram
+from .runtime import OverTime
+from .grammar import Dim
 from .shapes import batch_name, bind_pattern, check_shape, read_annotation
 
 Shape = tuple[int, ...]
@@ -50,9 +53,9 @@ class Step:
     """One node that does something: an input, a layer, or an output."""
 
     node: str  # node id in the diagram
-    name: str  # Python identifier: submodule name and variable name
+    name: str  # Python identifier: submodule, parameter or variable name
     label: str
-    kind: str  # "input" | "layer" | "output"
+    kind: str  # "input" | "layer" | "param"
     op: str  # what a summary shows: "Conv2d", "cat", "input"
     shape: Shape
     inputs: tuple[str, ...] = ()  # names of the steps feeding this one, in argument order
@@ -69,6 +72,8 @@ class Plan:
     outputs: list[str]
     warnings: list[Diagnostic] = field(default_factory=list)
     stand_ins: dict[str, int] = field(default_factory=dict)  # free symbols given stand-in sizes
+    parameters: dict[str, tuple[int, ...]] = field(default_factory=dict)  # trainable tensors of formulas
+    cell_states: tuple[int, ...] = ()  # a recurrent cell: the size of each state it carries
 
     @property
     def inputs(self) -> list[Step]:
@@ -190,12 +195,14 @@ def stitch(library: Library, diagram: Diagram) -> Diagram:
     return Diagram(diagram.name, g, diagram.file, diagram.line, diagram.attrs)
 
 
-class _Planner:
+class _Planner(FormulaPlanning):
     def __init__(self, library: Library, diagram: Diagram, frame: Frame):
         self.library = library
         self.diagram = diagram
         self.frame = frame
-        self.g = diagram.graph
+        self.g = diagram.graph.copy()  # formulas may add the edges their names imply
+        self.step_of: dict[str, Step] = {}
+        self.sampled_from: list[str] = []
         self.labels: dict[str, Label] = {}
         self.warnings: list[Diagnostic] = []
         self.steps: list[Step] = []
@@ -224,10 +231,11 @@ class _Planner:
         if len(self.g) == 0:
             raise self.fail(None, PlanError("D2T103", "expected a digraph with nodes, found none"))
         self.parse_labels()
-        self.refuse_formulas()
+        self.index_names()
         self.scope = self.bind_symbols()
-        self.check_acyclic()
         inputs = self.find_inputs()
+        self.link_references(inputs)
+        self.check_acyclic()
         order = nx.lexicographical_topological_sort(self.g, key=lambda n: self.g.nodes[n]["order"])
         outputs: list[str] = []
         for node in order:
@@ -235,9 +243,29 @@ class _Planner:
                 self.visit(node, inputs, outputs)
             except PlanError as error:
                 raise self.fail(node, error) from None
+        cell_states: tuple[int, ...] = ()
+        if self.is_cell:
+            try:
+                outputs, cell_states = self.cell_outputs(inputs)
+            except PlanError as error:
+                raise self.fail(inputs[0], error) from None
         if not outputs:
             outputs = [self.value_of[n][0] for n in self.sinks()]
-        return Plan(self.diagram.name, self.diagram.file, self.steps, outputs, self.warnings)
+        outputs += [self.value_of[n][0] for n in dict.fromkeys(self.sampled_from) if self.value_of[n][0] not in outputs]
+        return Plan(self.diagram.name, self.diagram.file, self.steps, outputs, self.warnings,
+                    parameters=self.parameters, cell_states=cell_states)
+
+    def by_order(self) -> list[str]:
+        return sorted(self.g, key=lambda n: self.g.nodes[n]["order"])
+
+    def names_op(self, node: str, label: OpLabel) -> bool:
+        """Is the label's name an op, a torch.nn layer or a block?"""
+        if find(label.name) is not None or find_torch_nn(label.name) is not None:
+            return True
+        try:
+            return self.library.block_for(self.diagram, node, self.frame.stack[0]) is not None
+        except PlanError:
+            return True  # an ambiguous block call: add_layer reports it
 
     def parse_labels(self) -> None:
         for node in sorted(self.g, key=lambda n: self.g.nodes[n]["order"]):
@@ -253,7 +281,8 @@ class _Planner:
                 raise self.fail(node, error) from None
             for warning in parsed.warnings:
                 self.warn(node, warning)
-            self.labels[node] = parsed.label
+            names_op = isinstance(parsed.label, OpLabel) and self.names_op(node, parsed.label)
+            self.labels[node] = reading(parsed.label, parsed.formula, names_op)
 
     def is_bare_sink(self, node: str) -> bool:
         """A sink with no label that names no op is the output (the seed's ResNet blocks end
@@ -266,15 +295,6 @@ class _Planner:
         except PlanError:
             return True
         return not (isinstance(label, OpLabel) and (find(label.name) or find_torch_nn(label.name)))
-
-    def refuse_formulas(self) -> None:
-        """Equations and recurrent cells come with a later version: say so at the first one."""
-        for node in sorted(self.labels, key=lambda n: self.g.nodes[n]["order"]):
-            if _is_formula(self.labels[node]):
-                raise self.fail(node, PlanError(
-                    "D2T902", "formulas and recurrent cells are not supported yet (they come with issue 4)",
-                    severity=Severity.UNSUPPORTED,
-                ))
 
     def bind_symbols(self) -> dict[str, E.Value]:
         """Inherited symbols, then defaults written in labels (`NFeature(768)`), then the
@@ -294,7 +314,24 @@ class _Planner:
                     ))
                 defaults[name.name] = value
         self.fixed = set(defaults) | set(self.frame.params)
-        return {**self.frame.inherited, **defaults, **self.frame.params}
+        scope = {**self.frame.inherited, **defaults, **self.frame.params}
+        return {**self.dynamic_sizes(scope), **scope}
+
+    def dynamic_sizes(self, scope: Mapping[str, E.Value]) -> dict[str, E.Value]:
+        """Free symbols that only annotations use (SeqLen) size nothing the model stores: the
+        model takes any size there, and checks use 1. Cells are sized by their annotations."""
+        if self.frame.inputs is not None or self.time_inputs():
+            return {}
+        sizing: set[str] = set()
+        annotating: set[str] = set()
+        for node, label in self.labels.items():
+            dims = label.dims if isinstance(label, (IOLabel, FeatureMapLabel)) else None
+            if dims and batch_name(dims):
+                sizing.add(batch_name(dims))  # the batch stays free: checks show it as N
+            names = {n.name for n in label_names(label)}
+            kind = self.node_kind(node, label) if isinstance(label, OpLabel) else "annotation"
+            (annotating if kind in ("annotation", "named") else sizing).update(names)
+        return {name: 1 for name in annotating - sizing - set(scope)}
 
     def check_acyclic(self) -> None:
         try:
@@ -305,17 +342,21 @@ class _Planner:
         raise self.fail(cycle[0][0], PlanError("D2T104", f"the graph has a cycle: {path}"))
 
     def find_inputs(self) -> list[str]:
-        """Input nodes in declaration order: those labelled as inputs, else the one source
-        that is a feature map (a part of a diagram drawn in pieces)."""
-        by_order = sorted(self.g, key=lambda n: self.g.nodes[n]["order"])
+        """Input nodes: those labelled as inputs; else a cell's X[t] and states; else the one
+        source that is a feature map (a part of a diagram drawn in pieces)."""
+        by_order = self.by_order()
         declared = [n for n in by_order if isinstance(self.labels[n], IOLabel) and self.labels[n].role == "input"]
+        self.is_cell = False
+        if not declared:
+            declared = self.time_inputs()
+            self.is_cell = bool(declared) and len(declared) > 1
         if not declared:
             sources = [n for n in by_order if self.g.in_degree(n) == 0]
             declared = [n for n in sources if isinstance(self.labels[n], FeatureMapLabel)][:1]
         if not declared:
             raise self.fail(None, PlanError("D2T106", "expected an input node (输入 or input with a shape), found none"))
         given = self.frame.inputs
-        if given is not None and len(given) != len(declared):
+        if given is not None and (len(given) > len(declared) or (len(given) < len(declared) and not self.is_cell)):
             raise self.fail(None, PlanError(
                 "D2T305", f"block {self.diagram.name} takes {len(declared)} input(s), receives {len(given)}"
             ))
@@ -325,7 +366,7 @@ class _Planner:
         return sorted((n for n in self.g if self.g.out_degree(n) == 0), key=lambda n: self.g.nodes[n]["order"])
 
     def predecessors(self, node: str) -> list[str]:
-        preds = list(self.g.predecessors(node))
+        preds = sorted(self.g.predecessors(node), key=lambda p: self.g.nodes[p]["order"])
         indexed = {p: self.g.edges[p, node]["attrs"].get(EDGE_INDEX_ATTR) for p in preds}
         if any(v is not None for v in indexed.values()):
             try:
@@ -335,7 +376,7 @@ class _Planner:
             if sorted(keys.values()) != list(range(len(preds))):
                 raise PlanError("D2T308", f"edge {EDGE_INDEX_ATTR}= values must be 0..{len(preds) - 1}, found {sorted(keys.values())}")
             return sorted(preds, key=keys.__getitem__)
-        return sorted(preds, key=lambda p: self.g.nodes[p]["order"])
+        return preds
 
     def visit(self, node: str, inputs: list[str], outputs: list[str]) -> None:
         label = self.labels[node]
@@ -343,34 +384,55 @@ class _Planner:
         if node in inputs:
             self.add_input(node, label, inputs.index(node))
         elif isinstance(label, FeatureMapLabel) or (isinstance(label, IOLabel) and label.role == "output"):
-            self.pass_through(node, label, preds)
+            self.pass_through_dims(node, label.dims, preds)
             if isinstance(label, IOLabel):
                 outputs.append(self.value_of[node][0])
         elif isinstance(label, IOLabel):
             raise PlanError("D2T106", "only one kind of input node is allowed per diagram")
+        elif isinstance(label, FormulaLabel):
+            self.add_formula(node, label.expr, preds)
         else:
-            self.add_layer(node, label, preds)
+            kind = self.node_kind(node, label)
+            if kind == "operand_matmul":
+                self.check_arity(OpSpec("@", None), label, preds)
+                self.add_formula(node, self.formula_of(node), preds)
+            elif kind == "named":
+                self.add_named(node, label, preds)
+            elif kind == "param":
+                self.add_param(node, label)
+            elif kind == "noise":
+                self.add_noise(node, label, preds)
+            else:
+                self.add_layer(node, label, preds)
+
+    def add_step(self, node: str, name: str, kind: str, op: str, out: torch.Tensor,
+                 inputs: tuple[str, ...], layer: Layer | None) -> None:
+        step = Step(node, name, self.g.nodes[node]["label"], kind, op, tuple(out.shape), inputs, layer,
+                    out.dtype, self.g.nodes[node]["order"])
+        self.steps.append(step)
+        self.step_of[node] = step
+        self.value_of[node] = (name, out)
 
     def add_input(self, node: str, label: Label, index: int) -> None:
-        dims = label.dims
-        name = identifier(node, self.taken)
-        order = self.g.nodes[node]["order"]
-        if self.frame.inputs is not None:
-            shape, dtype = self.frame.inputs[index]
+        dims = named_dims(label) if isinstance(label, OpLabel) else label.dims
+        given = self.frame.inputs
+        if given is not None and index < len(given):
+            shape, dtype = given[index]
             if dims is not None:
                 self.scope.update(bind_pattern(dims, shape, self.fixed))
                 check_shape(read_annotation(dims, self.scope), shape, "the caller")
         else:
-            if dims is None:
+            if not dims:
                 raise PlanError("D2T208", "an input node needs a shape annotation such as [BatchSize, W=32, H=32, C=3]")
             scope = dict(self.scope)
             batch = batch_name(dims)
             if batch is not None and batch not in scope:
-                scope[batch] = 1
+                scope[batch] = given[0][0][0] if given else 1
             shape = tuple(int(s) for s in read_annotation(dims, scope).sizes)  # type: ignore[arg-type]
             dtype = torch.long if self.feeds_integer_op(node) else torch.float32
-        self.steps.append(Step(node, name, self.g.nodes[node]["label"], "input", "input", shape, dtype=dtype, order=order))
-        self.value_of[node] = (name, torch.empty(shape, dtype=dtype, device="meta"))
+        meta = torch.empty(shape, dtype=dtype, device="meta")
+        self.add_step(node, identifier(head_key(label) if isinstance(label, OpLabel) else node, self.taken),
+                      "input", "input", meta, (), None)
 
     def feeds_integer_op(self, node: str) -> bool:
         for succ in self.g.successors(node):
@@ -383,13 +445,14 @@ class _Planner:
                 return True
         return False
 
-    def pass_through(self, node: str, label: FeatureMapLabel | IOLabel, preds: list[str]) -> None:
+    def pass_through_dims(self, node: str, dims: tuple[Dim, ...] | None, preds: list[str]) -> None:
+        """A node that only names or annotates the tensor it receives."""
         if len(preds) != 1:
             found = f"{len(preds)} ({', '.join(map(repr, preds))})" if preds else "none"
             raise PlanError("D2T305", f"a shape annotation takes exactly one input, receives {found}")
         name, value = self.value_of[preds[0]]
-        if label.dims is not None:
-            check_shape(read_annotation(label.dims, self.scope), tuple(value.shape), repr(preds[0]))
+        if dims:
+            check_shape(read_annotation(dims, self.scope), tuple(value.shape), repr(preds[0]))
         self.value_of[node] = (name, value)
 
     def add_layer(self, node: str, label: OpLabel, preds: list[str]) -> None:
@@ -407,10 +470,7 @@ class _Planner:
             else:
                 layer, out = self.plan_layer(spec, label, self.scope, preds, [v for _, v in inputs])
             op = layer.target.__name__ if hasattr(layer.target, "__name__") else spec.name
-        name = identifier(node, self.taken)
-        self.steps.append(Step(node, name, self.g.nodes[node]["label"], "layer", op, tuple(out.shape),
-                               tuple(n for n, _ in inputs), layer, out.dtype, self.g.nodes[node]["order"]))
-        self.value_of[node] = (name, out)
+        self.add_step(node, identifier(node, self.taken), "layer", op, out, tuple(n for n, _ in inputs), layer)
 
     def torch_nn_spec(self, label: OpLabel) -> OpSpec:
         cls = find_torch_nn(label.name)
@@ -454,25 +514,26 @@ class _Planner:
     def call_block(self, node: str, label: OpLabel, block: Diagram,
                    inputs: list[torch.Tensor]) -> tuple[Layer, torch.Tensor]:
         """Plan the called digraph with the call's bindings; a repetition plans one copy per
-        count, each fed by the one before."""
+        count, each fed by the one before. A recurrent cell runs over the time axis."""
         stack = self.frame.stack
         if block.name in stack:
             cycle = " -> ".join([*stack[stack.index(block.name):], block.name])
             raise PlanError("D2T411", f"block {block.name} calls itself: {cycle}")
         if len(stack) >= MAX_BLOCK_DEPTH:
             raise PlanError("D2T502", f"blocks nest deeper than {MAX_BLOCK_DEPTH}: {' -> '.join(stack)}")
-        if _has_formulas(block):
-            raise PlanError("D2T902", f"calls {block.name}, a recurrent cell or formula block; those are not "
-                                      "supported yet (they come with issue 4)", severity=Severity.UNSUPPORTED)
+        cell = cell_symbols(block)
+        if cell is not None and (len(inputs) != 1 or inputs[0].dim() != 3):
+            raise PlanError("D2T311", f"{block.name} is a recurrent cell: call it on one sequence [BatchSize, SeqLen, N]")
         count = 1 if label.repeat is None else repeat_count(label.repeat, self.scope)
         plans: list[Plan] = []
-        given = tuple((tuple(v.shape), v.dtype) for v in inputs)
+        flowing = tuple((tuple(v.shape), v.dtype) for v in inputs)
         for i in range(count):
             scope = {**self.scope, "#": i} if label.repeat is not None else self.scope
-            bindings, notes = bind_call(label, block, self.library, scope)
+            bindings, notes = bind_call(label, block, self.library, scope, positional=cell or ())
             for note in notes:
                 self.warn(node, PlanError("D2T420", note, severity=Severity.INFO))
             inherited = {k: v for k, v in self.scope.items() if k != "#"}
+            given = flowing if cell is None else (((flowing[0][0][0], flowing[0][0][2]), flowing[0][1]),)
             frame = Frame((*stack, block.name), bindings, inherited, given)
             try:
                 sub = _Planner(self.library, stitch(self.library, block), frame).run()
@@ -481,14 +542,20 @@ class _Planner:
                 raise self.within(error, f"in block {block.name} called as {node!r}{copy}") from None
             self.warnings.extend(w.within(f"in block {block.name} called as {node!r}") for w in sub.warnings)
             plans.append(sub)
-            if len(sub.outputs) != 1:
-                raise PlanError("D2T310", f"block {block.name} returns {len(sub.outputs)} outputs; a call needs exactly one")
             out_step = sub.step(sub.outputs[0])
-            given = ((out_step.shape, out_step.dtype),)
-        out = torch.empty(given[0][0], dtype=given[0][1], device="meta")
+            if cell is not None:
+                batch, steps = flowing[0][0][:2]
+                flowing = (((batch, steps, out_step.shape[-1]), out_step.dtype),)
+            elif len(sub.outputs) != 1:
+                raise PlanError("D2T310", f"block {block.name} returns {len(sub.outputs)} outputs; a call needs exactly one")
+            else:
+                flowing = ((out_step.shape, out_step.dtype),)
+        out = torch.empty(flowing[0][0], dtype=flowing[0][1], device="meta")
+        kind = {"over_time": True, "target": OverTime} if cell is not None else {"target": torch.fx.GraphModule}
+        layers = [Layer(block=p, **kind) for p in plans]
         if label.repeat is None:
-            return Layer(torch.fx.GraphModule, block=plans[0]), out
-        return Layer(torch.nn.Sequential, copies=tuple(Layer(torch.fx.GraphModule, block=p) for p in plans)), out
+            return layers[0], out
+        return Layer(torch.nn.Sequential, copies=tuple(layers)), out
 
     def within(self, error: Dot2TorchError, context: str) -> Dot2TorchError:
         """The same error, said to have happened inside a block call; this level's warnings join it."""
@@ -504,24 +571,27 @@ def _suggest(name: str, library: Library) -> str:
     return f"; did you mean {', '.join(repr(pool[c]) for c in close)}?" if close else ""
 
 
-def _has_formulas(diagram: Diagram) -> bool:
-    for node in diagram.graph:
+def cell_symbols(block: Diagram) -> tuple[str, ...] | None:
+    """For a recurrent cell (a digraph with X[t] and H[t-1] sources): the symbols that size
+    its input and its state, which a call's positional parameters bind. None for other blocks."""
+    found: dict[str, str | None] = {}
+    for node in sorted(block.graph, key=lambda n: block.graph.nodes[n]["order"]):
+        if block.graph.in_degree(node):
+            continue
         try:
-            label = parse_label(diagram.graph.nodes[node]["label"]).label
+            label = parse_label(block.graph.nodes[node]["label"]).label
         except PlanError:
             continue
-        if _is_formula(label):
-            return True
-    return False
-
-
-def _is_formula(label: Label) -> bool:
-    """Formula labels, `name + expr` definitions of unregistered names, `@` products, and
-    time-indexed names such as X[t] (parsed as `X [t]`)."""
-    if isinstance(label, FormulaLabel):
-        return True
-    if not isinstance(label, OpLabel) or find(label.name) is not None or find_torch_nn(label.name) is not None:
-        return False
-    if label.tail is not None or label.name in ("@", "*"):
-        return True
-    return any(n.name == "t" for a in label.args for v in a.values for n in E.free_names(v))
+        if not isinstance(label, OpLabel):
+            continue
+        key = head_key(label)
+        dims = named_dims(label)
+        last = dims[-1].values[0] if dims else None
+        symbol = last.name if isinstance(last, E.Name) else None
+        if key.endswith("[t]"):
+            found.setdefault("x", symbol)
+        elif key.endswith("[t-1]"):
+            found.setdefault("state", symbol)
+    if "x" not in found or "state" not in found:
+        return None
+    return tuple(s for s in (found["x"], found["state"]) if s is not None)

@@ -21,3 +21,47 @@ class AddNoise(nn.Module):
 
     def extra_repr(self) -> str:
         return f"std={self.std}"
+
+
+def batch_randn(like: torch.Tensor, *sizes: int) -> torch.Tensor:
+    """Fresh standard normal noise [batch, *sizes], with the batch size, device and dtype of
+    `like` (a diagram's `randn(BatchSize, N)` source)."""
+    return torch.randn((like.shape[0], *sizes), dtype=like.dtype, device=like.device)
+
+
+class RecurrentCell(nn.Module):
+    """A cell drawn as equations, callable like torch's cells: `cell(x, h) -> h` for one
+    state, `cell(x, (h, c)) -> (h, c)` for two. Missing state starts at zeros."""
+
+    def __init__(self, core: nn.Module, state_sizes: tuple[int, ...]) -> None:
+        super().__init__()
+        self.core = core
+        self.state_sizes = tuple(state_sizes)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor | tuple[torch.Tensor, ...] | None = None):
+        if state is None:
+            state = tuple(x.new_zeros(x.shape[0], size) for size in self.state_sizes)
+        elif isinstance(state, torch.Tensor):
+            state = (state,)
+        out = self.core(x, *state)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"state_sizes={self.state_sizes}"
+
+
+class OverTime(nn.Module):
+    """Runs a cell over the time axis of a batch-first [B, T, F] input; returns the first
+    state output (the hidden state) at every step, [B, T, H]."""
+
+    def __init__(self, cell: RecurrentCell) -> None:
+        super().__init__()
+        self.cell = cell
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        state = None
+        outputs = []
+        for t in range(x.shape[1]):
+            state = self.cell(x[:, t], state)
+            outputs.append(state[0] if isinstance(state, tuple) else state)
+        return torch.stack(outputs, dim=1)

@@ -94,8 +94,6 @@ def status(outcome: Outcome) -> str:
     severities = {d.severity for d in outcome.diagnostics}
     if Severity.ERROR in severities:
         return "error: " + next(d.code for d in outcome.diagnostics if d.severity is Severity.ERROR)
-    if Severity.UNSUPPORTED in severities:
-        return "unsupported: " + next(d.code for d in outcome.diagnostics if d.severity is Severity.UNSUPPORTED)
     if Severity.WARNING in severities:
         return "ok (warnings)"
     if outcome.plan is not None and outcome.plan.stand_ins:

@@ -3,5 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# Diagrams that need equations and recurrent cells (issue 4) are listed but not failures yet.
-exec .venv/bin/dot2torch build diagrams/ --allow-unsupported "$@"
+exec .venv/bin/dot2torch build diagrams/ "$@"

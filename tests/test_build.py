@@ -40,7 +40,7 @@ def test_edge_arg_attribute_orders_inputs():
 @pytest.mark.parametrize(
     ("first", "second", "message"),
     [
-        ("[arg=0]", "", "every edge into this node needs an integer arg=, found {'first': '0', 'second': None}"),
+        ("[arg=0]", "", "every edge into this node needs an integer arg=, found {'second': None, 'first': '0'}"),
         ("[arg=0]", "[arg=2]", "edge arg= values must be 0..1, found [0, 2]"),
     ],
 )

@@ -46,12 +46,6 @@ def test_build_with_params(capsys):
     ]
 
 
-def test_unsupported_features_fail_unless_allowed(capsys):
-    vae = str(DIAGRAMS / "autoencoder.dot")
-    assert run(capsys, "build", vae)[0] == 1
-    assert run(capsys, "build", vae, "--allow-unsupported")[0] == 0
-
-
 def test_check_on_the_seeds_original_alexnet_names_the_reshape(capsys):
     path = SEED / "3_2_5_alexnet_l678.dot"
     code, out, _ = run(capsys, "check", str(path))
@@ -166,7 +160,7 @@ def test_verbose_says_how_block_parameters_matched(capsys):
 
 
 def test_the_main_job_passes(capsys):
-    """What scripts/main.sh runs: every diagram compiles and checks, later features aside."""
-    code, out, _ = run(capsys, "build", str(DIAGRAMS), "--allow-unsupported")
+    """What scripts/main.sh runs: every diagram compiles and checks."""
+    code, out, _ = run(capsys, "build", str(DIAGRAMS))
     assert code == 0, out
     assert "error:" not in out

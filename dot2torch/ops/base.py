@@ -43,6 +43,9 @@ class Layer:
     fold: bool = False
     block: Any = None  # the Plan of a called digraph: built as a module of its own
     copies: tuple["Layer", ...] = ()  # a repetition: built as nn.Sequential of these
+    over_time: bool = False  # with block: a recurrent cell run over the time axis
+    formula: Any = None  # an expression (expr.Expr) evaluated by formula.walk
+    refs: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # formula name → what it means
 
     @property
     def is_module(self) -> bool:

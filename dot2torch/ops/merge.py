@@ -45,3 +45,13 @@ def cat(call: OpCall) -> Layer:
             )
     call.passthrough(add_)
     return Layer(torch.cat, (), {"dim": dim}, list_input=True)
+
+
+@register("@", "matmul", min_inputs=2, max_inputs=2, example="@", example_shape=(2, 2, 2))
+def matmul(call: OpCall) -> Layer:
+    """`@` of two inputs in declaration order (the seed's RNN cell: X[t] @ W)."""
+    (a, b), (sa, sb) = call.shapes, call.sources
+    if a[-1] != b[-2 if len(b) > 1 else -1]:
+        raise PlanError("D2T304", f"cannot multiply {list(a)} from {sa!r} by {list(b)} from {sb!r}: inner sizes differ")
+    call.passthrough(add_)
+    return Layer(torch.matmul)

@@ -40,6 +40,7 @@ MODULE_REFERENCES = {
 FUNCTION_REFERENCES = {
     "+": (2, lambda x: x + x),
     "cat": (2, lambda x: torch.cat([x, x], dim=1)),
+    "@": (2, lambda x: x @ x),
 }
 SPECS = {spec.name: spec for spec in registered().values()}
 
