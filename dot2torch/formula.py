@@ -62,6 +62,8 @@ def walk(expr: E.Expr, leaf: Leaf, apply: Apply) -> Any:
             if len(args) != 1:
                 raise PlanError("D2T210", f"{f}(...) takes one argument, got {len(args)}")
             return apply(f, FUNCTIONS[f], [walk(args[0], leaf, apply)])
+        case E.Name(name=n, default=d) if d is not None:
+            return leaf(E.Call(n, (d,)))  # `foo(x)` in a formula: a call, not a symbol's default
         case E.Name() | E.Subscript() | E.Attribute() | E.Call():
             return leaf(expr)
     raise PlanError("D2T210", f"{E.render(expr)!r} cannot be used in a formula")

@@ -302,8 +302,8 @@ class _Planner(FormulaPlanning):
         defaults: dict[str, E.Value] = {}
         for node, label in self.labels.items():
             for name in label_names(label):
-                if name.default is None:
-                    continue
+                if name.default is None or E.free_names(name.default) or isinstance(label, FormulaLabel):
+                    continue  # only constants are defaults: `foo(x)` in a formula is a call
                 try:
                     value = E.evaluate(name.default, {})
                 except PlanError as error:

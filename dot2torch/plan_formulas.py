@@ -125,7 +125,11 @@ class FormulaPlanning:
             expr = self.formula_of(node)
             if expr is None:
                 continue
-            for leaf in leaves(expr):
+            try:
+                names = leaves(expr)
+            except PlanError as error:
+                raise self.fail(node, error) from None
+            for leaf in names:
                 if isinstance(leaf, E.Attribute):
                     continue  # a layer's parameter, not a value that flows in
                 key = key_of(leaf)
@@ -197,6 +201,7 @@ class FormulaPlanning:
             for a in args:
                 if isinstance(a, _Pending):
                     raise PlanError("D2T211", f"cannot tell the shape of parameter {a.key}")
+            check_operands(symbol, args)
             try:
                 return fn(*args)
             except (RuntimeError, TypeError) as error:
@@ -303,6 +308,22 @@ class FormulaPlanning:
             outputs.append(self.value_of[target][0])
             sizes.append(self.value_of[node][1].shape[-1])
         return outputs, tuple(sizes)
+
+
+def check_operands(symbol: str, args: list[Any]) -> None:
+    """Say plainly when two operands do not fit, before torch does."""
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    if len(tensors) != 2:
+        return
+    a, b = (list(t.shape) for t in tensors)
+    if symbol == "@":
+        if a[-1] != b[-2 if len(b) > 1 else -1]:
+            raise PlanError("D2T304", f"cannot multiply {a} by {b}: inner sizes differ")
+        return
+    try:
+        torch.broadcast_shapes(tuple(a), tuple(b))
+    except RuntimeError:
+        raise PlanError("D2T304", f"cannot apply {symbol} to {a} and {b}: the shapes do not fit") from None
 
 
 def reading(parsed_label: Label, formula: FormulaLabel | None, names_op: bool) -> Label:
