@@ -115,7 +115,10 @@ def render(expr: Expr) -> str:
         case CopyIndex(name=n):
             return f"#{n}"
         case BinOp(op=op, left=left, right=right):
-            return f"{render(left)}{op}{render(right)}" if op == "*" else f"{render(left)} {op} {render(right)}"
+            mixes = isinstance(left, BinOp) and (left.op == "@") != (op == "@")  # `(a*b) @ c` reads clearer
+            a = _operand(left, _PRECEDENCE[op], strict=mixes)
+            b = _operand(right, _PRECEDENCE[op], strict=op in ("-", "/", "@", "**"))
+            return f"{a}{op}{b}" if op == "*" else f"{a} {op} {b}"
         case Neg(operand=operand):
             return f"-{render(operand)}"
         case Call(function=f, args=args):
@@ -128,6 +131,19 @@ def render(expr: Expr) -> str:
             inner = ", ".join(render(i) for i in items)
             return f"{b[0]}{inner}{',' if len(items) == 1 and b == '()' else ''}{b[1]}"
     raise TypeError(expr)
+
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "**": 3}
+
+
+def _operand(expr: Expr, outer: int, strict: bool) -> str:
+    """An operand written back, in parentheses where the operator around it binds tighter."""
+    text = render(expr)
+    if isinstance(expr, BinOp):
+        inner = _PRECEDENCE[expr.op]
+        if inner < outer or (strict and inner == outer):
+            return f"({text})"
+    return text
 
 
 def evaluate(expr: Expr, scope: Mapping[str, Value]) -> Value:

@@ -100,16 +100,34 @@ def test_good_label(text, expected):
     assert parsed.warnings == ()
 
 
-def test_every_seed_formula_parses():
-    formulas = [
-        "σ(X[t] @ W[f]\n + H[t-1] @ U[f]\n + b[f])",
-        "tanh(X[t] @ W[c]\n + H[t-1] @ U[c]\n + b[c])",
-        "F[t] * C[t-1]\n + I[t] * CCand[t]",
-        "tanh(X[t] @ W[h]\n + (H[t-1] * R[t]) @ U[h]\n + b[h])",
-        "μ + exp(logσ² / 2) * ε",
-    ]
-    for text in formulas:
-        assert parse_label(text).label is not None
+SEED_FORMULAS = [
+    ("σ(X[t] @ W[f]\n + H[t-1] @ U[f]\n + b[f])", "σ(X[t] @ W[f] + H[t - 1] @ U[f] + b[f])"),
+    ("σ(X[t] @ W[i]\n + H[t-1] @ U[i]\n + b[i])", "σ(X[t] @ W[i] + H[t - 1] @ U[i] + b[i])"),
+    ("tanh(X[t] @ W[c]\n + H[t-1] @ U[c]\n + b[c])", "tanh(X[t] @ W[c] + H[t - 1] @ U[c] + b[c])"),
+    ("σ(X[t] @ W[o]\n + H[t-1] @ U[o]\n + b[o])", "σ(X[t] @ W[o] + H[t - 1] @ U[o] + b[o])"),
+    ("F[t] * C[t-1]\n + I[t] * CCand[t]", "F[t]*C[t - 1] + I[t]*CCand[t]"),
+    ("C[t] * tanh(O[t])", "C[t]*tanh(O[t])"),
+    ("σ(X[t] @ W[z]\n + H[t-1] @ U[x]\n + b[z])", "σ(X[t] @ W[z] + H[t - 1] @ U[x] + b[z])"),
+    ("σ(X[t] @ W[r]\n + H[t-1] @ U[r]\n + b[r])", "σ(X[t] @ W[r] + H[t - 1] @ U[r] + b[r])"),
+    ("tanh(X[t] @ W[h]\n + (H[t-1] * R[t]) @ U[h]\n + b[h])", "tanh(X[t] @ W[h] + (H[t - 1]*R[t]) @ U[h] + b[h])"),
+    ("(1 - Z[t]) * H[t-1]\n + Z[t] * HCand[t]", "(1 - Z[t])*H[t - 1] + Z[t]*HCand[t]"),
+    ("μ + exp(logσ² / 2) * ε", "μ + exp(logσ² / 2)*ε"),
+]
+
+
+@pytest.mark.parametrize(("text", "rendered"), SEED_FORMULAS, ids=[r for _, r in SEED_FORMULAS])
+def test_every_seed_formula_reads_as_a_formula(text, rendered):
+    parsed = parse_label(text)
+    formula = parsed.label if isinstance(parsed.label, FormulaLabel) else parsed.formula
+    assert isinstance(formula, FormulaLabel)
+    assert E.render(formula.expr) == rendered
+
+
+def test_a_gate_formula_tree():
+    parsed = parse_label("σ(X[t] @ W[f]\n + H[t-1] @ U[f]\n + b[f])")
+    X, H, W, U, b = (E.Subscript(S(n), i) for n, i in
+                     (("X", S("t")), ("H", E.BinOp("-", S("t"), N(1))), ("W", S("f")), ("U", S("f")), ("b", S("f"))))
+    assert parsed.formula == FormulaLabel(E.Call("σ", (add(add(E.BinOp("@", X, W), E.BinOp("@", H, U)), b),)))
 
 
 @pytest.mark.parametrize(
