@@ -12,6 +12,7 @@ from . import expr as E
 from .build import build_model
 from .errors import Diagnostic, Dot2TorchError, Severity
 from .library import Library, open_source
+from .limits import Limits, using
 from .plan import Plan, plan_diagram
 
 
@@ -20,22 +21,27 @@ def load(
     name: str | None = None,
     *,
     params: Mapping[str, E.Value] | None = None,
+    limits: Limits | None = None,
 ) -> torch.nn.Module:
     """Build the model a diagram draws (a torch.fx.GraphModule; a recurrent cell comes
     wrapped in dot2torch.runtime.RecurrentCell so it is called like torch's cells).
 
     `source` is a .dot file, a folder of them, or DOT text; `name` picks a digraph by its
     graph name (default: the one no other digraph refers to); `params` binds free symbols
-    and overrides defaults written in labels (`NFeature(768)`).
+    and overrides defaults written in labels (`NFeature(768)`); `limits` raises or lowers the
+    bounds on what a diagram may ask for (dot2torch.limits.Limits).
     """
-    library = open_source(source)
-    return build_model(plan_diagram(library, library.pick(name), params))
+    with using(limits):
+        library = open_source(source)
+        return build_model(plan_diagram(library, library.pick(name), params))
 
 
-def plan(source: str | Path, name: str | None = None, *, params: Mapping[str, E.Value] | None = None) -> Plan:
+def plan(source: str | Path, name: str | None = None, *, params: Mapping[str, E.Value] | None = None,
+         limits: Limits | None = None) -> Plan:
     """The checked plan of a diagram (layers and shapes) without building weights."""
-    library = open_source(source)
-    return plan_diagram(library, library.pick(name), params)
+    with using(limits):
+        library = open_source(source)
+        return plan_diagram(library, library.pick(name), params)
 
 
 @dataclass
@@ -58,10 +64,11 @@ def check(
     name: str | None = None,
     *,
     params: Mapping[str, E.Value] | None = None,
+    limits: Limits | None = None,
 ) -> list[Diagnostic]:
     """Every diagnostic for the chosen digraph (or for every model digraph when name is None
     and the source holds several), never raising for a problem in the diagram."""
-    return [d for outcome in check_all(source, name, params=params) for d in outcome.diagnostics]
+    return [d for outcome in check_all(source, name, params=params, limits=limits) for d in outcome.diagnostics]
 
 
 def check_all(
@@ -69,8 +76,14 @@ def check_all(
     name: str | None = None,
     *,
     params: Mapping[str, E.Value] | None = None,
+    limits: Limits | None = None,
 ) -> list[Outcome]:
     """One outcome per digraph: models are planned, blocks are listed with their callers."""
+    with using(limits):
+        return _check_all(source, name, params)
+
+
+def _check_all(source: str | Path, name: str | None, params: Mapping[str, E.Value] | None) -> list[Outcome]:
     try:
         library = open_source(source)
         chosen = [library.pick(name)] if name is not None else library.primary

@@ -14,10 +14,10 @@ from . import expr as E
 from .errors import PlanError
 from .grammar import FeatureMapLabel, IOLabel, OpLabel, label_names, parse_label
 from .library import Library
+from .limits import current, exceeded
 from .reader import Diagram
 from .shapes import batch_name
 
-MAX_REPEAT = 10_000
 
 
 @functools.lru_cache(maxsize=1024)
@@ -114,6 +114,6 @@ def repeat_count(expr: E.Expr, scope: Mapping[str, E.Value]) -> int:
         raise PlanError("D2T412", f"repetition count {written} is {value!r}, not a whole number")
     if count < 1:
         raise PlanError("D2T412", f"repetition count {written} is {count}; it must be at least 1")
-    if count > MAX_REPEAT:
-        raise PlanError("D2T503", f"repetition count {written} is {count}; the limit is {MAX_REPEAT}")
+    if count > current().repeat:
+        raise PlanError("D2T503", exceeded("repeat", f"repetition count {written}", count))
     return count

@@ -16,6 +16,7 @@ from .api import Outcome, check_all
 from .build import build_module
 from .errors import Dot2TorchError, Severity
 from .expr import Value
+from .limits import LIMIT_FIELDS, Limits
 from .summary import count_parameters, format_layers, format_models
 
 EXAMPLES = {
@@ -83,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="bind a symbol or override a label's default (repeatable)")
         sub.add_argument("--strict", action="store_true", help="treat warnings as problems")
         sub.add_argument("--verbose", action="store_true", help="also say how block parameters were matched")
+        bounds = sub.add_argument_group("limits", "bounds on what a diagram may ask for; raise them for big models")
+        for field in LIMIT_FIELDS:
+            bounds.add_argument(Limits.option(field), type=_positive, dest=f"limit_{field}", metavar="N",
+                                help=f"default {getattr(Limits(), field):,}")
         if name == "check":
             sub.add_argument("--format", choices=("text", "json"), default="text")
     return parser
@@ -105,8 +110,24 @@ def _parse_param(text: str) -> tuple[str, Value]:
     return key.strip(), value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    given = {f: getattr(args, f"limit_{f}") for f in LIMIT_FIELDS if getattr(args, f"limit_{f}") is not None}
+    return Limits(**given)
+
+
 def _outcomes(args: argparse.Namespace, params: dict[str, Value]) -> list[Outcome]:
-    outcomes = [o for path in args.paths for o in check_all(Path(path), args.name, params=params)]
+    limits = _limits(args)
+    outcomes = [o for path in args.paths for o in check_all(Path(path), args.name, params=params, limits=limits)]
     if not args.verbose:
         for o in outcomes:
             o.diagnostics = [d for d in o.diagnostics if d.severity is not Severity.INFO]

@@ -122,11 +122,16 @@ class SymbolError(Dot2TorchError):
     """A symbol or graph name that is unbound, ambiguous or unknown."""
 
 
+class LimitError(Dot2TorchError):
+    """A diagram that asks for more than a limit allows (see dot2torch.limits)."""
+
+
 _ERROR_TYPES: dict[str, type[Dot2TorchError]] = {
     "1": DotSyntaxError,
     "2": LabelError,
     "3": ShapeError,
     "4": SymbolError,
+    "5": LimitError,
 }
 
 

@@ -17,8 +17,8 @@ import torch.nn
 
 from . import expr as E
 from .errors import PlanError, Severity
+from .limits import current, exceeded
 
-MAX_LABEL_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -145,14 +145,32 @@ def kind_of(text: str) -> str:
     return "op_label"
 
 
-@functools.lru_cache(maxsize=8192)
 def parse_label(text: str) -> Parsed:
     """Parse one node label; raise PlanError D2T201 with a caret on a syntax error.
-    Results are cached: a label's meaning depends on its text alone."""
-    if len(text) > MAX_LABEL_CHARS:
-        raise PlanError(
-            "D2T501", f"label is {len(text)} characters long; the limit is {MAX_LABEL_CHARS}"
-        )
+    Limits are checked first: a label's length and how deep its brackets nest."""
+    limits = current()
+    if len(text) > limits.label_chars:
+        raise PlanError("D2T501", exceeded("label_chars", "the label's length in characters", len(text)))
+    depth = _bracket_depth(text)
+    if depth > limits.nesting:
+        raise PlanError("D2T502", exceeded("nesting", "how deep the label's brackets nest", depth))
+    return _parse_label(text)
+
+
+def _bracket_depth(text: str) -> int:
+    depth = deepest = 0
+    for ch in text:
+        if ch in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_label(text: str) -> Parsed:
+    """Parsing proper; cached, since a label's meaning depends on its text alone."""
     kind = kind_of(text)
     try:
         label = _parse(text, kind)

@@ -22,6 +22,7 @@ from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, lab
 from .library import Library, stitched_parts
 from .naming import identifier
 from .ops import Layer, OpCall, OpSpec, find, registered, torch_nn_classes, torch_nn_layer
+from .limits import check_elements, current, exceeded
 from .ops.torch_nn import find_torch_nn
 from .plan_formulas import FormulaPlanning, head_key, named_dims, reading
 from .reader import Diagram
@@ -31,7 +32,6 @@ from .shapes import batch_name, bind_pattern, check_shape, read_annotation
 
 Shape = tuple[int, ...]
 EDGE_INDEX_ATTR = "arg"  # edge attribute that orders the inputs of a multi-input node
-MAX_BLOCK_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Frame:
     params: Mapping[str, E.Value]  # fixed bindings: the user's params at the root, a call's parameters in a block
     inherited: Mapping[str, E.Value] = field(default_factory=dict)  # symbols bound in the callers
     inputs: tuple[tuple[Shape, torch.dtype], ...] | None = None  # what the caller passes in (blocks only)
+    steps: list[int] = field(default_factory=lambda: [0])  # steps planned so far in the whole model
 
     @staticmethod
     def root(name: str, params: Mapping[str, E.Value]) -> "Frame":
@@ -407,6 +408,10 @@ class _Planner(FormulaPlanning):
 
     def add_step(self, node: str, name: str, kind: str, op: str, out: torch.Tensor,
                  inputs: tuple[str, ...], layer: Layer | None) -> None:
+        self.frame.steps[0] += 1
+        if self.frame.steps[0] > current().layers:
+            raise PlanError("D2T506", exceeded("layers", "the number of layers, blocks expanded", self.frame.steps[0]))
+        check_elements("the output", out)
         step = Step(node, name, self.g.nodes[node]["label"], kind, op, tuple(out.shape), inputs, layer,
                     out.dtype, self.g.nodes[node]["order"])
         self.steps.append(step)
@@ -495,8 +500,10 @@ class _Planner(FormulaPlanning):
         try:
             with torch.device("meta"):
                 module = layer.make().eval() if layer.is_module else None
+                for name, parameter in module.named_parameters() if module is not None else ():
+                    check_elements(f"parameter {name}", parameter)
                 out = layer.call(inputs, module)
-        except (RuntimeError, ValueError, TypeError) as error:
+        except (RuntimeError, ValueError, TypeError, OverflowError) as error:
             raise PlanError("D2T309", f"torch rejects this layer: {str(error).splitlines()[0]}") from None
         return layer, out
 
@@ -519,8 +526,8 @@ class _Planner(FormulaPlanning):
         if block.name in stack:
             cycle = " -> ".join([*stack[stack.index(block.name):], block.name])
             raise PlanError("D2T411", f"block {block.name} calls itself: {cycle}")
-        if len(stack) >= MAX_BLOCK_DEPTH:
-            raise PlanError("D2T502", f"blocks nest deeper than {MAX_BLOCK_DEPTH}: {' -> '.join(stack)}")
+        if len(stack) >= current().nesting:
+            raise PlanError("D2T502", exceeded("nesting", "how deep block calls nest", len(stack) + 1))
         cell = cell_symbols(block)
         if cell is not None and (len(inputs) != 1 or inputs[0].dim() != 3):
             raise PlanError("D2T311", f"{block.name} is a recurrent cell: call it on one sequence [BatchSize, SeqLen, N]")
@@ -534,7 +541,7 @@ class _Planner(FormulaPlanning):
                 self.warn(node, PlanError("D2T420", note, severity=Severity.INFO))
             inherited = {k: v for k, v in self.scope.items() if k != "#"}
             given = flowing if cell is None else (((flowing[0][0][0], flowing[0][0][2]), flowing[0][1]),)
-            frame = Frame((*stack, block.name), bindings, inherited, given)
+            frame = Frame((*stack, block.name), bindings, inherited, given, self.frame.steps)
             try:
                 sub = _Planner(self.library, stitch(self.library, block), frame).run()
             except Dot2TorchError as error:

@@ -18,6 +18,7 @@ from . import expr as E
 from .errors import PlanError, Severity
 from .formula import ATTRIBUTE_ALIASES, FUNCTIONS, is_time_index, key_of, leaves, walk
 from .grammar import Dim, FormulaLabel, Label, OpLabel
+from .limits import check_elements
 from .naming import identifier
 from .ops import Layer
 from .runtime import batch_randn
@@ -167,6 +168,7 @@ class FormulaPlanning:
         return values[0]
 
     def register_parameter(self: "_Planner", key: str, shape: tuple[int, ...]) -> str:
+        check_elements(f"parameter {key}", torch.empty(shape, device="meta"))
         name = identifier(key, self.taken)
         self.parameters[name] = shape
         self.param_of[key] = name

@@ -20,8 +20,8 @@ import pyparsing
 from pydot.dot_parser import GraphParser
 
 from .errors import Diagnostic, DotSyntaxError
+from .limits import Limits, current, exceeded
 
-MAX_FILE_BYTES = 4 * 1024 * 1024
 _PARSER_LOCK = threading.Lock()  # pydot's pyparsing grammar is not thread-safe
 _KEYWORDS = {"node", "edge", "graph", "digraph", "subgraph", "strict"}
 
@@ -38,20 +38,20 @@ class Diagram:
     attrs: dict[str, str] = field(default_factory=dict)
 
 
-def read_path(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> list[Diagram]:
-    """Every digraph of a .dot file. Reads are cached by path, size and modification time:
-    callers treat the returned diagrams as read-only."""
+def read_path(path: Path) -> list[Diagram]:
+    """Every digraph of a .dot file. Reads are cached by path, size, modification time and
+    limits: callers treat the returned diagrams as read-only."""
     stat = path.stat()
-    return list(_read_path_cached(str(path), stat.st_size, stat.st_mtime_ns, max_bytes))
+    if stat.st_size > current().file_bytes:
+        raise DotSyntaxError(
+            Diagnostic("D2T501", exceeded("file_bytes", "the file's size in bytes", stat.st_size), file=str(path))
+        )
+    return list(_read_path_cached(str(path), stat.st_size, stat.st_mtime_ns, current()))
 
 
 @functools.lru_cache(maxsize=256)
-def _read_path_cached(path_text: str, size: int, mtime_ns: int, max_bytes: int) -> tuple[Diagram, ...]:
+def _read_path_cached(path_text: str, size: int, mtime_ns: int, limits: Limits) -> tuple[Diagram, ...]:
     path = Path(path_text)
-    if size > max_bytes:
-        raise DotSyntaxError(
-            Diagnostic("D2T501", f"file is {size} bytes; the limit is {max_bytes}", file=str(path))
-        )
     data = path.read_bytes()
     return tuple(read_text(_decode(data, str(path)), file=str(path)))
 
@@ -87,7 +87,12 @@ def read_text(text: str, *, file: str | None = None) -> list[Diagram]:
             raise DotSyntaxError(
                 Diagnostic("D2T102", "expected a digraph (->), found an undirected graph (--)", file=file, line=header_line, graph=name)
             )
-        diagrams.append(_to_diagram(graph, name, file, header_line, node_places))
+        diagram = _to_diagram(graph, name, file, header_line, node_places)
+        if len(diagram.graph) > current().nodes:
+            raise DotSyntaxError(Diagnostic(
+                "D2T504", exceeded("nodes", "the number of nodes", len(diagram.graph)), file=file, line=header_line, graph=name
+            ))
+        diagrams.append(diagram)
     return diagrams
 
 

@@ -201,7 +201,7 @@ def test_a_repeated_layer_has_its_own_weights_per_copy():
         ("0", "D2T412", "repetition count 0 is 0; it must be at least 1"),
         ("(0-2)", "D2T412", "repetition count 0 - 2 is -2; it must be at least 1"),
         ("(5/2)", "D2T412", "repetition count 5 / 2 is 2.5, not a whole number"),
-        ("100000", "D2T503", "repetition count 100000 is 100000; the limit is 10000"),
+        ("100000", "D2T503", "repetition count 100000 is 100,000; the limit is 10,000 (raise it with --max-repeat)"),
     ],
 )
 def test_repetition_count_errors(count, code, message):

@@ -167,4 +167,4 @@ def test_label_length_is_limited():
     with pytest.raises(PlanError) as info:
         parse_label("Linear [" + "1+" * 3000 + "1, 2]")
     assert info.value.code == "D2T501"
-    assert info.value.message == "label is 6013 characters long; the limit is 4096"
+    assert info.value.message == "the label's length in characters is 6,013; the limit is 4,096 (raise it with --max-label-chars)"
