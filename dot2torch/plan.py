@@ -237,6 +237,7 @@ class _Planner(FormulaPlanning):
         inputs = self.find_inputs()
         self.link_references(inputs)
         self.check_acyclic()
+        self.check_edges(inputs)
         order = nx.lexicographical_topological_sort(self.g, key=lambda n: self.g.nodes[n]["order"])
         outputs: list[str] = []
         for node in order:
@@ -341,6 +342,15 @@ class _Planner(FormulaPlanning):
             return
         path = " -> ".join([cycle[0][0], *(v for _, v in cycle)])
         raise self.fail(cycle[0][0], PlanError("D2T104", f"the graph has a cycle: {path}"))
+
+    def check_edges(self, inputs: list[str]) -> None:
+        """An edge drawn twice is ambiguous; an input that feeds nothing is a mistake."""
+        for source, target, data in self.g.edges(data=True):
+            if data.get("count", 1) > 1:
+                raise self.fail(target, PlanError("D2T108", f"the edge {source} -> {target} is drawn {data['count']} times"))
+        for node in inputs:
+            if self.g.out_degree(node) == 0 and len(self.g) > 1:
+                raise self.fail(node, PlanError("D2T107", "this input feeds nothing"))
 
     def find_inputs(self) -> list[str]:
         """Input nodes: those labelled as inputs; else a cell's X[t] and states; else the one
