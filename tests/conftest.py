@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAMS = ROOT / "diagrams"
@@ -42,3 +44,9 @@ def one_op_diagram(label: str, in_shape: tuple[int, ...], inputs: int = 1) -> st
             lines += [f'f{i} [label="[{dims}]"]', f"inp -> f{i} -> op"]
         lines.append("op -> oup")
     return "digraph OneOp {\n" + "\n".join(lines) + "\n}\n"
+
+
+# Fuzzing: CI runs a fixed, derandomised set; scripts/fuzz.sh runs the long profile.
+settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("DOT2TORCH_FUZZ", "ci"))
