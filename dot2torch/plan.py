@@ -86,6 +86,7 @@ class Plan:
 
 # Sizes that stand in for free symbols when a model is checked without them: distinct, and
 # divisible by 16 so that halving spatial sizes a few times stays whole.
+DYNAMIC_SIZE = 32  # halves five times and stays whole
 STAND_INS = tuple(16 * p for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53))
 
 
@@ -320,8 +321,9 @@ class _Planner(FormulaPlanning):
         return {**self.dynamic_sizes(scope), **scope}
 
     def dynamic_sizes(self, scope: Mapping[str, E.Value]) -> dict[str, E.Value]:
-        """Free symbols that only annotations use (SeqLen) size nothing the model stores: the
-        model takes any size there, and checks use 1. Cells are sized by their annotations."""
+        """Free symbols that only annotations use (SeqLen, a block's BlockW) size nothing the
+        model stores: the model takes any size there, and checks use DYNAMIC_SIZE. Cells are
+        sized by their annotations."""
         if self.frame.inputs is not None or self.time_inputs():
             return {}
         sizing: set[str] = set()
@@ -333,7 +335,7 @@ class _Planner(FormulaPlanning):
             names = {n.name for n in label_names(label)}
             kind = self.node_kind(node, label) if isinstance(label, OpLabel) else "annotation"
             (annotating if kind in ("annotation", "named") else sizing).update(names)
-        return {name: 1 for name in annotating - sizing - set(scope)}
+        return {name: DYNAMIC_SIZE for name in annotating - sizing - set(scope)}
 
     def check_acyclic(self) -> None:
         try:
@@ -418,7 +420,7 @@ class _Planner(FormulaPlanning):
 
     def add_step(self, node: str, name: str, kind: str, op: str, out: torch.Tensor,
                  inputs: tuple[str, ...], layer: Layer | None) -> None:
-        self.frame.steps[0] += 1
+        self.frame.steps[0] += len(layer.copies) if layer is not None and layer.copies else 1
         if self.frame.steps[0] > current().layers:
             raise PlanError("D2T506", exceeded("layers", "the number of layers, blocks expanded", self.frame.steps[0]))
         check_elements("the output", out)

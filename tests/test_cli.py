@@ -164,3 +164,31 @@ def test_the_main_job_passes(capsys):
     code, out, _ = run(capsys, "build", str(DIAGRAMS))
     assert code == 0, out
     assert "error:" not in out
+
+
+def test_a_file_of_blocks_alone_is_checked_with_stand_ins(tmp_path, capsys):
+    path = tmp_path / "block.dot"
+    path.write_text((SEED / "3_3_1_vgg_convblock.dot").read_text(encoding="utf-8"), encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(path))
+    assert code == 0
+    assert out.splitlines() == [
+        f"{path}:1: D2T410 note graph 'VGG16ConvBlock': checked with stand-in sizes for free symbols "
+        "(BlockIn=32, BlockOut=48); bind them with --param to build",
+        "1 model(s) checked: 0 problem(s), 0 warning(s)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "code"),
+    [("--max-label-chars", "5", "D2T501"), ("--max-nodes", "2", "D2T504"), ("--max-layers", "3", "D2T506"),
+     ("--max-tensor-elements", "50", "D2T507"), ("--max-nesting", "1", "D2T502"), ("--max-repeat", "2", "D2T503"),
+     ("--max-file-bytes", "100", "D2T501")],
+)
+def test_each_limit_has_an_option(tmp_path, capsys, option, value, code):
+    path = tmp_path / "m.dot"
+    path.write_text('digraph M {\n inp [label="input [BatchSize, 8]"]\n a [label="Linear x 3 [8, ((8))]"]\n'
+                    ' b [label="Relu"]\n inp -> a -> b\n}\n', encoding="utf-8")
+    assert run(capsys, "check", str(path))[0] == 0
+    result, out, _ = run(capsys, "check", str(path), option, value)
+    assert result == 1
+    assert code in out and f"(raise it with {option})" in out
