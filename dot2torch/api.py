@@ -13,7 +13,8 @@ from .build import build_model
 from .errors import Diagnostic, Dot2TorchError, Severity
 from .library import Library, open_source
 from .limits import Limits, using
-from .plan import Plan, plan_diagram
+from .free_symbols import plan_diagram
+from .plan import Plan
 
 
 def load(

@@ -7,7 +7,9 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Diagnostic, DotSyntaxError, PlanError, SymbolError
+import networkx as nx
+
+from .errors import Diagnostic, DotSyntaxError, PlanError, SymbolError, error_for
 from .grammar import OpLabel, parse_label
 from .reader import Diagram, read_path, read_text
 
@@ -154,3 +156,30 @@ def open_source(source: str | Path) -> Library:
 
 def _looks_like_path(text: str) -> bool:
     return "\n" not in text and "{" not in text and len(text) < 4096
+
+
+def stitch(library: Library, diagram: Diagram) -> Diagram:
+    """A digraph with `stitch="A, B, C"` is the union of those digraphs, joined on node ids
+    they share (which must carry the same label)."""
+    parts = stitched_parts(diagram)
+    if not parts:
+        return diagram
+    g = nx.DiGraph()
+    offset = 0
+    for part_name in parts:
+        part = library.get(part_name)
+        if part is None:
+            raise error_for(Diagnostic("D2T406", f"stitch names {part_name!r}, which is no digraph here", file=diagram.file, line=diagram.line, graph=diagram.name))
+        for node_id, data in part.graph.nodes(data=True):
+            if node_id in g:
+                if g.nodes[node_id]["label"] != data["label"]:
+                    raise error_for(Diagnostic(
+                        "D2T407",
+                        f"shared node is labelled {data['label']!r} in {part_name}, {g.nodes[node_id]['label']!r} before",
+                        file=part.file, line=data["line"], column=data["column"], node=node_id, label=data["label"],
+                    ))
+                continue
+            g.add_node(node_id, **{**data, "order": offset + data["order"]})
+        g.add_edges_from(part.graph.edges(data=True))
+        offset += len(part.graph)
+    return Diagram(diagram.name, g, diagram.file, diagram.line, diagram.attrs)

@@ -8,7 +8,7 @@ however large the model. This is the one place that adds file, node and label to
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import networkx as nx
@@ -17,9 +17,9 @@ import torch.fx
 
 from . import expr as E
 from .blocks import bind_call, repeat_count
-from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, SymbolError, error_for
+from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, error_for
 from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, label_names, parse_label
-from .library import Library, stitched_parts
+from .library import Library, stitch
 from .naming import identifier
 from .ops import Layer, OpCall, OpSpec, find, registered, torch_nn_classes, torch_nn_layer
 from .limits import check_elements, current, exceeded
@@ -84,120 +84,12 @@ class Plan:
         return next(s for s in self.steps if s.name == name)
 
 
-# Sizes that stand in for free symbols when a model is checked without them: distinct, and
-# divisible by 16 so that halving spatial sizes a few times stays whole.
-DYNAMIC_SIZE = 32  # halves five times and stays whole
-STAND_INS = tuple(16 * p for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53))
+DYNAMIC_SIZE = 32  # what annotation-only sizes (SeqLen) are checked with: halves five times
 
 
-def plan_diagram(
-    library: Library,
-    diagram: Diagram,
-    params: Mapping[str, E.Value] | None = None,
-    *,
-    stand_in_free_symbols: bool = False,
-) -> Plan:
-    """Plan a digraph. With `stand_in_free_symbols`, symbols nobody bound get stand-in sizes
-    (said in a note) so that the rest of the diagram can still be checked."""
-    whole = stitch(library, diagram)
-    bound = dict(params or {})
-    stand_ins: dict[str, int] = {}
-    unbound: dict[str, SymbolError] = {}
-    while True:
-        try:
-            plan = _Planner(library, whole, Frame.root(diagram.name, {**stand_ins, **bound})).run()
-        except SymbolError as error:
-            symbol = error.diagnostic.symbol
-            if not stand_in_free_symbols or symbol is None or len(stand_ins) >= len(STAND_INS):
-                raise
-            stand_ins[symbol] = STAND_INS[len(stand_ins)]
-            unbound[symbol] = error
-            continue
-        except Dot2TorchError as error:
-            if not stand_ins:
-                raise
-            raise _explain_with_stand_ins(library, whole, bound, stand_ins, unbound, error) from None
-        plan.stand_ins = stand_ins
-        if stand_ins:
-            given = ", ".join(f"{k}={v}" for k, v in stand_ins.items())
-            plan.warnings.append(Diagnostic(
-                "D2T410", f"checked with stand-in sizes for free symbols ({given}); bind them with --param to build",
-                Severity.NOTE, file=diagram.file, line=diagram.line, graph=diagram.name,
-            ))
-        return plan
+class Planner(FormulaPlanning):
+    """Walks one digraph (the model, or a block for a call) and plans every node."""
 
-
-def _explain_with_stand_ins(library: Library, diagram: Diagram, bound: dict[str, E.Value],
-                            stand_ins: dict[str, int], unbound: dict[str, SymbolError],
-                            error: Dot2TorchError) -> Dot2TorchError:
-    """An error found with stand-in sizes, told truthfully. If the message quotes a stand-in,
-    or another stand-in for one symbol gets the walk past the error, that unbound symbol is
-    the news. If the error merely changes with a stand-in, it is reported with the stand-ins
-    it was found with."""
-    named = [s for s, v in stand_ins.items() if f"{s}={v}" in error.diagnostic.message]
-    if named:  # the message itself rests on a stand-in value
-        return unbound[named[0]]
-    sizing = _input_symbols(diagram)
-    depends = False
-    for symbol in sorted(stand_ins, key=lambda s: s in sizing):
-        changed = {**stand_ins, symbol: 2 * stand_ins[symbol], **bound}
-        try:
-            _Planner(library, diagram, Frame.root(diagram.name, changed)).run()
-        except SymbolError as other:
-            if other.diagnostic.symbol in changed:
-                depends = depends or other.diagnostic != error.diagnostic
-                continue  # otherwise the walk got past the error, to another unbound symbol
-        except Dot2TorchError as other:
-            depends = depends or other.diagnostic != error.diagnostic
-            continue
-        return unbound[symbol]
-    if not depends:
-        return error
-    given = ", ".join(f"{k}={v}" for k, v in stand_ins.items())
-    diagnostic = replace(error.diagnostic, message=f"{error.diagnostic.message} (found with stand-in sizes {given})")
-    return type(error)(diagnostic, error.diagnostics[1:])
-
-
-def _input_symbols(diagram: Diagram) -> set[str]:
-    names: set[str] = set()
-    for node in diagram.graph:
-        try:
-            label = parse_label(diagram.graph.nodes[node]["label"]).label
-        except PlanError:
-            continue
-        if isinstance(label, IOLabel) and label.role == "input":
-            names.update(n.name for n in label_names(label))
-    return names
-
-
-def stitch(library: Library, diagram: Diagram) -> Diagram:
-    """A digraph with `stitch="A, B, C"` is the union of those digraphs, joined on node ids
-    they share (which must carry the same label)."""
-    parts = stitched_parts(diagram)
-    if not parts:
-        return diagram
-    g = nx.DiGraph()
-    offset = 0
-    for part_name in parts:
-        part = library.get(part_name)
-        if part is None:
-            raise error_for(Diagnostic("D2T406", f"stitch names {part_name!r}, which is no digraph here", file=diagram.file, line=diagram.line, graph=diagram.name))
-        for node_id, data in part.graph.nodes(data=True):
-            if node_id in g:
-                if g.nodes[node_id]["label"] != data["label"]:
-                    raise error_for(Diagnostic(
-                        "D2T407",
-                        f"shared node is labelled {data['label']!r} in {part_name}, {g.nodes[node_id]['label']!r} before",
-                        file=part.file, line=data["line"], column=data["column"], node=node_id, label=data["label"],
-                    ))
-                continue
-            g.add_node(node_id, **{**data, "order": offset + data["order"]})
-        g.add_edges_from(part.graph.edges(data=True))
-        offset += len(part.graph)
-    return Diagram(diagram.name, g, diagram.file, diagram.line, diagram.attrs)
-
-
-class _Planner(FormulaPlanning):
     def __init__(self, library: Library, diagram: Diagram, frame: Frame):
         self.library = library
         self.diagram = diagram
@@ -555,7 +447,7 @@ class _Planner(FormulaPlanning):
             given = flowing if cell is None else (((flowing[0][0][0], flowing[0][0][2]), flowing[0][1]),)
             frame = Frame((*stack, block.name), bindings, inherited, given, self.frame.steps)
             try:
-                sub = _Planner(self.library, stitch(self.library, block), frame).run()
+                sub = Planner(self.library, stitch(self.library, block), frame).run()
             except Dot2TorchError as error:
                 copy = f" (copy {i + 1} of {count})" if label.repeat is not None else ""
                 raise self.within(error, f"in block {block.name} called as {node!r}{copy}") from None

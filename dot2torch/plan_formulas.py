@@ -22,10 +22,9 @@ from .limits import check_elements
 from .naming import identifier
 from .ops import Layer
 from .runtime import batch_randn
-from .shapes import read_annotation
 
 if TYPE_CHECKING:
-    from .plan import _Planner
+    from .plan import Planner
 
 OPERAND = "⟨input⟩"  # the formula name of the tensor an `@ expr` node receives
 
@@ -77,7 +76,7 @@ def formula_constructs(label: OpLabel) -> bool:
 class FormulaPlanning:
     """Mixed into the planner; uses its graph, labels, scope, steps and values."""
 
-    def index_names(self: "_Planner") -> None:
+    def index_names(self: "Planner") -> None:
         """Which node each formula name means, and whether the diagram is drawn as equations."""
         self.defined: dict[str, str] = {}
         self.parameters: dict[str, tuple[int, ...]] = {}
@@ -95,7 +94,7 @@ class FormulaPlanning:
             for lab in self.labels.values()
         )
 
-    def node_kind(self: "_Planner", node: str, label: OpLabel) -> str:
+    def node_kind(self: "Planner", node: str, label: OpLabel) -> str:
         """layer, named (a value with a name), param, noise or operand_matmul."""
         if label.name == "@" and label.tail is not None:
             return "operand_matmul"
@@ -107,7 +106,7 @@ class FormulaPlanning:
             return "named" if self.g.in_degree(node) else "param"
         return "layer"
 
-    def time_inputs(self: "_Planner") -> list[str]:
+    def time_inputs(self: "Planner") -> list[str]:
         """A cell's inputs: X[t] first, then its states (H[t-1], C[t-1]) in declaration order."""
         found = [
             n for n in self.by_order()
@@ -116,7 +115,7 @@ class FormulaPlanning:
         ]
         return sorted(found, key=lambda n: not head_key(self.labels[n]).endswith("[t]"))
 
-    def link_references(self: "_Planner", inputs: list[str]) -> None:
+    def link_references(self: "Planner", inputs: list[str]) -> None:
         """Draw the edges a formula's names imply (warning where the diagram left one out), and
         feed every noise source from the first input, which gives it its batch size."""
         for node in self.by_order():
@@ -141,7 +140,7 @@ class FormulaPlanning:
                 self.warn(node, PlanError(
                     "D2T421", f"uses {key} (node {source!r}) without an edge from it", severity=Severity.WARNING))
 
-    def formula_of(self: "_Planner", node: str) -> E.Expr | None:
+    def formula_of(self: "Planner", node: str) -> E.Expr | None:
         label = self.labels[node]
         if isinstance(label, FormulaLabel):
             return label.expr
@@ -150,11 +149,11 @@ class FormulaPlanning:
         return None
 
     # -- nodes --------------------------------------------------------------------------
-    def add_named(self: "_Planner", node: str, label: OpLabel, preds: list[str]) -> None:
+    def add_named(self: "Planner", node: str, label: OpLabel, preds: list[str]) -> None:
         """A named value (`F[t]`, `μ`, `z`): the tensor it receives, its annotation checked."""
         self.pass_through_dims(node, named_dims(label), preds)
 
-    def add_param(self: "_Planner", node: str, label: OpLabel) -> None:
+    def add_param(self: "Planner", node: str, label: OpLabel) -> None:
         """`W（参数）[NIn, NOut]`: a trainable tensor of exactly that shape."""
         dims = named_dims(label)
         if not dims:
@@ -163,18 +162,18 @@ class FormulaPlanning:
         name = self.register_parameter(head_key(label), shape)
         self.add_step(node, name, "param", "parameter", torch.empty(shape, device="meta"), (), None)
 
-    def value(self: "_Planner", dim: Dim) -> E.Value:
+    def value(self: "Planner", dim: Dim) -> E.Value:
         values = [E.evaluate(v, self.scope) for v in dim.values]
         return values[0]
 
-    def register_parameter(self: "_Planner", key: str, shape: tuple[int, ...]) -> str:
+    def register_parameter(self: "Planner", key: str, shape: tuple[int, ...]) -> str:
         check_elements(f"parameter {key}", torch.empty(shape, device="meta"))
         name = identifier(key, self.taken)
         self.parameters[name] = shape
         self.param_of[key] = name
         return name
 
-    def add_noise(self: "_Planner", node: str, label: OpLabel, preds: list[str]) -> None:
+    def add_noise(self: "Planner", node: str, label: OpLabel, preds: list[str]) -> None:
         """`ε randn(BatchSize, N)`: fresh noise for the batch of the first input."""
         call = label.tail[1]
         if not (isinstance(call, E.Call) and call.function == "randn"):
@@ -186,7 +185,7 @@ class FormulaPlanning:
         self.noise_nodes.add(node)
         self.add_step(node, identifier(node, self.taken), "layer", "randn", out, (name,), layer)
 
-    def add_formula(self: "_Planner", node: str, expr: E.Expr, preds: list[str]) -> None:
+    def add_formula(self: "Planner", node: str, expr: E.Expr, preds: list[str]) -> None:
         label = self.labels[node]
         refs: dict[str, tuple[Any, ...]] = {}
         width = self.result_width(node)
@@ -223,7 +222,7 @@ class FormulaPlanning:
         if any(s in self.noise_nodes for s in sources):  # a sample: its parameters are returned too
             self.sampled_from.extend(s for s in sources if s not in self.noise_nodes)
 
-    def formula_leaf(self: "_Planner", node: str, preds: list[str], refs: dict) -> Callable[[E.Expr], Any]:
+    def formula_leaf(self: "Planner", node: str, preds: list[str], refs: dict) -> Callable[[E.Expr], Any]:
         def leaf(e: E.Expr) -> Any:
             if isinstance(e, E.Call):
                 raise PlanError("D2T210", f"{e.function}(...) is no function formulas know; "
@@ -250,7 +249,7 @@ class FormulaPlanning:
 
         return leaf
 
-    def implied(self: "_Planner", pending: _Pending, symbol: str, args: list[Any], width: int | None) -> torch.Tensor:
+    def implied(self: "Planner", pending: _Pending, symbol: str, args: list[Any], width: int | None) -> torch.Tensor:
         """The parameter a name implies by its place: `A @ P` or `S + P` / `S - P`."""
         other = next((a for a in args if isinstance(a, torch.Tensor)), None)
         if symbol == "@" and args[-1] is pending and other is not None:
@@ -264,7 +263,7 @@ class FormulaPlanning:
         name = self.register_parameter(pending.key, shape)
         return torch.empty(self.parameters[name], device="meta")
 
-    def attribute(self: "_Planner", e: E.Attribute, refs: dict) -> torch.Tensor:
+    def attribute(self: "Planner", e: E.Attribute, refs: dict) -> torch.Tensor:
         """`Embedding.w.T`: a parameter of another node's layer, optionally transposed."""
         parts: list[str] = []
         base: E.Expr = e
@@ -288,7 +287,7 @@ class FormulaPlanning:
         refs[key_of(e)] = ("attr", f"{step.name}.{attr}", transpose)
         return tensor.T if transpose else tensor
 
-    def result_width(self: "_Planner", node: str) -> int | None:
+    def result_width(self: "Planner", node: str) -> int | None:
         """The last size of the annotated node a formula feeds, if there is one."""
         for succ in self.g.successors(node):
             label = self.labels[succ]
@@ -298,7 +297,7 @@ class FormulaPlanning:
                     return E.as_size(self.value(dims[-1]), "size")
         return None
 
-    def cell_outputs(self: "_Planner", inputs: list[str]) -> tuple[list[str], tuple[int, ...]]:
+    def cell_outputs(self: "Planner", inputs: list[str]) -> tuple[list[str], tuple[int, ...]]:
         """A cell returns the new value of each state it takes: H[t-1] → H[t]."""
         outputs, sizes = [], []
         for node in inputs[1:]:

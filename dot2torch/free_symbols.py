@@ -1,0 +1,98 @@
+"""Planning a model whose free symbols nobody bound: `check` gives them stand-in sizes so
+the rest of the diagram can still be checked, and tells the truth about what it found."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping
+
+from . import expr as E
+from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, SymbolError
+from .grammar import IOLabel, label_names, parse_label
+from .library import Library, stitch
+from .plan import Frame, Plan, Planner
+from .reader import Diagram
+
+# Sizes that stand in for free symbols when a model is checked without them: distinct, and
+# divisible by 16 so that halving spatial sizes a few times stays whole.
+STAND_INS = tuple(16 * p for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53))
+
+
+def plan_diagram(
+    library: Library,
+    diagram: Diagram,
+    params: Mapping[str, E.Value] | None = None,
+    *,
+    stand_in_free_symbols: bool = False,
+) -> Plan:
+    """Plan a digraph. With `stand_in_free_symbols`, symbols nobody bound get stand-in sizes
+    (said in a note) so that the rest of the diagram can still be checked."""
+    whole = stitch(library, diagram)
+    bound = dict(params or {})
+    stand_ins: dict[str, int] = {}
+    unbound: dict[str, SymbolError] = {}
+    while True:
+        try:
+            plan = Planner(library, whole, Frame.root(diagram.name, {**stand_ins, **bound})).run()
+        except SymbolError as error:
+            symbol = error.diagnostic.symbol
+            if not stand_in_free_symbols or symbol is None or len(stand_ins) >= len(STAND_INS):
+                raise
+            stand_ins[symbol] = STAND_INS[len(stand_ins)]
+            unbound[symbol] = error
+            continue
+        except Dot2TorchError as error:
+            if not stand_ins:
+                raise
+            raise _explain_with_stand_ins(library, whole, bound, stand_ins, unbound, error) from None
+        plan.stand_ins = stand_ins
+        if stand_ins:
+            given = ", ".join(f"{k}={v}" for k, v in stand_ins.items())
+            plan.warnings.append(Diagnostic(
+                "D2T410", f"checked with stand-in sizes for free symbols ({given}); bind them with --param to build",
+                Severity.NOTE, file=diagram.file, line=diagram.line, graph=diagram.name,
+            ))
+        return plan
+
+
+def _explain_with_stand_ins(library: Library, diagram: Diagram, bound: dict[str, E.Value],
+                            stand_ins: dict[str, int], unbound: dict[str, SymbolError],
+                            error: Dot2TorchError) -> Dot2TorchError:
+    """An error found with stand-in sizes, told truthfully. If the message quotes a stand-in,
+    or another stand-in for one symbol gets the walk past the error, that unbound symbol is
+    the news. If the error merely changes with a stand-in, it is reported with the stand-ins
+    it was found with."""
+    named = [s for s, v in stand_ins.items() if f"{s}={v}" in error.diagnostic.message]
+    if named:  # the message itself rests on a stand-in value
+        return unbound[named[0]]
+    sizing = _input_symbols(diagram)
+    depends = False
+    for symbol in sorted(stand_ins, key=lambda s: s in sizing):
+        changed = {**stand_ins, symbol: 2 * stand_ins[symbol], **bound}
+        try:
+            Planner(library, diagram, Frame.root(diagram.name, changed)).run()
+        except SymbolError as other:
+            if other.diagnostic.symbol in changed:
+                depends = depends or other.diagnostic != error.diagnostic
+                continue  # otherwise the walk got past the error, to another unbound symbol
+        except Dot2TorchError as other:
+            depends = depends or other.diagnostic != error.diagnostic
+            continue
+        return unbound[symbol]
+    if not depends:
+        return error
+    given = ", ".join(f"{k}={v}" for k, v in stand_ins.items())
+    diagnostic = replace(error.diagnostic, message=f"{error.diagnostic.message} (found with stand-in sizes {given})")
+    return type(error)(diagnostic, error.diagnostics[1:])
+
+
+def _input_symbols(diagram: Diagram) -> set[str]:
+    names: set[str] = set()
+    for node in diagram.graph:
+        try:
+            label = parse_label(diagram.graph.nodes[node]["label"]).label
+        except PlanError:
+            continue
+        if isinstance(label, IOLabel) and label.role == "input":
+            names.update(n.name for n in label_names(label))
+    return names
