@@ -105,7 +105,7 @@ def _check_one(library: Library, diagram, params) -> Outcome:
     if users:
         return outcome
     try:
-        outcome.plan = plan_diagram(library, diagram, params, stand_in_free_symbols=True)
+        outcome.plan = plan_diagram(library, diagram, params, stand_in_free_symbols=True, collect=True)
         outcome.diagnostics.extend(outcome.plan.warnings)
     except Dot2TorchError as error:
         outcome.diagnostics.extend(sorted(error.diagnostics, key=lambda d: _reading_order(d, diagram.file)))

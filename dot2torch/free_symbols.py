@@ -24,6 +24,7 @@ def plan_diagram(
     params: Mapping[str, E.Value] | None = None,
     *,
     stand_in_free_symbols: bool = False,
+    collect: bool = False,
 ) -> Plan:
     """Plan a digraph. With `stand_in_free_symbols`, symbols nobody bound get stand-in sizes
     (said in a note) so that the rest of the diagram can still be checked."""
@@ -33,15 +34,14 @@ def plan_diagram(
     unbound: dict[str, SymbolError] = {}
     while True:
         try:
-            plan = Planner(library, whole, Frame.root(diagram.name, {**stand_ins, **bound})).run()
-        except SymbolError as error:
-            symbol = error.diagnostic.symbol
-            if not stand_in_free_symbols or symbol is None or len(stand_ins) >= len(STAND_INS):
-                raise
-            stand_ins[symbol] = STAND_INS[len(stand_ins)]
-            unbound[symbol] = error
-            continue
+            plan = Planner(library, whole, Frame.root(diagram.name, {**stand_ins, **bound}, collect)).run()
         except Dot2TorchError as error:
+            free = [d.symbol for d in error.diagnostics if d.code == "D2T401" and d.symbol and d.symbol not in stand_ins]
+            if stand_in_free_symbols and free and len(stand_ins) + len(free) <= len(STAND_INS):
+                for symbol in dict.fromkeys(free):
+                    stand_ins[symbol] = STAND_INS[len(stand_ins)]
+                    unbound[symbol] = _only(error, symbol)
+                continue
             if not stand_ins:
                 raise
             raise _explain_with_stand_ins(library, whole, bound, stand_ins, unbound, error) from None
@@ -53,6 +53,12 @@ def plan_diagram(
                 Severity.NOTE, file=diagram.file, line=diagram.line, graph=diagram.name,
             ))
         return plan
+
+
+def _only(error: Dot2TorchError, symbol: str) -> SymbolError:
+    """The unbound-symbol error about `symbol`, with the warnings found on the way."""
+    diagnostic = next(d for d in error.diagnostics if d.code == "D2T401" and d.symbol == symbol)
+    return SymbolError(diagnostic, tuple(d for d in error.diagnostics if d.severity is Severity.WARNING))
 
 
 def _explain_with_stand_ins(library: Library, diagram: Diagram, bound: dict[str, E.Value],

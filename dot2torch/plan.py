@@ -43,10 +43,11 @@ class Frame:
     inherited: Mapping[str, E.Value] = field(default_factory=dict)  # symbols bound in the callers
     inputs: tuple[tuple[Shape, torch.dtype], ...] | None = None  # what the caller passes in (blocks only)
     steps: list[int] = field(default_factory=lambda: [0])  # steps planned so far in the whole model
+    collect: bool = False  # go on after an error, to report every one (check); else stop at the first
 
     @staticmethod
-    def root(name: str, params: Mapping[str, E.Value]) -> "Frame":
-        return Frame((name,), params)
+    def root(name: str, params: Mapping[str, E.Value], collect: bool = False) -> "Frame":
+        return Frame((name,), params, collect=collect)
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,22 @@ class Planner(FormulaPlanning):
         self.check_edges(inputs)
         order = nx.lexicographical_topological_sort(self.g, key=lambda n: self.g.nodes[n]["order"])
         outputs: list[str] = []
+        errors: list[Diagnostic] = []
         for node in order:
+            if any(p not in self.value_of for p in self.g.predecessors(node)):
+                continue  # fed by a node that failed: nothing true can be said here
             try:
                 self.visit(node, inputs, outputs)
             except PlanError as error:
-                raise self.fail(node, error) from None
+                if not self.frame.collect:
+                    raise self.fail(node, error) from None
+                errors.append(self.fail(node, error).diagnostic)
+            except Dot2TorchError as error:  # from a block call, located inside the block
+                if not self.frame.collect:
+                    raise type(error)(error.diagnostic, (*self.warnings, *error.diagnostics[1:])) from None
+                errors.extend(error.diagnostics)
+        if errors:
+            raise error_for(errors[0], (*errors[1:], *self.warnings))
         cell_states: tuple[int, ...] = ()
         if self.is_cell:
             try:
@@ -325,11 +337,12 @@ class Planner(FormulaPlanning):
     def add_input(self, node: str, label: Label, index: int) -> None:
         dims = named_dims(label) if isinstance(label, OpLabel) else label.dims
         given = self.frame.inputs
+        pattern = None
         if given is not None and index < len(given):
             shape, dtype = given[index]
             if dims is not None:
                 self.scope.update(bind_pattern(dims, shape, self.fixed))
-                check_shape(read_annotation(dims, self.scope), shape, "the caller")
+                pattern = dims
         else:
             if not dims:
                 raise PlanError("D2T208", "an input node needs a shape annotation such as [BatchSize, W=32, H=32, C=3]")
@@ -342,6 +355,8 @@ class Planner(FormulaPlanning):
         meta = torch.empty(shape, dtype=dtype, device="meta")
         self.add_step(node, identifier(head_key(label) if isinstance(label, OpLabel) else node, self.taken),
                       "input", "input", meta, (), None)
+        if pattern is not None:  # checked after the step, so that a mismatch does not stop the walk
+            check_shape(read_annotation(pattern, self.scope), shape, "the caller")
 
     def feeds_integer_op(self, node: str) -> bool:
         for succ in self.g.successors(node):
@@ -360,9 +375,9 @@ class Planner(FormulaPlanning):
             found = f"{len(preds)} ({', '.join(map(repr, preds))})" if preds else "none"
             raise PlanError("D2T305", f"a shape annotation takes exactly one input, receives {found}")
         name, value = self.value_of[preds[0]]
+        self.value_of[node] = (name, value)  # the real tensor flows on even if the annotation is wrong
         if dims:
             check_shape(read_annotation(dims, self.scope), tuple(value.shape), repr(preds[0]))
-        self.value_of[node] = (name, value)
 
     def add_layer(self, node: str, label: OpLabel, preds: list[str]) -> None:
         spec = find(label.name)
@@ -445,7 +460,7 @@ class Planner(FormulaPlanning):
                 self.warn(node, PlanError("D2T420", note, severity=Severity.INFO))
             inherited = {k: v for k, v in self.scope.items() if k != "#"}
             given = flowing if cell is None else (((flowing[0][0][0], flowing[0][0][2]), flowing[0][1]),)
-            frame = Frame((*stack, block.name), bindings, inherited, given, self.frame.steps)
+            frame = Frame((*stack, block.name), bindings, inherited, given, self.frame.steps, self.frame.collect)
             try:
                 sub = Planner(self.library, stitch(self.library, block), frame).run()
             except Dot2TorchError as error:
@@ -468,10 +483,10 @@ class Planner(FormulaPlanning):
             return layers[0], out
         return Layer(torch.nn.Sequential, copies=tuple(layers)), out
 
-    def within(self, error: Dot2TorchError, context: str) -> Dot2TorchError:
-        """The same error, said to have happened inside a block call; this level's warnings join it."""
-        also = (*self.warnings, *error.diagnostics[1:])
-        return type(error)(error.diagnostic.within(context), also)
+    @staticmethod
+    def within(error: Dot2TorchError, context: str) -> Dot2TorchError:
+        """The same error, and what came with it, said to have happened inside a block call."""
+        return type(error)(error.diagnostic.within(context), tuple(d.within(context) for d in error.diagnostics[1:]))
 
 
 def _suggest(name: str, library: Library) -> str:

@@ -134,7 +134,8 @@ def test_the_input_pattern_binds_what_the_call_leaves_out():
 
 
 def test_a_call_that_contradicts_the_input_is_located_in_the_block():
-    (d,) = [d for d in dot2torch.check(image_caller("Block [In=4, Out=6]") + BLOCK, "Net") if d.severity.value != "info"]
+    d, consequence = [d for d in dot2torch.check(image_caller("Block [In=4, Out=6]") + BLOCK, "Net") if d.severity.value != "info"]
+    assert (consequence.code, consequence.node) == ("D2T301", "conv")  # checking goes on after an error
     assert d.format() == (
         "<text>:6:5: D2T302 node 'inp' (输入 [BatchSize, C=BlockIn, H=BlockH, W=BlockW]) in block Block called as "
         "'call': expects [N, 4, 8, 8] (C=BlockIn, H=BlockH, W=BlockW), receives [1, 3, 8, 8] from the caller"

@@ -212,3 +212,22 @@ def test_batch_size_can_be_bound_by_params():
 def test_parameter_count_of_a_built_model():
     model = dot2torch.load('digraph G { inp [label="input [BatchSize, 4]"] a [label="Linear [4, 2, bias=False]"] inp -> a }')
     assert sum(p.numel() for p in model.parameters()) == linear_params(4, 2, bias=False)
+
+
+def test_check_reports_every_inconsistency_at_its_node():
+    text = """digraph Many {
+        inp [label="输入 [BatchSize, W=8, H=8, C=3]"]
+        c1 [label="Conv2D [K=3, In=3, Out=4]"]
+        fm1 [label="[BatchSize, W=8, H=8, C=4]"]
+        c2 [label="Conv2D [K=3, In=5, Out=6]"]
+        fm2 [label="[BatchSize, W=4, H=4, C=6]"]
+        branch [label="Linear [99, 2]"]
+        after [label="Relu"]
+        inp -> c1 -> fm1 -> c2 -> fm2
+        inp -> branch -> after
+    }"""
+    found = [(d.code, d.node) for d in dot2torch.check(text)]
+    assert found == [("D2T302", "fm1"), ("D2T301", "c2"), ("D2T301", "branch")]
+    with pytest.raises(ShapeError) as info:
+        dot2torch.load(text)
+    assert info.value.node == "fm1"
