@@ -191,17 +191,14 @@ class FormulaPlanning:
         width = self.result_width(node)
         leaf = self.formula_leaf(node, preds, refs)
 
-        def apply(symbol: str, fn: Callable[..., Any], args: list[Any]) -> Any:
-            for a in args:
-                if isinstance(a, _Pending) and (symbol in "+-@"):
-                    refs[a.key] = ("param", None, None)
-            args = [self.implied(a, symbol, args, width) if isinstance(a, _Pending) else a for a in args]
-            for key, ref in refs.items():
-                if ref[0] == "param" and ref[1] is None and key in self.param_of:
-                    refs[key] = ("param", self.param_of[key], None)
-            for a in args:
-                if isinstance(a, _Pending):
-                    raise PlanError("D2T211", f"cannot tell the shape of parameter {a.key}")
+        def apply(symbol: str, fn: Callable[..., Any], operands: list[Any]) -> Any:
+            args = []
+            for a in operands:
+                if isinstance(a, _Pending):  # a name no node defines: a parameter, shaped by its place
+                    args.append(self.implied(a, symbol, operands, width))
+                    refs[a.key] = ("param", self.param_of[a.key], None)
+                else:
+                    args.append(a)
             check_operands(symbol, args)
             try:
                 return fn(*args)
