@@ -177,7 +177,8 @@ def _parse_label(text: str) -> Parsed:
     except lark.UnexpectedInput as first:
         error = first
     else:
-        return Parsed(label, formula=_formula_reading(text) if kind == "op_label" else None)
+        maybe_formula = kind == "op_label" and (getattr(label, "tail", None) is not None or _FORMULA_HINT.search(text))
+        return Parsed(label, formula=_formula_reading(text) if maybe_formula else None)
     repaired = _close_brackets(text)
     if repaired is not None:
         try:
@@ -195,6 +196,10 @@ def _parse_label(text: str) -> Parsed:
         except lark.UnexpectedInput:
             pass
     raise _syntax_error(text, error) from None
+
+
+# What a formula has and an op label lacks: @, a subscript (X[t]) or a math function call.
+_FORMULA_HINT = re.compile(r"@|\w\[|\b(?:σ|sigmoid|tanh|exp|log|relu|sqrt|softmax)\s*\(")
 
 
 def _formula_reading(text: str) -> FormulaLabel | None:
