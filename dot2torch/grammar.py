@@ -199,7 +199,7 @@ def _parse_label(text: str) -> Parsed:
 
 
 # What a formula has and an op label lacks: @, a subscript (X[t]) or a math function call.
-_FORMULA_HINT = re.compile(r"@|\w\[|\b(?:σ|sigmoid|tanh|exp|log|relu|sqrt|softmax)\s*\(")
+_FORMULA_HINT = re.compile(r"@|\w\[|\b(?:" + "|".join(sorted(E.FUNCTIONS - {"randn"})) + r")\s*\(")
 
 
 def _formula_reading(text: str) -> FormulaLabel | None:

@@ -72,3 +72,9 @@ def test_huge_power_is_refused():
     with pytest.raises(PlanError) as info:
         value_of("10**100")
     assert info.value.message == "10 ** 100 is too large"
+
+
+def test_the_grammars_function_names_are_the_formula_functions_and_randn():
+    from dot2torch.formula import FUNCTIONS as IMPLEMENTED
+
+    assert E.FUNCTIONS == set(IMPLEMENTED) | {"randn"}
