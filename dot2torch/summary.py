@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from torch import nn
@@ -9,6 +10,7 @@ from torch import nn
 from .api import Outcome
 from .errors import Severity
 from .plan import Plan
+from .runtime import OverTime, RecurrentCell
 
 
 @dataclass(frozen=True)
@@ -30,17 +32,23 @@ def layer_rows(plan: Plan, module: nn.Module, depth: int = 0) -> list[Row]:
     of its inside, one level deeper; a repetition lists its copies."""
     rows = []
     submodules = dict(module.named_children())
+    stepped = {s.name for s in plan.steps}
+    for name, shape in plan.parameters.items():
+        if name not in stepped:  # implied by a formula: listed first, as the module holds it
+            rows.append(Row(name, "parameter", str(list(shape)), math.prod(shape), depth))
     for step in plan.steps:
         sub = submodules.get(step.name)
         layer = step.layer
         shape = str(list(step.shape))
         if step.kind == "input" and depth:
             continue  # a block's input is the row above it
-        if sub is None or layer is None:
+        if step.kind == "param":
+            rows.append(Row(step.node, "parameter", shape, math.prod(step.shape), depth))
+        elif sub is None or layer is None:
             rows.append(Row(step.node, step.op, shape, 0, depth))
         elif layer.block is not None:
             rows.append(Row(step.node, layer.block.name, shape, count_parameters(sub), depth))
-            rows.extend(layer_rows(layer.block, sub, depth + 1))
+            rows.extend(layer_rows(layer.block, _graph_of(sub), depth + 1))
         elif layer.copies:
             first = layer.copies[0]
             what = first.block.name if first.block is not None else type(sub[0]).__name__
@@ -49,12 +57,19 @@ def layer_rows(plan: Plan, module: nn.Module, depth: int = 0) -> list[Row]:
                 if copy.block is not None:
                     out = str(list(copy.block.step(copy.block.outputs[0]).shape))
                     rows.append(Row(f"[{i}]", copy.block.name, out, count_parameters(copy_module), depth + 1))
-                    rows.extend(layer_rows(copy.block, copy_module, depth + 2))
+                    rows.extend(layer_rows(copy.block, _graph_of(copy_module), depth + 2))
                 else:
                     rows.append(Row(f"[{i}]", _describe(copy_module), "", count_parameters(copy_module), depth + 1))
         else:
             rows.append(Row(step.node, _describe(sub), shape, count_parameters(sub), depth))
     return rows
+
+
+def _graph_of(module: nn.Module) -> nn.Module:
+    """The GraphModule of a block, inside the wrappers a recurrent cell comes in."""
+    if isinstance(module, OverTime):
+        module = module.cell
+    return module.core if isinstance(module, RecurrentCell) else module
 
 
 def _describe(module: nn.Module, width: int = 48) -> str:

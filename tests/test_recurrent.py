@@ -217,3 +217,14 @@ def test_a_formula_syntax_error_has_a_caret():
     (d,) = dot2torch.check(FORMULA.format(formula="σ(X[t] @@ W)"))
     assert (d.code, d.node, d.message) == ("D2T201", "f", "cannot read the label: unexpected '@' at column 9")
     assert d.detail == "σ(X[t] @@ W)\n        ^"
+
+
+def test_summary_rows_of_a_cell_add_up_to_its_parameters(capsys):
+    from dot2torch.cli import main
+
+    assert main(["summary", str(RECURRENT), "--name", "LSTMCell", "--param", "NIn=3", "--param", "NOut=4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = lines[3:-3]
+    assert rows[0].split() == ["W_f", "parameter", "[3,", "4]", "12"]
+    assert sum(int(r.split()[-1].replace(",", "")) for r in rows) == 4 * (3 * 4 + 4 * 4 + 4)
+    assert lines[-2] == "total parameters: 128"
