@@ -86,10 +86,6 @@ def is_time_index(expr: E.Expr) -> bool:
     return any(n.name == "t" for n in E.free_names(expr))
 
 
-def is_time_indexed(expr: E.Expr) -> bool:
-    return isinstance(expr, E.Subscript) and is_time_index(expr.index)
-
-
 def leaves(expr: E.Expr) -> list[E.Expr]:
     """The names a formula refers to, in reading order (functions and numbers left out)."""
     found: list[E.Expr] = []
