@@ -4,6 +4,7 @@ a folder of them, or DOT text; and which digraph is the model (the one no other 
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,8 @@ class Library:
         return list(dict.fromkeys(d.name for d in self.all))
 
     def references(self, diagram: Diagram) -> list[str]:
-        """Digraphs this one uses: the parts it stitches and the blocks its nodes call."""
+        """The user's digraphs (`primary`) this one uses: parts it stitches, blocks it calls.
+        Only labels that could name one of them are parsed, so a big folder stays cheap."""
         key = id(diagram)
         if key not in self._references:
             self._references[key] = self._find_references(diagram)
@@ -41,7 +43,10 @@ class Library:
 
     def _find_references(self, diagram: Diagram) -> list[str]:
         found = [n for n in stitched_parts(diagram) if self.get(n) is not None]
-        for node_id in diagram.graph.nodes:
+        wanted = [d.name for d in self.primary]
+        for node_id, data in diagram.graph.nodes(data=True):
+            if "block" not in data["attrs"] and not _could_name(data["label"], wanted):
+                continue
             try:
                 target = self.block_for(diagram, node_id)
             except PlanError:
@@ -123,6 +128,20 @@ def stitched_parts(diagram: Diagram) -> list[str]:
     """`digraph AlexNet { stitch="AlexNetL1, AlexNetL2" }` joins digraphs on shared node ids."""
     text = diagram.attrs.get("stitch", "")
     return [part for part in text.replace(",", " ").split() if part]
+
+
+_LEADING_NAME = re.compile(r"\s*([^\W\d]\w*)")
+
+
+def _could_name(label: str, names: list[str]) -> bool:
+    """Could a label call one of these digraphs? Its leading name, with or without a trailing
+    index, must end one of them (a cheap test before parsing)."""
+    match = _LEADING_NAME.match(label)
+    if match is None:
+        return False
+    head = match.group(1)
+    heads = {head, head.rstrip("0123456789")} - {""}
+    return any(name.endswith(h) for name in names for h in heads)
 
 
 def _families(name: str) -> set[str]:
