@@ -50,28 +50,19 @@ def test_an_unbound_symbol_is_named():
     assert info.value.message == "symbol 'NHidden' is not bound: give it a value with --param NHidden=VALUE"
 
 
-def test_copy_index_outside_a_repetition():
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("#Layer", "'#Layer' is only defined inside a repetition"),
+        ("4/0", "division by zero in 4 / 0"),
+        ("'a' * 3", "cannot compute 'a' * 3: both sides must be numbers"),
+        ("10**100", "10 ** 100 is too large"),
+    ],
+)
+def test_values_that_cannot_be_computed(text, message):
     with pytest.raises(PlanError) as info:
-        value_of("#Layer")
-    assert info.value.message == "'#Layer' is only defined inside a repetition"
-
-
-def test_division_by_zero():
-    with pytest.raises(PlanError) as info:
-        value_of("4/0")
-    assert info.value.message == "division by zero in 4 / 0"
-
-
-def test_arithmetic_on_strings_is_refused():
-    with pytest.raises(PlanError) as info:
-        value_of("'a' * 3")
-    assert info.value.message == "cannot compute 'a' * 3: both sides must be numbers"
-
-
-def test_huge_power_is_refused():
-    with pytest.raises(PlanError) as info:
-        value_of("10**100")
-    assert info.value.message == "10 ** 100 is too large"
+        value_of(text)
+    assert info.value.message == message
 
 
 def test_the_grammars_function_names_are_the_formula_functions_and_randn():
