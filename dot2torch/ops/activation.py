@@ -5,19 +5,11 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import PlanError
-from .base import Layer, OpCall, register
+from .base import Layer, OpCall, Param, describe, layer_from_table, register
 
-
-def simple(target: type[nn.Module]):
-    def plan(call: OpCall) -> Layer:
-        return Layer(target, (), call.passthrough(target))
-
-    return plan
-
-
-register("ReLU", "Relu", example="Relu", example_shape=(2, 4))(simple(nn.ReLU))
-register("Sigmoid", "σ", "Logistic", example="Sigmoid", example_shape=(2, 4))(simple(nn.Sigmoid))
-register("Tanh", example="Tanh", example_shape=(2, 4))(simple(nn.Tanh))
+describe("ReLU", "Relu", target=nn.ReLU, params=(), example="Relu", example_shape=(2, 4))
+describe("Sigmoid", "σ", "Logistic", target=nn.Sigmoid, params=(), example="Sigmoid", example_shape=(2, 4))
+describe("Tanh", target=nn.Tanh, params=(), example="Tanh", example_shape=(2, 4))
 
 
 def feature_axis(rank: int) -> int:
@@ -25,10 +17,13 @@ def feature_axis(rank: int) -> int:
     return 1 if rank >= 4 else -1
 
 
-@register("Softmax", example="Softmax", example_shape=(2, 10))
+SOFTMAX_PARAMS = (Param("dim", ("axis",), default=lambda call: feature_axis(len(call.shape))),)
+
+
+@register("Softmax", example="Softmax", example_shape=(2, 10), target=nn.Softmax, params=SOFTMAX_PARAMS)
 def softmax(call: OpCall) -> Layer:
-    arg = call.arg("dim", "axis")
-    dim = feature_axis(len(call.shape)) if arg is None else call.value(arg)
+    layer = layer_from_table(call, nn.Softmax, SOFTMAX_PARAMS)
+    dim = layer.kwargs["dim"]
     if not isinstance(dim, int) or not -len(call.shape) <= dim < len(call.shape):
         raise PlanError("D2T206", f"dim={dim!r} is not an axis of a {len(call.shape)}-d input")
-    return Layer(nn.Softmax, (), {"dim": dim, **call.passthrough(nn.Softmax, exclude=("dim",))})
+    return layer

@@ -28,12 +28,26 @@ SEED_KEYS: Mapping[str, str] = {"K": "kernel_size", "S": "stride", "P": "padding
 
 
 @dataclass(frozen=True)
+class Argument:
+    """One argument of a torch call, with where its value came from: the expression the
+    label wrote (`Out=BlockOut*2`), or the input axis it was taken from when the label left
+    it out (`In` of a convolution is the incoming channels)."""
+
+    keyword: str  # the torch keyword it binds
+    value: Any
+    expr: E.Expr | None = None  # as the label wrote it; None when taken from the input or defaulted
+    axis: int | None = None  # the input axis it was taken from (expr None) or checked against
+    positional: bool = False  # written positionally in the torch call: nn.Conv2d(3, 96, kernel_size=11)
+
+
+@dataclass(frozen=True)
 class Layer:
     """How one node becomes torch.
 
     A module `target` is constructed as target(*args, **kwargs) and called on the inputs;
     a function `target` is called as target(*inputs, *args, **kwargs), or with the inputs
     as one list when `list_input`, or folded left to right over them when `fold`.
+    `arguments` says, for ops described as data, where each constructor argument came from.
     """
 
     target: Callable[..., Any]
@@ -46,6 +60,15 @@ class Layer:
     over_time: bool = False  # with block: a recurrent cell run over the time axis
     formula: Any = None  # an expression (expr.Expr) evaluated by formula.walk
     refs: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # formula name → what it means
+    arguments: tuple[Argument, ...] = ()
+
+    @staticmethod
+    def of(target: Callable[..., Any], arguments: Iterable[Argument], **flags: Any) -> "Layer":
+        """A layer whose call arguments are `arguments`: the positional ones first, in order."""
+        arguments = tuple(arguments)
+        args = tuple(a.value for a in arguments if a.positional)
+        kwargs = {a.keyword: a.value for a in arguments if not a.positional}
+        return Layer(target, args, kwargs, arguments=arguments, **flags)
 
     @property
     def is_module(self) -> bool:
@@ -143,11 +166,18 @@ class OpCall:
                 f"expects a {'/'.join(map(str, ranks))}-d input {layout}, receives {list(self.shape)} from {self.source!r}",
             )
 
-    def passthrough(self, target: Callable[..., Any], exclude: Iterable[str] = ()) -> dict[str, Any]:
-        """The remaining keyword arguments, seed keys translated to torch's, checked against
-        the target's signature."""
-        accepted = _parameters(target)
-        out: dict[str, Any] = {}
+    def passthrough(self, target: Callable[..., Any], exclude: Iterable[str] = (), *,
+                    accepted: set[str] | None = None, name: str | None = None) -> dict[str, Any]:
+        """The remaining keyword arguments as a dict (see `rest`)."""
+        return {a.keyword: a.value for a in self.rest(target, exclude, accepted=accepted, name=name)}
+
+    def rest(self, target: Callable[..., Any], exclude: Iterable[str] = (), *,
+             accepted: set[str] | None = None, name: str | None = None) -> tuple[Argument, ...]:
+        """The label's remaining keyword arguments, seed keys translated to torch's, checked
+        against the target's signature (or `accepted`, for ops that take no keywords)."""
+        accepted = _parameters(target) if accepted is None else accepted
+        exclude = tuple(exclude)
+        out: list[Argument] = []
         for i, a in enumerate(self.label.args):
             if i in self.used:
                 continue
@@ -159,11 +189,54 @@ class OpCall:
             if accepted is not None and key not in accepted:
                 hint = difflib.get_close_matches(key, sorted(accepted), n=1)
                 suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-                raise PlanError("D2T206", f"unknown parameter {a.key!r} for {_name(target)}{suggestion}")
+                raise PlanError("D2T206", f"unknown parameter {a.key!r} for {name or _name(target)}{suggestion}")
             self.used.add(i)
             value = self.value(a)
-            out[key] = list(value) if isinstance(value, tuple) and a.value.brackets == "[]" else value  # type: ignore[union-attr]
-        return out
+            value = list(value) if isinstance(value, tuple) and a.value.brackets == "[]" else value  # type: ignore[union-attr]
+            out.append(Argument(key, value, a.value))
+        return tuple(out)
+
+    def bind(self, params: Iterable["Param"]) -> list[Argument]:
+        """The arguments an op's parameter table asks for, in table order: each taken from
+        the label (by key or position), checked against or taken from the input's axis, or
+        required. Parameters the label leaves out and nothing supplies are omitted."""
+        bound: list[Argument] = []
+        for p in params:
+            a = self.arg(p.keyword, *p.keys, position=p.position)
+            axis = None if p.axis is None or not self.shape else p.axis
+            if axis is not None:
+                actual = self.shape[axis]
+                if a is not None:
+                    self.expect_size(a, E.as_size(self.value(a), a.key or p.keys[0]), actual, p.noun)
+                bound.append(Argument(p.keyword, actual, a.value if a is not None else None, axis, p.positional))
+            elif a is not None:
+                value = self.value(a)
+                if p.size:
+                    value = E.as_size(value, p.noun)
+                bound.append(Argument(p.keyword, p.convert(value) if p.convert else value, a.value, None, p.positional))
+            elif p.missing is not None:
+                raise PlanError("D2T207", p.missing)
+            elif p.default is not None:
+                bound.append(Argument(p.keyword, p.default(self), None, None, p.positional))
+        return bound
+
+
+@dataclass(frozen=True)
+class Param:
+    """One torch argument of an op and how a label gives it: under the torch keyword or
+    one of `keys` (compared case-insensitively), or at `position` among the label's
+    positional parameters."""
+
+    keyword: str
+    keys: tuple[str, ...] = ()
+    position: int | None = None
+    axis: int | None = None  # the input axis that supplies it when left out, and checks it when given
+    noun: str = ""  # how messages name it: "input channels", "Out"
+    size: bool = False  # must be a whole, non-negative number
+    missing: str | None = None  # the message when the label must give it and does not
+    default: Callable[["OpCall"], Any] | None = None  # a value chosen from the call when left out
+    convert: Callable[[Any], Any] | None = None  # applied to a given value (UpSample's factor → float)
+    positional: bool = False  # written positionally in the torch call
 
 
 def _parameters(target: Callable[..., Any]) -> set[str] | None:
@@ -182,7 +255,9 @@ def _name(target: Callable[..., Any]) -> str:
 
 @dataclass(frozen=True)
 class OpSpec:
-    """One registered op: how to plan it and how many inputs it takes."""
+    """One registered op: how to plan it, how many inputs it takes, and, for ops described
+    as data, the torch target and the table of its parameters (read both ways: label →
+    torch by `plan`, torch → label by whoever writes diagrams)."""
 
     name: str
     plan: Callable[[OpCall], Layer]
@@ -191,6 +266,8 @@ class OpSpec:
     integer_input: bool = False
     example: str = ""
     example_shape: Shape = ()
+    target: Callable[..., Any] | None = None
+    params: tuple[Param, ...] = ()
 
 
 _REGISTRY: dict[str, OpSpec] = {}
@@ -208,11 +285,14 @@ def register(
     integer_input: bool = False,
     example: str,
     example_shape: Shape,
+    target: Callable[..., Any] | None = None,
+    params: tuple[Param, ...] = (),
 ) -> Callable[[Callable[[OpCall], Layer]], Callable[[OpCall], Layer]]:
-    """Register an op under several names; a name registered twice is a programming error."""
+    """Register an op's plan (a hook) under several names; a name registered twice is a
+    programming error. `target` and `params` describe it as data where it has a table."""
 
     def decorate(plan: Callable[[OpCall], Layer]) -> Callable[[OpCall], Layer]:
-        spec = OpSpec(names[0], plan, min_inputs, max_inputs, integer_input, example, example_shape)
+        spec = OpSpec(names[0], plan, min_inputs, max_inputs, integer_input, example, example_shape, target, params)
         keys = {normalise(n): n for n in reversed(names)}
         for key, name in keys.items():
             if key in _REGISTRY:
@@ -221,6 +301,35 @@ def register(
         return plan
 
     return decorate
+
+
+def describe(
+    *names: str,
+    target: type[nn.Module],
+    params: tuple[Param, ...],
+    ranks: tuple[int, ...] = (),
+    layout: str = "",
+    example: str,
+    example_shape: Shape,
+    integer_input: bool = False,
+) -> None:
+    """Register an op described wholly as data: a torch.nn class and its parameter table.
+    The input's rank must be one of `ranks` (when given); the label's other keywords pass
+    through to the class, checked against its signature."""
+
+    def plan(call: OpCall) -> Layer:
+        if ranks:
+            call.expect_rank(ranks, layout)
+        return layer_from_table(call, target, params)
+
+    register(*names, example=example, example_shape=example_shape, integer_input=integer_input,
+             target=target, params=params)(plan)
+
+
+def layer_from_table(call: OpCall, target: type[nn.Module], params: tuple[Param, ...]) -> Layer:
+    """Bind a parameter table, then the label's remaining keywords."""
+    arguments = call.bind(params)
+    return Layer.of(target, [*arguments, *call.rest(target, exclude=[p.keyword for p in params])])
 
 
 def registered() -> dict[str, OpSpec]:

@@ -4,28 +4,31 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..errors import PlanError
-from .base import Layer, OpCall, register
+from .base import Layer, OpCall, Param, describe, layer_from_table, register
+
+LINEAR_PARAMS = (
+    Param("in_features", ("In",), position=0, axis=-1, noun="input features", positional=True),
+    Param("out_features", ("Out",), position=1, noun="Out", size=True, positional=True,
+          missing="needs the number of output features ([In, Out] or Out=...)"),
+)
 
 
-@register("Linear", "Dense", "FC", example="Linear1 [16x5x5, 120]", example_shape=(2, 400))
+@register("Linear", "Dense", "FC", example="Linear1 [16x5x5, 120]", example_shape=(2, 400),
+          target=nn.Linear, params=LINEAR_PARAMS)
 def linear(call: OpCall) -> Layer:
+    """Applies to the last axis of any input of rank 2 or more."""
     if len(call.shape) < 2:
         call.expect_rank([2, 3], "[N, ..., In]")
-    features = call.shape[-1]
-    call.check_given_size("In", "in_features", position=0, actual=features, noun="input features")
-    out = call.size("Out", "out_features", position=1, what="Out")
-    if out is None:
-        raise PlanError("D2T207", "needs the number of output features ([In, Out] or Out=...)")
-    extra = call.passthrough(nn.Linear, exclude=("in_features", "out_features"))
-    return Layer(nn.Linear, (features, out), extra)
+    return layer_from_table(call, nn.Linear, LINEAR_PARAMS)
 
 
-@register("Embedding", integer_input=True, example="Embedding [100, 16]", example_shape=(2, 5))
-def embedding(call: OpCall) -> Layer:
-    vocab = call.size("In", "num_embeddings", "Vocab", position=0, what="vocabulary size")
-    dim = call.size("Out", "embedding_dim", "Dim", position=1, what="embedding size")
-    if vocab is None or dim is None:
-        raise PlanError("D2T207", "needs the vocabulary and embedding sizes ([VocabSize, NHidden])")
-    extra = call.passthrough(nn.Embedding, exclude=("num_embeddings", "embedding_dim"))
-    return Layer(nn.Embedding, (vocab, dim), extra)
+_EMBEDDING_MISSING = "needs the vocabulary and embedding sizes ([VocabSize, NHidden])"
+describe(
+    "Embedding", target=nn.Embedding, integer_input=True, example="Embedding [100, 16]", example_shape=(2, 5),
+    params=(
+        Param("num_embeddings", ("In", "Vocab"), position=0, noun="vocabulary size", size=True,
+              missing=_EMBEDDING_MISSING, positional=True),
+        Param("embedding_dim", ("Out", "Dim"), position=1, noun="embedding size", size=True,
+              missing=_EMBEDDING_MISSING, positional=True),
+    ),
+)

@@ -7,7 +7,7 @@ import operator
 import torch
 
 from ..errors import PlanError
-from .base import Layer, OpCall, register
+from .base import Argument, Layer, OpCall, register
 
 
 @register("+", "add", "sum", min_inputs=2, max_inputs=None, example="+", example_shape=(2, 4, 3, 3))
@@ -19,12 +19,8 @@ def add(call: OpCall) -> Layer:
                 "D2T304",
                 f"cannot add {list(first)} from {call.sources[0]!r} and {list(shape)} from {source!r}: shapes differ",
             )
-    call.passthrough(add_)
+    call.rest(operator.add, accepted=set(), name="+")
     return Layer(operator.add, fold=True)
-
-
-def add_(*tensors: torch.Tensor) -> None:
-    """Signature stand-in: `+` takes no parameters."""
 
 
 @register("cat", "concat", "concatenate", min_inputs=2, max_inputs=None, example="cat(axis=1)", example_shape=(2, 4, 3, 3))
@@ -43,8 +39,8 @@ def cat(call: OpCall) -> Layer:
                 f"cannot concatenate {list(first)} from {call.sources[0]!r} and {list(shape)} from {source!r} "
                 f"along axis {dim}: the other sizes differ",
             )
-    call.passthrough(add_)
-    return Layer(torch.cat, (), {"dim": dim}, list_input=True)
+    call.rest(torch.cat, accepted=set(), name="cat")
+    return Layer.of(torch.cat, [Argument("dim", dim, None if arg is None else arg.value)], list_input=True)
 
 
 @register("@", "matmul", min_inputs=2, max_inputs=2, example="@", example_shape=(2, 2, 2))
@@ -53,5 +49,5 @@ def matmul(call: OpCall) -> Layer:
     (a, b), (sa, sb) = call.shapes, call.sources
     if a[-1] != b[-2 if len(b) > 1 else -1]:
         raise PlanError("D2T304", f"cannot multiply {list(a)} from {sa!r} by {list(b)} from {sb!r}: inner sizes differ")
-    call.passthrough(add_)
+    call.rest(torch.matmul, accepted=set(), name="@")
     return Layer(torch.matmul)

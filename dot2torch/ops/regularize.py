@@ -7,33 +7,30 @@ from torch import nn
 from .. import expr as E
 from ..errors import PlanError
 from ..runtime import AddNoise
-from .base import Layer, OpCall, register
+from .base import Argument, Layer, OpCall, Param, describe, register
 
 
-@register("Dropout", example="Dropout(p=0.4)", example_shape=(2, 8))
-def dropout(call: OpCall) -> Layer:
-    arg = call.arg("p", position=0)
-    kwargs = {} if arg is None else {"p": call.value(arg)}
-    return Layer(nn.Dropout, (), {**kwargs, **call.passthrough(nn.Dropout, exclude=("p",))})
+describe("Dropout", target=nn.Dropout, params=(Param("p", position=0),), example="Dropout(p=0.4)", example_shape=(2, 8))
 
 
-@register("AddNoise", example="AddNoise + 0.5 * randn(BatchSize, 8)", example_shape=(2, 8))
+@register("AddNoise", example="AddNoise + 0.5 * randn(BatchSize, 8)", example_shape=(2, 8),
+          target=AddNoise, params=(Param("std", position=0),))
 def add_noise(call: OpCall) -> Layer:
     """`AddNoise + 0.5 * randn(BatchSize, N)`: Gaussian noise of std 0.5, added in training only."""
     arg = call.arg("std", position=0)
+    written: E.Expr | None = None
     if arg is not None:
-        std = call.value(arg)
+        std, written = call.value(arg), arg.value
     elif call.label.tail is not None:
-        std = _noise_std(call, *call.label.tail)
+        std, written = _noise_std(call, *call.label.tail)
     else:
         std = 1.0
     if isinstance(std, bool) or not isinstance(std, (int, float)) or std < 0:
         raise PlanError("D2T206", f"noise std must be a non-negative number, got {std!r}")
-    call.passthrough(AddNoise, exclude=("std",))
-    return Layer(AddNoise, (), {"std": float(std)})
+    return Layer.of(AddNoise, [Argument("std", float(std), written), *call.rest(AddNoise, exclude=("std",))])
 
 
-def _noise_std(call: OpCall, op: str, tail: E.Expr) -> E.Value:
+def _noise_std(call: OpCall, op: str, tail: E.Expr) -> tuple[E.Value, E.Expr]:
     """The scale in `+ scale * randn(shape)`; randn's sizes are checked against the input."""
     if op != "+":
         raise PlanError("D2T206", f"AddNoise adds noise: expected '+ scale * randn(...)', found '{op} ...'")
@@ -48,4 +45,4 @@ def _noise_std(call: OpCall, op: str, tail: E.Expr) -> E.Value:
         raise PlanError(
             "D2T301", f"noise of shape {sizes} does not match the input {list(call.shape[1:])} from {call.source!r}"
         )
-    return E.evaluate(scale, call.scope)
+    return E.evaluate(scale, call.scope), scale

@@ -9,7 +9,7 @@ from torch import nn
 
 from .. import expr as E
 from ..errors import PlanError
-from .base import Layer, OpCall, register
+from .base import Argument, Layer, OpCall, register
 
 
 @register("reshape", "flatten", "view", example="reshape([4096])", example_shape=(2, 256, 4, 4))
@@ -30,13 +30,13 @@ def reshape(call: OpCall) -> Layer:
         )
     if len(sizes) == 1:
         return Layer(nn.Flatten)
-    return Layer(torch.reshape, ((-1, *sizes),))
+    return Layer.of(torch.reshape, [Argument("shape", (-1, *sizes), positional=True)])
 
 
 def _target(call: OpCall) -> list[int]:
     positional = list(call.label.positional)
     call.used.update(i for i, a in enumerate(call.label.args) if a.key is None)
-    call.passthrough(_no_keywords)
+    call.rest(reshape, accepted=set(), name="reshape")
     if not positional:
         return [math.prod(call.shape[1:])]
     if len(positional) == 1 and isinstance(positional[0].value, E.TupleExpr):
@@ -53,7 +53,3 @@ def _size(call: OpCall, e: E.Expr) -> int:
     if value == -1:
         return -1
     return E.as_size(value, "reshape size")
-
-
-def _no_keywords() -> None:
-    """Signature stand-in: reshape takes sizes only."""

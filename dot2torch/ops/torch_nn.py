@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any
+from dataclasses import replace
 
 from torch import nn
 
-from .base import Layer, OpCall, SEED_KEYS, normalise
+from .base import Layer, OpCall, Param, SEED_KEYS, normalise
 
 _CONTAINERS = {nn.Module, nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict}
 # Which input size a class's "In" means, by the name of its constructor parameter.
@@ -34,35 +34,35 @@ def find_torch_nn(name: str) -> type[nn.Module] | None:
     return torch_nn_classes().get(normalise(name))
 
 
-def torch_nn_layer(call: OpCall, target: type[nn.Module]) -> Layer:
-    """Positional parameters go to the constructor in order; In/Out and the seed's K/S/P are
-    translated; an input size the label leaves out is taken from the incoming tensor."""
+def torch_nn_params(target: type[nn.Module]) -> tuple[Param, ...]:
+    """The parameter table of a torch.nn class, read from its constructor: positional label
+    parameters fill its parameters in order; `In` names the input size (checked against the
+    tensor, or taken from it when left out) and `Out` the output size."""
     names = _constructor_parameters(target)
-    args: list[Any] = []
-    for i, a in enumerate(call.label.args):
-        if a.key is None:
-            call.used.add(i)
-            args.append(call.value(a))
-    filled = set(names[: len(args)])
-    kwargs: dict[str, Any] = {}
     input_param = next((n for n in names if n in _INPUT_SIZE_AXIS), None)
-    if input_param is not None:
-        actual = call.shape[_INPUT_SIZE_AXIS[input_param]] if call.shape else None
-        in_arg = call.arg("In")
-        if in_arg is not None:
-            kwargs[input_param] = call.size("In", what="In")
-        if input_param in filled:
-            given = args[names.index(input_param)]
-            call.expect_size(call.label.positional[names.index(input_param)], given, actual, "input size")
-        elif input_param in kwargs:
-            call.expect_size(in_arg, kwargs[input_param], actual, "input size")
-        elif actual is not None:
-            kwargs[input_param] = actual
     output_param = next((n for n in names if n.startswith("out_")), None)
-    if output_param is not None and call.arg("Out") is not None:
-        kwargs[output_param] = call.size("Out", what="Out")
-    kwargs.update(call.passthrough(target, exclude=(*filled, *kwargs)))
-    return Layer(target, tuple(args), kwargs)
+    params = []
+    for i, name in enumerate(names):
+        if name == input_param:
+            params.append(Param(name, ("In",), position=i, axis=_INPUT_SIZE_AXIS[name], noun="input size"))
+        elif name == output_param:
+            params.append(Param(name, ("Out",), position=i, noun="Out", size=True))
+        else:
+            params.append(Param(name, position=i))
+    return tuple(params)
+
+
+def torch_nn_layer(call: OpCall, target: type[nn.Module]) -> Layer:
+    """Bind the class's table; the arguments the label gave positionally stay positional."""
+    arguments = call.bind(torch_nn_params(target))
+    positional = {a.value for a in call.label.positional}
+    arguments = [replace(a, positional=a.expr in positional and a.expr is not None) for a in arguments]
+    keep_positional = 0
+    while keep_positional < len(arguments) and arguments[keep_positional].positional:
+        keep_positional += 1
+    arguments = [a if i < keep_positional else replace(a, positional=False) for i, a in enumerate(arguments)]
+    rest = call.rest(target, exclude=[a.keyword for a in arguments])
+    return Layer.of(target, [*arguments, *rest])
 
 
 def _constructor_parameters(target: type[nn.Module]) -> list[str]:

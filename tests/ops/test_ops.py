@@ -145,7 +145,7 @@ def test_aliases_keywords_and_torch_nn_fallback(label, shape, reference):
         ("Embedding [10]", (1, 4), "D2T207", "needs the vocabulary and embedding sizes ([VocabSize, NHidden])"),
         ("reshape([5])", (1, 2, 3), "D2T303", "reshape to [5] needs 5 elements per sample, receives 6 ([2, 3]) from 'inp'"),
         ("reshape([-1, -1])", (1, 2, 3), "D2T303", "reshape can leave at most one size as -1"),
-        ("reshape([4], order=1)", (1, 4), "D2T206", "unknown parameter 'order' for _no_keywords"),
+        ("reshape([4], order=1)", (1, 4), "D2T206", "unknown parameter 'order' for reshape"),
         ("LayerNorm(8)", (2, 4), "D2T309", "torch rejects this layer: Given normalized_shape=[8], expected input with shape [8], but got input of size torch.Size([1, 4])"),
         ("Linear [NHidden, 4]", (1, 8), "D2T401", "symbol 'NHidden' is not bound: give it a value with --param NHidden=VALUE"),
         ("Conv2D [K=3, Out=7/2]", (1, 3, 5, 5), "D2T204", "Out must be a whole number, got 3.5"),
