@@ -77,12 +77,14 @@ def match_key(key: str, symbols: tuple[str, ...], block: str, deeper: tuple[str,
 def bind_call(
     label: OpLabel, block: Diagram, library: Library, scope: Mapping[str, E.Value],
     positional: tuple[str, ...] = (),
-) -> tuple[dict[str, E.Value], list[str]]:
+) -> tuple[dict[str, E.Value], list[str], dict[str, E.Expr]]:
     """Evaluate a call's parameters in the caller's scope and bind them to block symbols.
-    Positional parameters bind `positional` in order (a cell's input and state sizes)."""
+    Positional parameters bind `positional` in order (a cell's input and state sizes).
+    Also returns the expression each symbol was bound with."""
     symbols = block_symbols(block)
     deeper = callee_symbols(block, library)
     bindings: dict[str, E.Value] = {}
+    written: dict[str, E.Expr] = {}
     notes: list[str] = []
     placed = iter(positional)
     for arg in label.args:
@@ -100,9 +102,10 @@ def bind_call(
         if any(v != values[0] for v in values[1:]):
             raise PlanError("D2T205", f"{arg.key}={' = '.join(E.render(v) for v in arg.values)} does not add up")
         bindings[symbol] = values[0]
+        written[symbol] = arg.value
         if note:
             notes.append(note)
-    return bindings, notes
+    return bindings, notes, written
 
 
 def repeat_count(expr: E.Expr, scope: Mapping[str, E.Value]) -> int:

@@ -25,6 +25,8 @@ from .ops import Layer, OpCall, OpSpec, find, registered, torch_nn_classes, torc
 from .limits import check_elements, current, exceeded
 from .ops.torch_nn import find_torch_nn
 from .plan_formulas import FormulaPlanning, head_key, named_dims, reading
+from .record import Recorder
+from . import ir
 from .reader import Diagram
 from .runtime import OverTime
 from .grammar import Dim
@@ -76,6 +78,7 @@ class Plan:
     stand_ins: dict[str, int] = field(default_factory=dict)  # free symbols given stand-in sizes
     parameters: dict[str, tuple[int, ...]] = field(default_factory=dict)  # trainable tensors of formulas
     cell_states: tuple[int, ...] = ()  # a recurrent cell: the size of each state it carries
+    graph: ir.Graph | None = None  # this use of the digraph, as IR (lower.merge makes one of all uses)
 
     @property
     def inputs(self) -> list[Step]:
@@ -104,6 +107,7 @@ class Planner(FormulaPlanning):
         self.value_of: dict[str, tuple[str, torch.Tensor]] = {}  # node → (step name, meta tensor)
         self.taken: set[str] = set()
         self.fixed: set[str] = set()
+        self.record = Recorder(self)  # what each node means, as IR
 
     # -- errors -------------------------------------------------------------------------
     def where(self, node: str | None) -> dict[str, object]:
@@ -159,8 +163,9 @@ class Planner(FormulaPlanning):
         if not outputs:
             outputs = [self.value_of[n][0] for n in self.sinks()]
         outputs += [self.value_of[n][0] for n in dict.fromkeys(self.sampled_from) if self.value_of[n][0] not in outputs]
+        graph = self.record.graph(inputs, outputs, self.by_order())
         return Plan(self.diagram.name, self.diagram.file, self.steps, outputs, self.warnings,
-                    parameters=self.parameters, cell_states=cell_states)
+                    parameters=self.parameters, cell_states=cell_states, graph=graph)
 
     def by_order(self) -> list[str]:
         return sorted(self.g, key=lambda n: self.g.nodes[n]["order"])
@@ -300,27 +305,35 @@ class Planner(FormulaPlanning):
         preds = self.predecessors(node)
         if node in inputs:
             self.add_input(node, label, inputs.index(node))
+            self.record.node(node, ir.Kind.INPUT, preds)
         elif isinstance(label, FeatureMapLabel) or (isinstance(label, IOLabel) and label.role == "output"):
             self.pass_through_dims(node, label.dims, preds)
+            self.record.node(node, ir.Kind.OUTPUT if isinstance(label, IOLabel) else ir.Kind.ANNOTATION, preds)
             if isinstance(label, IOLabel):
                 outputs.append(self.value_of[node][0])
         elif isinstance(label, IOLabel):
             raise PlanError("D2T106", "only one kind of input node is allowed per diagram")
         elif isinstance(label, FormulaLabel):
             self.add_formula(node, label.expr, preds)
+            self.record.node(node, ir.Kind.FORMULA, preds)
         else:
             kind = self.node_kind(node, label)
             if kind == "operand_matmul":
                 self.check_arity(OpSpec("@", None), label, preds)
                 self.add_formula(node, self.formula_of(node), preds)
+                self.record.node(node, ir.Kind.FORMULA, preds)
             elif kind == "named":
                 self.add_named(node, label, preds)
+                self.record.node(node, ir.Kind.ANNOTATION, preds)
             elif kind == "param":
                 self.add_param(node, label)
+                self.record.node(node, ir.Kind.PARAMETER, preds)
             elif kind == "noise":
                 self.add_noise(node, label, preds)
+                self.record.node(node, ir.Kind.NOISE, preds)
             else:
                 self.add_layer(node, label, preds)
+                self.record.node(node, self.record.layer_kind(node), preds)
 
     def add_step(self, node: str, name: str, kind: str, op: str, out: torch.Tensor,
                  inputs: tuple[str, ...], layer: Layer | None) -> None:
@@ -341,7 +354,9 @@ class Planner(FormulaPlanning):
         if given is not None and index < len(given):
             shape, dtype = given[index]
             if dims is not None:
-                self.scope.update(bind_pattern(dims, shape, self.fixed))
+                bound = bind_pattern(dims, shape, self.fixed)
+                self.scope.update(bound)
+                self.record.pattern(index, dims, bound)
                 pattern = dims
         else:
             if not dims:
@@ -455,7 +470,7 @@ class Planner(FormulaPlanning):
         flowing = tuple((tuple(v.shape), v.dtype) for v in inputs)
         for i in range(count):
             scope = {**self.scope, "#": i} if label.repeat is not None else self.scope
-            bindings, notes = bind_call(label, block, self.library, scope, positional=cell or ())
+            bindings, notes, written = bind_call(label, block, self.library, scope, positional=cell or ())
             for note in notes:
                 self.warn(node, PlanError("D2T420", note, severity=Severity.INFO))
             inherited = {k: v for k, v in self.scope.items() if k != "#"}
@@ -468,6 +483,7 @@ class Planner(FormulaPlanning):
                 raise self.within(error, f"in block {block.name} called as {node!r}{copy}") from None
             self.warnings.extend(w.within(f"in block {block.name} called as {node!r}") for w in sub.warnings)
             plans.append(sub)
+            self.record.call(node, block.name, written, bindings, sub)
             out_step = sub.step(sub.outputs[0])
             if cell is not None:
                 batch, steps = flowing[0][0][:2]

@@ -21,6 +21,7 @@ from .grammar import Dim, FormulaLabel, Label, OpLabel
 from .limits import check_elements
 from .naming import identifier
 from .ops import Layer
+from .ops.base import Argument
 from .runtime import batch_randn
 
 if TYPE_CHECKING:
@@ -159,18 +160,21 @@ class FormulaPlanning:
         if not dims:
             raise PlanError("D2T211", f"parameter {label.name} needs a shape, such as {label.name} [NIn, NOut]")
         shape = tuple(E.as_size(self.value(d), d.key or "size") for d in dims)
-        name = self.register_parameter(head_key(label), shape)
+        name = self.register_parameter(head_key(label), shape, tuple(d.values[0] for d in dims))
         self.add_step(node, name, "param", "parameter", torch.empty(shape, device="meta"), (), None)
 
     def value(self: "Planner", dim: Dim) -> E.Value:
         values = [E.evaluate(v, self.scope) for v in dim.values]
         return values[0]
 
-    def register_parameter(self: "Planner", key: str, shape: tuple[int, ...]) -> str:
+    def register_parameter(self: "Planner", key: str, shape: tuple[int, ...],
+                           exprs: tuple[E.Expr | None, ...] = ()) -> str:
+        """A trainable tensor of the graph; `exprs` are the expressions its sizes follow."""
         check_elements(f"parameter {key}", torch.empty(shape, device="meta"))
         name = identifier(key, self.taken)
         self.parameters[name] = shape
         self.param_of[key] = name
+        self.record.parameter(name, shape, exprs)
         return name
 
     def add_noise(self: "Planner", node: str, label: OpLabel, preds: list[str]) -> None:
@@ -180,7 +184,8 @@ class FormulaPlanning:
             raise PlanError("D2T210", f"a source node draws noise with randn(...), found {E.render(call)!r}")
         sizes = tuple(E.as_size(E.evaluate(a, self.scope), "randn size") for a in call.args[1:])
         name, like = self.value_of[preds[0]]
-        layer = Layer(batch_randn, sizes)
+        layer = Layer.of(batch_randn, [Argument(f"size{i}", size, written, positional=True)
+                                       for i, (size, written) in enumerate(zip(sizes, call.args[1:]))])
         out = batch_randn(like, *sizes)
         self.noise_nodes.add(node)
         self.add_step(node, identifier(node, self.taken), "layer", "randn", out, (name,), layer)
@@ -189,7 +194,8 @@ class FormulaPlanning:
         label = self.labels[node]
         refs: dict[str, tuple[Any, ...]] = {}
         width = self.result_width(node)
-        leaf = self.formula_leaf(node, preds, refs)
+        self.record.width = self.result_width_expr(node)
+        leaf = self.record.leaves(self.formula_leaf(node, preds, refs), refs)
 
         def apply(symbol: str, fn: Callable[..., Any], operands: list[Any]) -> Any:
             args = []
@@ -201,9 +207,11 @@ class FormulaPlanning:
                     args.append(a)
             check_operands(symbol, args)
             try:
-                return fn(*args)
+                result = fn(*args)
             except (RuntimeError, TypeError) as error:
                 raise PlanError("D2T309", f"torch rejects {symbol}: {str(error).splitlines()[0]}") from None
+            self.record.result_of(symbol, args, result)
+            return result
 
         if isinstance(label, OpLabel) and label.args:  # `@ Embedding.w.T [NHidden, VocabSize]`
             operand = walk(expr.right, leaf, apply)
@@ -253,12 +261,16 @@ class FormulaPlanning:
             if width is None:
                 raise PlanError("D2T211", f"cannot tell the shape of parameter {pending.key}: annotate the formula's result")
             shape: tuple[int, ...] = (other.shape[-1], width)
+            exprs = (self.record.last_axis(other), self.record.width)
         elif symbol in "+-" and other is not None:
             shape = (other.shape[-1],)
+            exprs = (self.record.last_axis(other),)
         else:
             raise PlanError("D2T211", f"cannot tell the shape of parameter {pending.key} from its place in the formula")
-        name = self.register_parameter(pending.key, shape)
-        return torch.empty(self.parameters[name], device="meta")
+        name = self.register_parameter(pending.key, shape, exprs)
+        tensor = torch.empty(self.parameters[name], device="meta")
+        self.record.tensor(tensor, exprs[-1])
+        return tensor
 
     def attribute(self: "Planner", e: E.Attribute, refs: dict) -> torch.Tensor:
         """`Embedding.w.T`: a parameter of another node's layer, optionally transposed."""
@@ -292,6 +304,16 @@ class FormulaPlanning:
                 dims = named_dims(label)
                 if dims:
                     return E.as_size(self.value(dims[-1]), "size")
+        return None
+
+    def result_width_expr(self: "Planner", node: str) -> E.Expr | None:
+        """The expression of that size, as the annotation writes it."""
+        for succ in self.g.successors(node):
+            label = self.labels[succ]
+            if isinstance(label, OpLabel) and self.node_kind(succ, label) == "named":
+                dims = named_dims(label)
+                if dims:
+                    return dims[-1].values[0]
         return None
 
     def cell_outputs(self: "Planner", inputs: list[str]) -> tuple[list[str], tuple[int, ...]]:

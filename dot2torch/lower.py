@@ -1,0 +1,235 @@
+"""Expressions for what a diagram leaves implicit, and the merging of a graph's uses into one IR.
+
+The planner walks a block once per call, with that call's numbers. To write the block once
+(as a class, or back as a diagram), every argument needs one expression that is right for
+every call: the one the label wrote, or, for a size taken from the incoming tensor, the
+expression that tensor's size follows (`BatchNorm2d(Out)` after `Conv2D [Out=Out]`). Every
+such expression is checked against the number in each use; one that does not hold is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from . import expr as E
+from . import ir
+from .errors import PlanError
+from .grammar import Dim
+from .shapes import ordered_dims
+
+Exprs = tuple[E.Expr | None, ...]
+
+# The torch keyword that sets the size of an output axis, and which axis it sets.
+OUTPUT_AXIS = {"out_channels": 1, "out_features": -1, "num_embeddings": None, "embedding_dim": -1}
+
+
+def symbolic(expr: E.Expr | None) -> bool:
+    """Does the expression rest on a symbol or a copy index (so it must be written, not its value)?"""
+    if expr is None:
+        return False
+    match expr:
+        case E.Name(name=n):
+            return n not in E.CONSTANTS
+        case E.CopyIndex():
+            return True
+        case E.BinOp(left=left, right=right):
+            return symbolic(left) or symbolic(right)
+        case E.Neg(operand=operand):
+            return symbolic(operand)
+        case E.TupleExpr(items=items) | E.Call(args=items):
+            return any(symbolic(i) for i in items)
+    return False
+
+
+def holds(expr: E.Expr | None, value: object, scope: Mapping[str, E.Value]) -> E.Expr | None:
+    """`expr` if it rests on symbols and gives `value` in this scope, else None."""
+    if not symbolic(expr):
+        return None
+    try:
+        return expr if E.evaluate(expr, scope) == value else None  # type: ignore[arg-type]
+    except PlanError:
+        return None
+
+
+def substitute(expr: E.Expr, mapping: Mapping[str, E.Expr]) -> E.Expr | None:
+    """The expression with symbols replaced; None if one of its symbols has no replacement."""
+    match expr:
+        case E.Name(name=n) if n in E.CONSTANTS:
+            return expr
+        case E.Name(name=n):
+            return mapping.get(n)
+        case E.Num() | E.Str():
+            return expr
+        case E.BinOp(op=op, left=left, right=right):
+            a, b = substitute(left, mapping), substitute(right, mapping)
+            return None if a is None or b is None else E.BinOp(op, a, b)
+        case E.Neg(operand=operand):
+            inner = substitute(operand, mapping)
+            return None if inner is None else E.Neg(inner)
+    return None
+
+
+def annotation_exprs(dims: Sequence[Dim] | None, rank: int) -> Exprs:
+    """The expression of each axis an annotation states, in PyTorch's order (batch: None)."""
+    if not dims:
+        return (None,) * rank
+    try:
+        ordered = ordered_dims(tuple(dims))
+    except PlanError:
+        return (None,) * rank
+    if len(ordered) != rank:
+        return (None,) * rank
+    return (None, *(d.values[0] for d in ordered[1:]))
+
+
+def pattern_axes(dims: Sequence[Dim], bound: Iterable[str]) -> dict[str, int]:
+    """Which axis of the input each symbol of a block's input pattern was bound from."""
+    ordered = ordered_dims(tuple(dims))
+    axes: dict[str, int] = {}
+    for symbol in bound:
+        for axis, dim in enumerate(ordered):
+            if axis and isinstance(dim.values[0], E.Name) and dim.values[0].name == symbol:
+                axes.setdefault(symbol, axis)
+    return axes
+
+
+def flowing(previous: Exprs, before: Sequence[int], after: Sequence[int]) -> Exprs:
+    """Axes a layer leaves as they were keep their expressions; the others lose them."""
+    if len(before) != len(after):
+        return (None,) * len(after)
+    return tuple(e if b == a else None for e, b, a in zip(previous, before, after))
+
+
+def module_exprs(arguments: Sequence[ir.Arg], previous: Exprs, before: Sequence[int], after: Sequence[int]) -> Exprs:
+    """A layer's output: the axes it does not touch flow through; an output size argument
+    (`out_channels`, `out_features`, `embedding_dim`) sets its axis."""
+    out = list(flowing(previous, before, after)) if len(before) == len(after) else [None] * len(after)
+    if len(after) == len(before) + 1:  # an embedding appends an axis
+        out = [*previous, None]
+    for a in arguments:
+        axis = OUTPUT_AXIS.get(a.keyword)
+        if axis is not None and a.expr is not None and after:
+            out[axis] = a.expr
+    return tuple(out)
+
+
+def cat_exprs(inputs: Sequence[Exprs], axis: int, after: Sequence[int]) -> Exprs:
+    """A concatenation: the sum along its axis where every part's size has an expression."""
+    out = list(inputs[0]) if inputs and len(inputs[0]) == len(after) else [None] * len(after)
+    parts = [e[axis] if len(e) == len(after) else None for e in inputs]
+    total: E.Expr | None = None
+    if all(p is not None for p in parts):
+        total = parts[0]
+        for p in parts[1:]:
+            total = E.BinOp("+", total, p)  # type: ignore[arg-type]
+    out[axis] = total
+    return tuple(out)
+
+
+def merge(uses: Sequence[ir.Graph]) -> ir.Graph:
+    """One graph from its uses (each call of a block): an argument keeps an expression only
+    if every use agrees on it; one with no expression must have the same value everywhere,
+    else the graph cannot be written once and says why in `conflicts`."""
+    first = uses[0]
+    if len(uses) == 1:
+        return first
+    nodes = []
+    conflicts = list(first.conflicts)
+    for i, node in enumerate(first.nodes):
+        versions = [u.nodes[i] for u in uses]
+        nodes.append(_merge_node(versions, first.name, conflicts))
+    parameters = tuple(
+        ir.Parameter(p.name, _merge_shape([u.parameters[i].shape for u in uses], f"parameter {p.name}", first.name, conflicts))
+        for i, p in enumerate(first.parameters)
+    )
+    cell = first.cell
+    if cell is not None:
+        sizes = tuple(_merge_arg([u.cell.state_sizes[i] for u in uses if u.cell], "state size", first.name, conflicts)
+                      for i in range(len(cell.state_sizes)))
+        cell = ir.Cell(sizes)
+    for u in uses[1:]:
+        conflicts.extend(c for c in u.conflicts if c not in conflicts)
+    return ir.Graph(first.name, first.file, nodes, first.inputs, first.outputs, parameters, dict(first.symbols), cell,
+                    conflicts, dict(first.patterns))
+
+
+def _merge_node(versions: Sequence[ir.Node], graph: str, conflicts: list[str]) -> ir.Node:
+    node = versions[0]
+    where = f"node {node.id!r}"
+    args = tuple(
+        _merge_arg([v.args[i] for v in versions], f"{where} argument {a.keyword}", graph, conflicts)
+        for i, a in enumerate(node.args)
+    )
+    count = node.count
+    if count is not None:
+        count = _merge_arg([v.count for v in versions if v.count is not None], f"{where} count", graph, conflicts)
+    call = node.call
+    if call is not None:
+        bindings = tuple(
+            _merge_binding([v.call.bindings[i] for v in versions if v.call is not None], where, graph, conflicts)
+            for i in range(len(call.bindings))
+        )
+        call = ir.Call(call.graph, bindings)
+    body = node.body
+    if body is not None:
+        body = _merge_node([v.body for v in versions if v.body is not None], graph, conflicts)
+    shape = node.shape
+    if shape is not None:
+        shape = ir.Shape(shape.sizes, tuple(
+            e if all(v.shape is not None and v.shape.exprs[i] == e for v in versions) else None
+            for i, e in enumerate(shape.exprs)
+        ))
+    return ir.Node(node.id, node.name, node.label, node.location, node.kind, shape, node.inputs, node.op, node.target,
+                   args, node.convention, call, count, node.copy_index, body, node.formula, node.uses)
+
+
+def _merge_arg(versions: Sequence[ir.Arg], what: str, graph: str, conflicts: list[str]) -> ir.Arg:
+    first = versions[0]
+    if first.expr is not None and all(v.expr == first.expr for v in versions):
+        return first
+    if all(v.value == first.value for v in versions):
+        return ir.Arg(first.keyword, first.value, None, first.positional)
+    values = ", ".join(dict.fromkeys(repr(v.value) for v in versions))
+    conflicts.append(f"{graph}: {what} is {values} in different uses and follows no symbol of {graph}")
+    return first
+
+
+def _merge_binding(versions: Sequence[ir.Binding], where: str, graph: str, conflicts: list[str]) -> ir.Binding:
+    first = versions[0]
+    if all(v.expr == first.expr for v in versions) and (first.expr is not None or all(v.value == first.value for v in versions)):
+        return first
+    if all(v.value == first.value for v in versions):
+        return ir.Binding(first.symbol, None, first.value)
+    values = ", ".join(dict.fromkeys(repr(v.value) for v in versions))
+    conflicts.append(f"{graph}: {where} gives {first.symbol} {values} in different uses and it follows no symbol of {graph}")
+    return first
+
+
+def _merge_shape(versions: Sequence[ir.Shape], what: str, graph: str, conflicts: list[str]) -> ir.Shape:
+    first = versions[0]
+    exprs = []
+    for i, e in enumerate(first.exprs):
+        if e is not None and all(v.exprs[i] == e for v in versions):
+            exprs.append(e)
+        elif all(v.sizes[i] == first.sizes[i] for v in versions):
+            exprs.append(None)
+        else:
+            conflicts.append(f"{graph}: {what} axis {i} differs between uses and follows no symbol of {graph}")
+            exprs.append(e)
+    return ir.Shape(first.sizes, tuple(exprs))
+
+
+def model_ir(plan: Any) -> ir.Model:
+    """The IR of a planned model: its graph and each graph it calls, every use merged."""
+    uses: dict[str, list[ir.Graph]] = {}
+
+    def visit(p: Any) -> None:
+        uses.setdefault(p.name, []).append(p.graph)
+        for step in p.steps:
+            layer = step.layer
+            for part in (layer.copies or (layer,)) if layer is not None else ():
+                if part.block is not None:
+                    visit(part.block)
+
+    visit(plan)
+    return ir.Model(plan.name, {name: merge(graphs) for name, graphs in uses.items()})

@@ -1,0 +1,325 @@
+"""The planner's record of one use of a digraph as IR: each node's kind, inputs, op,
+arguments (as written, and as values), output shape and the expressions it follows.
+
+Transitional: the planner calls it as it walks, and it reads what the planner found
+(values, steps, labels). `lower.merge` makes one graph of every use.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from . import expr as E
+from . import ir, lower
+from .formula import key_of
+from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, OpLabel, label_names
+from .ops import Layer, find
+from .ops.torch_nn import find_torch_nn
+from .plan_formulas import named_dims
+from .runtime import AddNoise, batch_randn
+
+if TYPE_CHECKING:
+    from .plan import Plan, Planner
+
+_QUALIFIED: dict[Any, str] = {
+    operator.add: "operator.add",
+    torch.cat: "torch.cat",
+    torch.matmul: "torch.matmul",
+    torch.reshape: "torch.reshape",
+    AddNoise: "dot2torch.runtime.AddNoise",
+    batch_randn: "dot2torch.runtime.batch_randn",
+}
+
+
+def qualified(target: Callable[..., Any]) -> str:
+    """The name back ends write for a layer's target: torch.nn classes as `torch.nn.X`."""
+    if target in _QUALIFIED:
+        return _QUALIFIED[target]
+    name = getattr(target, "__name__", "")
+    if getattr(nn, name, None) is target:
+        return f"torch.nn.{name}"
+    raise ValueError(f"no qualified name for {target!r}")
+
+
+class Recorder:
+    """Collects the IR of one use of a digraph while the planner walks it."""
+
+    def __init__(self, planner: "Planner") -> None:
+        self.planner = planner
+        self.exprs: dict[str, lower.Exprs] = {}  # node → the expression of each axis of its output
+        self.nodes: dict[str, ir.Node] = {}
+        self.calls: dict[str, list[tuple[str, dict[str, E.Expr], dict[str, E.Value], "Plan"]]] = {}
+        self.patterns: dict[str, tuple[int, int]] = {}
+        self.parameters: dict[str, ir.Shape] = {}
+        self.conflicts: list[str] = []
+        self.width: E.Expr | None = None  # the result width of the formula being walked
+        self._tensor_exprs: dict[int, tuple[torch.Tensor, E.Expr | None]] = {}
+
+    # -- hooks the planner calls ------------------------------------------------------
+    def pattern(self, index: int, dims: Sequence[Any], bound: dict[str, int]) -> None:
+        for symbol, axis in lower.pattern_axes(dims, bound).items():
+            self.patterns.setdefault(symbol, (index, axis))
+
+    def call(self, node: str, graph: str, written: dict[str, E.Expr], bindings: dict[str, E.Value], sub: "Plan") -> None:
+        self.calls.setdefault(node, []).append((graph, written, bindings, sub))
+
+    def parameter(self, name: str, shape: tuple[int, ...], exprs: tuple[E.Expr | None, ...]) -> None:
+        scope = self.planner.scope
+        kept = tuple(lower.holds(e, s, scope) if e is not None else None for e, s in zip(exprs, shape))
+        self.parameters[name] = ir.Shape(shape, kept + (None,) * (len(shape) - len(kept)))
+
+    def tensor(self, tensor: torch.Tensor, last: E.Expr | None) -> None:
+        self._tensor_exprs[id(tensor)] = (tensor, last)
+
+    def last_axis(self, tensor: torch.Tensor) -> E.Expr | None:
+        found = self._tensor_exprs.get(id(tensor))
+        return found[1] if found is not None and found[0] is tensor else None
+
+    def leaves(self, leaf: Callable[[E.Expr], Any], refs: dict) -> Callable[[E.Expr], Any]:
+        """The formula leaf function, noting the last-axis expression of each value it gives."""
+
+        def noted(e: E.Expr) -> Any:
+            value = leaf(e)
+            if isinstance(value, torch.Tensor):
+                use = refs.get(key_of(e))
+                last = None
+                if use is not None and use[0] == "value":
+                    exprs = self.exprs.get(use[2], ())
+                    last = exprs[-1] if exprs else None
+                elif use is not None and use[0] == "param" and use[1] in self.parameters:
+                    exprs = self.parameters[use[1]].exprs
+                    last = exprs[-1] if exprs else None
+                self.tensor(value, last)
+            return value
+
+        return noted
+
+    def result_of(self, symbol: str, args: list[Any], result: Any) -> None:
+        """A formula operation's result: `a @ b` has b's last size, element-wise ops their operands'."""
+        if not isinstance(result, torch.Tensor):
+            return
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        if symbol == "@" and len(tensors) == 2:
+            self.tensor(result, self.last_axis(tensors[1]))
+            return
+        same = [self.last_axis(t) for t in tensors if t.shape and result.shape and t.shape[-1] == result.shape[-1]]
+        self.tensor(result, next((e for e in same if e is not None), None))
+
+    # -- nodes ---------------------------------------------------------------------------
+    def layer_kind(self, node: str) -> ir.Kind:
+        layer = self.planner.step_of[node].layer
+        assert layer is not None
+        if layer.copies:
+            return ir.Kind.REPETITION
+        if layer.block is not None:
+            return ir.Kind.SEQUENCE if layer.over_time else ir.Kind.BLOCK_CALL
+        return ir.Kind.MODULE if layer.is_module else ir.Kind.FUNCTION
+
+    def node(self, node: str, kind: ir.Kind, preds: list[str]) -> None:
+        p = self.planner
+        data = p.g.nodes[node]
+        name, tensor = p.value_of[node]
+        sizes = tuple(tensor.shape)
+        previous = self.exprs.get(preds[0], (None,) * len(sizes)) if preds else (None,) * len(sizes)
+        fields: dict[str, Any] = {}
+        exprs: lower.Exprs
+        if kind is ir.Kind.INPUT:
+            exprs = self._held(lower.annotation_exprs(_dims(p.labels[node]), len(sizes)), sizes)
+        elif kind in (ir.Kind.ANNOTATION, ir.Kind.OUTPUT):
+            own = self._held(lower.annotation_exprs(_dims(p.labels[node]), len(sizes)), sizes)
+            exprs = tuple(o if o is not None else e for o, e in zip(own, previous)) if len(previous) == len(sizes) else own
+        elif kind is ir.Kind.PARAMETER:
+            exprs = self.parameters[name].exprs
+        elif kind is ir.Kind.FORMULA:
+            layer = p.step_of[node].layer
+            fields.update(formula=layer.formula, uses=tuple(self._uses(layer.refs)))
+            exprs = (None,) * (len(sizes) - 1) + (self.last_axis(tensor),) if sizes else ()
+        elif kind is ir.Kind.NOISE:
+            layer = p.step_of[node].layer
+            fields["args"] = tuple(self._args(layer, previous))
+            fields["target"] = qualified(batch_randn)
+            exprs = (None, *(a.expr if lower.symbolic(a.expr) else None for a in fields["args"]))
+        elif kind in (ir.Kind.MODULE, ir.Kind.FUNCTION):
+            fields, exprs = self._layer(node, p.step_of[node].layer, preds, previous, sizes)
+        else:
+            fields, exprs = self._call(node, kind, preds, previous, sizes)
+        self.exprs[node] = exprs
+        location = ir.Location(p.diagram.file, data.get("line"), data.get("column"))
+        self.nodes[node] = ir.Node(node, name, data["label"], location, kind, ir.Shape(sizes, exprs),
+                                   tuple(ir.Ref(q) for q in preds), **fields)
+
+    def _held(self, exprs: lower.Exprs, sizes: Sequence[int]) -> lower.Exprs:
+        scope = self.planner.scope
+        return tuple(lower.holds(e, s, scope) for e, s in zip(exprs, sizes))
+
+    def _args(self, layer: Layer, previous: lower.Exprs) -> list[ir.Arg]:
+        """A layer's arguments with the expression each is written as."""
+        scope = self.planner.scope
+        if not layer.arguments:
+            return [ir.Arg(f"arg{i}", v, None, True) for i, v in enumerate(layer.args)] + [
+                ir.Arg(k, v) for k, v in layer.kwargs.items()
+            ]
+        out = []
+        for a in layer.arguments:
+            written = a.expr
+            if written is None and a.axis is not None and len(previous) > a.axis >= -len(previous):
+                written = lower.holds(previous[a.axis], a.value, scope)
+            out.append(ir.Arg(a.keyword, a.value, written, a.positional))
+        return out
+
+    def _layer(self, node: str, layer: Layer, preds: list[str], previous: lower.Exprs,
+               sizes: tuple[int, ...]) -> tuple[dict[str, Any], lower.Exprs]:
+        p = self.planner
+        args = tuple(self._args(layer, previous))
+        label = p.labels[node]
+        assert isinstance(label, OpLabel)
+        spec = find(label.name)
+        op = spec.name if spec is not None else getattr(find_torch_nn(label.name), "__name__", label.name)
+        convention = ir.Convention.LIST if layer.list_input else ir.Convention.FOLD if layer.fold else ir.Convention.SPREAD
+        before = tuple(p.value_of[preds[0]][1].shape) if preds else ()
+        if layer.list_input:
+            axis = layer.kwargs["dim"] % len(sizes)
+            exprs = lower.cat_exprs([self.exprs.get(q, ()) for q in preds], axis, sizes)
+        elif layer.is_module:
+            exprs = lower.module_exprs(args, previous, before, sizes)
+        else:
+            exprs = lower.flowing(previous, before, sizes)
+        fields = dict(op=op, target=qualified(layer.target), args=args, convention=convention)
+        return fields, self._held(exprs, sizes)
+
+    def _call(self, node: str, kind: ir.Kind, preds: list[str], previous: lower.Exprs,
+              sizes: tuple[int, ...]) -> tuple[dict[str, Any], lower.Exprs]:
+        """A block call, a cell over time, or a repetition (of a block or of a plain layer)."""
+        p = self.planner
+        label = p.labels[node]
+        assert isinstance(label, OpLabel)
+        layer = p.step_of[node].layer
+        fields: dict[str, Any] = {}
+        if kind is ir.Kind.REPETITION:
+            fields["count"] = ir.Arg("count", len(layer.copies), label.repeat)
+            fields["copy_index"] = _copy_index(label)
+            if layer.copies[0].block is None:  # a plain layer repeated
+                before = tuple(p.value_of[preds[0]][1].shape)
+                bodies = [self._args(copy, previous if i == 0 else (None,) * len(before)) for i, copy in enumerate(layer.copies)]
+                args = tuple(self._repeated(bodies, node))
+                body_fields, _ = self._layer(node, layer.copies[0], preds, previous, sizes)
+                body_fields["args"] = args
+                location = ir.Location(p.diagram.file)
+                fields["body"] = ir.Node(node, p.value_of[node][0], p.g.nodes[node]["label"], location,
+                                         ir.Kind.MODULE, None, (), **body_fields)
+                return fields, self._held(lower.module_exprs(args, previous, before, sizes), sizes)
+        uses = self.calls[node]
+        graph, written, _, sub = uses[0]
+        bindings = [ir.Binding(s, e, uses[0][2][s]) for s, e in written.items()]
+        for symbol, (index, axis) in (sub.graph.patterns.items() if sub.graph else ()):
+            if symbol in written:
+                continue
+            values = {u[3].graph and _pattern_value(u[3], symbol) for u in uses}
+            incoming = self.exprs.get(preds[index], ()) if index < len(preds) else ()
+            axis_here = axis + 1 if kind is ir.Kind.SEQUENCE and axis else axis
+            expr = incoming[axis_here] if axis_here < len(incoming) else None
+            value = next(iter(values))
+            if len(values) > 1:
+                self.conflicts.append(f"node {node!r}: {graph}'s {symbol} is read from the input and differs between copies")
+            bindings.append(ir.Binding(symbol, lower.holds(expr, value, p.scope), value))
+        fields["call"] = ir.Call(graph, tuple(bindings))
+        exprs: lower.Exprs = (None,) * len(sizes)
+        if kind is ir.Kind.BLOCK_CALL and sub.graph is not None and sub.graph.outputs:
+            out_node = sub.graph.node(sub.graph.outputs[0].node)
+            mapping = {b.symbol: b.expr if b.expr is not None else E.Num(b.value) for b in bindings}  # type: ignore[arg-type]
+            mapping.update({s: E.Name(s) for s in p.scope if s not in mapping and s != "#"})
+            if out_node.shape is not None:
+                exprs = tuple(lower.substitute(e, mapping) if e is not None else None for e in out_node.shape.exprs)
+        return fields, self._held(exprs, sizes) if len(exprs) == len(sizes) else (None,) * len(sizes)
+
+    def _repeated(self, bodies: list[list[ir.Arg]], node: str) -> list[ir.Arg]:
+        """The arguments of a repeated plain layer: the same in every copy, or written with #."""
+        merged = []
+        for i, first in enumerate(bodies[0]):
+            versions = [b[i] for b in bodies]
+            if first.expr is not None and all(v.expr == first.expr for v in versions):
+                merged.append(first)
+            elif all(v.value == first.value for v in versions):
+                merged.append(ir.Arg(first.keyword, first.value, None, first.positional))
+            else:
+                values = ", ".join(dict.fromkeys(repr(v.value) for v in versions))
+                self.conflicts.append(f"node {node!r}: argument {first.keyword} is {values} in different copies; "
+                                      "write it in the label (with #Layer where it changes)")
+                merged.append(first)
+        return merged
+
+    def _uses(self, refs: dict[str, tuple[Any, ...]]) -> list[tuple[str, ir.Use]]:
+        node_of_name = {s.name: s.node for s in self.planner.steps}
+        uses: list[tuple[str, ir.Use]] = []
+        for key, (what, name, extra) in refs.items():
+            if what == "value":
+                uses.append((key, ir.ValueUse(extra)))
+            elif what == "param":
+                uses.append((key, ir.ParameterUse(name)))
+            else:
+                owner, attribute = name.split(".", 1)
+                uses.append((key, ir.AttributeUse(node_of_name[owner], attribute, bool(extra))))
+        return uses
+
+    # -- the graph -----------------------------------------------------------------------
+    def graph(self, inputs: list[str], outputs: list[str], order: list[str]) -> ir.Graph:
+        p = self.planner
+        node_of_name = {s.name: s.node for s in p.steps}
+        symbols: dict[str, E.Expr | None] = {}
+        for label in p.labels.values():
+            for n in label_names(label):
+                if isinstance(label, FormulaLabel):
+                    continue
+                if n.default is not None and not E.free_names(n.default):
+                    symbols.setdefault(n.name, n.default)
+        cell = None
+        if p.is_cell:
+            states = []
+            for state in inputs[1:]:
+                exprs = self.exprs.get(state, ())
+                size = int(p.value_of[state][1].shape[-1])
+                states.append(ir.Arg("state", size, exprs[-1] if exprs else None))
+            cell = ir.Cell(tuple(states))
+        parameters = tuple(ir.Parameter(name, self.parameters[name]) for name in p.parameters)
+        return ir.Graph(
+            p.diagram.name, p.diagram.file, [self.nodes[n] for n in order if n in self.nodes], tuple(inputs),
+            tuple(ir.Ref(node_of_name[name]) for name in outputs), parameters, symbols, cell, list(self.conflicts),
+            dict(self.patterns),
+        )
+
+
+def _dims(label: Any) -> Any:
+    if isinstance(label, (IOLabel, FeatureMapLabel)):
+        return label.dims
+    if isinstance(label, OpLabel):
+        return named_dims(label)
+    return None
+
+
+def _copy_index(label: OpLabel) -> str | None:
+    """The name of `#Layer` in a repetition's label, if it uses one."""
+
+    def find_in(e: E.Expr) -> str | None:
+        match e:
+            case E.CopyIndex(name=n):
+                return n
+            case E.BinOp(left=left, right=right):
+                return find_in(left) or find_in(right)
+            case E.Neg(operand=operand):
+                return find_in(operand)
+            case E.TupleExpr(items=items) | E.Call(args=items):
+                return next((f for f in map(find_in, items) if f), None)
+        return None
+
+    return next((f for a in label.args for v in a.values if (f := find_in(v))), None)
+
+
+def _pattern_value(plan: "Plan", symbol: str) -> E.Value:
+    """The size a block's input pattern read for a symbol in one use."""
+    index, axis = plan.graph.patterns[symbol]
+    input_node = plan.graph.inputs[index]
+    return plan.graph.node(input_node).shape.sizes[axis]
