@@ -8,6 +8,7 @@ import torch
 
 import dot2torch
 from conftest import linear_params
+from good_corpus import GOOD
 
 UNIT = """digraph {name} {{
     inp [label="input [BatchSize, BlockIn]"]
@@ -29,36 +30,27 @@ def out_features(model: torch.nn.Module) -> int:
 
 
 def test_exact_graph_name_with_an_index():
+    # Not in tests/good/: a digraph named Unit there would be what block_root_family.dot's Unit1 calls.
     model = dot2torch.load(caller("Net", "Unit1") + UNIT.format(name="Unit", width=5))
     assert type(model.call).__name__ == "Unit" and out_features(model) == 5
 
 
 def test_family_prefix_of_the_caller_longest_wins():
-    text = caller("ResNet18", "ConvBlock1") + UNIT.format(name="ResConvBlock", width=2) \
-        + UNIT.format(name="ResNet18ConvBlock", width=3) + UNIT.format(name="ResNet18DownConvBlock", width=4)
-    model = dot2torch.load(text, "ResNet18")
+    model = dot2torch.load(GOOD / "block_caller_family.dot", "ResNet18")
     assert type(model.call).__name__ == "ResNet18ConvBlock"
 
 
 def test_family_is_the_callers_initials():
-    text = caller("ConvAutoEncoder", "ConvBlock1") + UNIT.format(name="CAEConvBlock", width=3)
-    assert type(dot2torch.load(text).call).__name__ == "CAEConvBlock"
+    assert type(dot2torch.load(GOOD / "block_initials.dot").call).__name__ == "CAEConvBlock"
 
 
 def test_family_prefix_of_the_root_model():
-    text = caller("Net", "Stage1") + """digraph Stage {
-        inp [label="input [BatchSize, BlockIn]"]
-        inner [label="Unit1"]
-        inp -> inner
-    }""" + UNIT.format(name="NetUnit", width=6)
-    model = dot2torch.load(text, "Net")
+    model = dot2torch.load(GOOD / "block_root_family.dot", "Net")
     assert type(model.call.inner).__name__ == "NetUnit"
 
 
 def test_explicit_block_attribute_wins():
-    text = caller("Net", 'Unit1\\" block=\\"Other').replace('call [label="Unit1\\" block=\\"Other"]', 'call [label="Unit1", block="Other"]')
-    text += UNIT.format(name="Unit", width=5) + UNIT.format(name="Other", width=7)
-    model = dot2torch.load(text, "Net")
+    model = dot2torch.load(GOOD / "block_explicit.dot", "ExplicitNet")  # Plain1 would call Plain
     assert type(model.call).__name__ == "Other" and out_features(model) == 7
 
 
@@ -120,7 +112,7 @@ def test_call_keys_bind_block_symbols(call):
 
 
 def test_how_a_short_key_matched_is_an_info_note():
-    notes = [d.message for d in dot2torch.check(image_caller("Block [In=3, Out=6]") + BLOCK, "Net")]
+    notes = [d.message for d in dot2torch.check(GOOD / "block_call_keys.dot", "KeysNet")]
     assert notes == [
         "In= binds BlockIn of Block (matched as the end of the name)",
         "Out= binds BlockOut of Block (matched as the end of the name)",
@@ -128,7 +120,7 @@ def test_how_a_short_key_matched_is_an_info_note():
 
 
 def test_the_input_pattern_binds_what_the_call_leaves_out():
-    model = dot2torch.load(image_caller("Block [Out=6]", channels=5) + BLOCK, "Net")
+    model = dot2torch.load(GOOD / "block_input_pattern.dot", "PatternNet")
     assert model.call.conv.in_channels == 5
     assert tuple(model(torch.randn(2, 5, 8, 8)).shape) == (2, 6, 8, 8)
 
@@ -162,36 +154,21 @@ def test_an_ambiguous_short_key_is_an_error():
 
 
 def test_a_block_sees_symbols_bound_in_its_callers():
-    text = image_caller("Outer [Width=7]") + """digraph Outer {
-        inp [label="输入 [BatchSize, C=OuterIn, H=H, W=W]"]
-        inner [label="Block"]
-        inp -> inner
-    }""" + BLOCK.replace("Out=BlockOut]", "Out=Width]").replace("C=BlockOut", "C=Width")
-    model = dot2torch.load(text, "Net")
+    model = dot2torch.load(GOOD / "block_caller_symbols.dot", "OuterNet")
     assert model.call.inner.conv.out_channels == 7
 
 
 # -- repetition ------------------------------------------------------------------------
 
 def test_repetition_with_copy_index():
-    text = """digraph Net {
-        inp [label="input [BatchSize, 4]"]
-        rep [label="Layer x 3 [Out=8+#Layer*4]"]
-        inp -> rep
-    }
-    digraph Layer {
-        inp [label="input [BatchSize, LayerIn]"]
-        ll [label="Linear [LayerIn, LayerOut]"]
-        inp -> ll
-    }"""
-    model = dot2torch.load(text, "Net")
+    model = dot2torch.load(GOOD / "block_repetition.dot", "RepeatNet")
     assert [(c.ll.in_features, c.ll.out_features) for c in model.rep] == [(4, 8), (8, 12), (12, 16)]
     assert sum(p.numel() for p in model.parameters()) == linear_params(4, 8) + linear_params(8, 12) + linear_params(12, 16)
     assert tuple(model(torch.randn(2, 4)).shape) == (2, 16)
 
 
 def test_a_repeated_layer_has_its_own_weights_per_copy():
-    model = dot2torch.load('digraph N { inp [label="input [BatchSize, 4]"] rep [label="Linear x 3 [4, 4]"] inp -> rep }')
+    model = dot2torch.load(GOOD / "repeated_linear.dot")
     assert isinstance(model.rep, torch.nn.Sequential) and len(model.rep) == 3
     assert len({id(layer.weight) for layer in model.rep}) == 3
 
@@ -223,11 +200,7 @@ def test_recursion_is_an_error_naming_the_cycle():
 
 
 def test_nesting_three_deep():
-    text = caller("Net", "L1") + """
-    digraph L1 { inp [label="input [BatchSize, BlockIn]"] two [label="L2"] inp -> two }
-    digraph L2 { inp [label="input [BatchSize, BlockIn]"] three [label="L3"] inp -> three }
-    digraph L3 { inp [label="input [BatchSize, BlockIn]"] ll [label="Linear [BlockIn, 2]"] inp -> ll }"""
-    model = dot2torch.load(text, "Net")
+    model = dot2torch.load(GOOD / "block_nesting.dot", "NestedNet")
     assert list(model.state_dict()) == ["call.two.three.ll.weight", "call.two.three.ll.bias"]
     x = torch.randn(3, 4)
     assert torch.equal(model(x), model.call.two.three.ll(x))

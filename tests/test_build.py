@@ -11,7 +11,9 @@ import torch
 import dot2torch
 from dot2torch import ShapeError, SymbolError
 from conftest import linear_params
+from good_corpus import GOOD
 
+# tests/good/branches.dot and branches_by_arg.dot are its good instances; the edge arg= errors use it.
 BRANCHES = """digraph Branches {
     inp [label="input\\n[BatchSize, 2]"]
     second [label="Linear [2, 3]"]
@@ -25,14 +27,14 @@ BRANCHES = """digraph Branches {
 
 
 def test_multi_input_order_follows_declaration_order():
-    model = dot2torch.load(BRANCHES % ("", ""))
+    model = dot2torch.load(GOOD / "branches.dot")
     x = torch.randn(4, 2)
     out = model(x)
     assert torch.equal(out, torch.cat([model.second(x), model.first(x)], dim=1))
 
 
 def test_edge_arg_attribute_orders_inputs():
-    model = dot2torch.load(BRANCHES % ("[arg=0]", "[arg=1]"))
+    model = dot2torch.load(GOOD / "branches_by_arg.dot")
     x = torch.randn(4, 2)
     assert torch.equal(model(x), torch.cat([model.first(x), model.second(x)], dim=1))
 
@@ -50,36 +52,19 @@ def test_edge_arg_errors(first, second, message):
 
 
 def test_dense_layer_concatenates_input_then_new_features():
-    text = """digraph DenseLayer {
-        inp [label="输入\\n[BatchSize, W=4, H=4, C=8]"]
-        conv [label="Conv2D [K=3, P=1, Out=2]"]
-        cat [label="cat(axis=1)"]
-        oup [label="输出\\n[BatchSize, W=4, H=4, C=10]"]
-        inp -> conv -> cat -> oup
-        inp -> cat
-    }"""
-    model = dot2torch.load(text)
+    model = dot2torch.load(GOOD / "dense_layer_concat.dot")
     x = torch.randn(2, 8, 4, 4)
     assert torch.equal(model(x), torch.cat([x, model.conv(x)], dim=1))
 
 
 def test_submodules_and_state_dict_follow_declaration_order():
-    model = dot2torch.load(BRANCHES % ("", ""))
+    model = dot2torch.load(GOOD / "branches.dot")
     assert [n for n, _ in model.named_children()] == ["second", "first"]
     assert list(model.state_dict()) == ["second.weight", "second.bias", "first.weight", "first.bias"]
 
 
 def test_node_ids_that_are_keywords_or_module_attributes():
-    text = """digraph Names {
-        "in" [label="input [BatchSize, 4]"]
-        class [label="Linear [4, 4]"]
-        forward [label="Relu"]
-        training [label="Linear [4, 3]"]
-        "a.b" [label="Sigmoid"]
-        "σ1" [label="Tanh"]
-        "in" -> class -> forward -> training -> "a.b" -> "σ1"
-    }"""
-    model = dot2torch.load(text)
+    model = dot2torch.load(GOOD / "keyword_node_ids.dot")
     assert [n for n, _ in model.named_children()] == ["class_", "forward_", "training_", "a_b", "sigma1"]
     x = torch.randn(2, 4)
     expected = torch.tanh(torch.sigmoid(model.training_(torch.relu(model.class_(x)))))
@@ -88,7 +73,7 @@ def test_node_ids_that_are_keywords_or_module_attributes():
 
 
 def test_forward_is_generated_code_calling_each_layer_directly():
-    model = dot2torch.load(BRANCHES % ("", ""))
+    model = dot2torch.load(GOOD / "branches.dot")
     assert "first = self.first(inp)" in model.code
     assert "torch.cat([second, first], dim = 1)" in model.code
 
@@ -157,22 +142,13 @@ def test_a_diagram_without_an_input_node():
 
 
 def test_several_outputs_are_returned_in_declaration_order():
-    text = """digraph Two {
-        inp [label="input [BatchSize, 4]"]
-        a [label="Linear [4, 2]"]
-        b [label="Linear [4, 3]"]
-        o2 [label="output [BatchSize, 3]"]
-        o1 [label="output [BatchSize, 2]"]
-        inp -> a -> o1
-        inp -> b -> o2
-    }"""
-    model = dot2torch.load(text)
+    model = dot2torch.load(GOOD / "two_outputs.dot")
     first, second = model(torch.randn(5, 4))
     assert (tuple(first.shape), tuple(second.shape)) == ((5, 3), (5, 2))
 
 
 def test_without_output_node_the_sink_is_the_output():
-    model = dot2torch.load('digraph G { inp [label="input [BatchSize, 4]"] a [label="Linear [4, 2]"] inp -> a }')
+    model = dot2torch.load(GOOD / "sink_output.dot")
     assert tuple(model(torch.randn(3, 4)).shape) == (3, 2)
 
 
@@ -187,13 +163,13 @@ def test_checking_a_huge_model_allocates_no_weights():
 
 def test_unbound_symbol_error_names_file_node_and_symbol():
     with pytest.raises(SymbolError) as info:
-        dot2torch.load('digraph G { inp [label="input [BatchSize, NFeature]"] a [label="Linear [NFeature, 1]"] inp -> a }')
+        dot2torch.load((GOOD / "free_symbol.dot").read_text(encoding="utf-8"))  # as text: its file is <text>
     d = info.value.diagnostic
     assert (d.code, d.file, d.node, d.symbol) == ("D2T401", "<text>", "inp", "NFeature")
 
 
 def test_check_gives_free_symbols_stand_in_sizes_and_says_so():
-    (note,) = dot2torch.check('digraph G { inp [label="input [BatchSize, NFeature]"] a [label="Linear [NFeature, 1]"] inp -> a }')
+    (note,) = dot2torch.check(GOOD / "free_symbol.dot")
     assert (note.code, note.severity.value, note.message) == (
         "D2T410", "note", "checked with stand-in sizes for free symbols (NFeature=32); bind them with --param to build"
     )
@@ -205,12 +181,12 @@ def test_a_mismatch_that_involves_a_stand_in_reports_the_unbound_symbol():
 
 
 def test_batch_size_can_be_bound_by_params():
-    plan = dot2torch.plan('digraph G { inp [label="input [B, 4]"] a [label="Linear [4, 2]"] inp -> a }', params={"B": 6})
+    plan = dot2torch.plan(GOOD / "batch_param.dot", params={"B": 6})
     assert plan.step("a").shape == (6, 2)
 
 
 def test_parameter_count_of_a_built_model():
-    model = dot2torch.load('digraph G { inp [label="input [BatchSize, 4]"] a [label="Linear [4, 2, bias=False]"] inp -> a }')
+    model = dot2torch.load(GOOD / "linear_no_bias.dot")
     assert sum(p.numel() for p in model.parameters()) == linear_params(4, 2, bias=False)
 
 

@@ -11,6 +11,7 @@ import pytest
 from dot2torch import __version__
 from dot2torch.cli import main
 from conftest import DIAGRAMS, ROOT, SEED
+from good_corpus import GOOD
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -74,7 +75,7 @@ def test_check_json(capsys):
 
 def test_warnings_pass_unless_strict(tmp_path, capsys):
     path = tmp_path / "w.dot"
-    path.write_text('digraph W { inp [label="input [BatchSize, 4"] r [label="Relu"] inp -> r }', encoding="utf-8")
+    path.write_text((GOOD / "missing_bracket.dot").read_text(encoding="utf-8"), encoding="utf-8")
     code, out, _ = run(capsys, "check", str(path))
     assert code == 0
     assert out.splitlines()[0] == f"{path}:1:13: D2T203 warning node 'inp' (input [BatchSize, 4): missing closing ']' at the end of the label"
@@ -186,8 +187,7 @@ def test_a_file_of_blocks_alone_is_checked_with_stand_ins(tmp_path, capsys):
 )
 def test_each_limit_has_an_option(tmp_path, capsys, option, value, code):
     path = tmp_path / "m.dot"
-    path.write_text('digraph M {\n inp [label="input [BatchSize, 8]"]\n a [label="Linear x 3 [8, ((8))]"]\n'
-                    ' b [label="Relu"]\n inp -> a -> b\n}\n', encoding="utf-8")
+    path.write_text((GOOD / "limits_probe.dot").read_text(encoding="utf-8"), encoding="utf-8")
     assert run(capsys, "check", str(path))[0] == 0
     result, out, _ = run(capsys, "check", str(path), option, value)
     assert result == 1

@@ -7,6 +7,7 @@ import pytest
 import dot2torch
 from dot2torch import SymbolError
 from conftest import DIAGRAMS
+from good_corpus import GOOD
 
 
 def test_the_default_is_the_digraph_no_other_refers_to():
@@ -28,7 +29,7 @@ def test_a_folder_is_a_source():
 
 
 def test_dot_text_is_a_source():
-    model = dot2torch.load('digraph Tiny { inp [label="input [BatchSize, 3]"] r [label="Relu"] inp -> r }')
+    model = dot2torch.load((GOOD / "tiny.dot").read_text(encoding="utf-8"))
     assert type(model).__name__ == "Tiny"
 
 
@@ -38,12 +39,7 @@ def test_a_missing_file_is_file_not_found(tmp_path):
 
 
 def test_stitch_joins_parts_on_shared_nodes():
-    text = """
-    digraph P1 { inp [label="input [BatchSize, 4]"] a [label="Linear [4, 3]"] mid [label="[BatchSize, 3]"] inp -> a -> mid }
-    digraph P2 { mid [label="[BatchSize, 3]"] b [label="Linear [3, 2]"] mid -> b }
-    digraph Whole { stitch="P1, P2" }
-    """
-    model = dot2torch.load(text)
+    model = dot2torch.load(GOOD / "stitch.dot")
     assert type(model).__name__ == "Whole"
     assert [n for n, _ in model.named_children()] == ["a", "b"]
 
