@@ -9,6 +9,7 @@ from typing import Mapping
 import torch.fx
 
 from . import expr as E
+from . import ir, lower
 from .build import build_model
 from .errors import Diagnostic, Dot2TorchError, Severity
 from .library import Library, open_source
@@ -43,6 +44,64 @@ def plan(source: str | Path, name: str | None = None, *, params: Mapping[str, E.
     with using(limits):
         library = open_source(source)
         return plan_diagram(library, library.pick(name), params)
+
+
+def model_ir(source: str | Path, name: str | None = None, *, params: Mapping[str, E.Value] | None = None,
+             limits: Limits | None = None) -> ir.Model:
+    """The model IR of a diagram: its graph and every graph it calls, each once."""
+    with using(limits):
+        library = open_source(source)
+        return lower.model_ir(plan_diagram(library, library.pick(name), params, stand_in_free_symbols=True))
+
+
+def codegen(source: str | Path, name: str | None = None, *, params: Mapping[str, E.Value] | None = None,
+            limits: Limits | None = None, command: str | None = None) -> str:
+    """The Python source of a module equal to `load(source, name, params=params)` that needs
+    only torch: a class per digraph, free symbols as constructor arguments (`params` become
+    the model's defaults). `command` is the one the header says regenerates it."""
+    from .generate import generate
+    from . import __version__
+
+    with using(limits):
+        library = open_source(source)
+        diagram = library.pick(name)
+        plan = plan_diagram(library, diagram, params, stand_in_free_symbols=True)
+        model = lower.model_ir(plan)
+        for graph, conflict in _perturbed(library, diagram, plan, model, params):
+            model.graphs[graph].conflicts.append(conflict)
+    shown = str(source) if isinstance(source, Path) or "\n" not in str(source) else "<text>"
+    if command is None:
+        bound = "".join(f" --param {k}={v}" for k, v in (params or {}).items())
+        command = f"dot2torch build {shown} --name {diagram.name}{bound} -o OUT.py"
+    return generate(model, source=shown, command=command, version=__version__, defaults=dict(params or {}))
+
+
+def _perturbed(library: Library, diagram, plan: Plan, model: ir.Model, params) -> list[tuple[str, ir.Conflict]]:
+    """Plan again with every whole-number symbol of the model doubled: a size written as a
+    number that changes is one the generated class would get wrong for other arguments.
+    Symbols whose doubling the diagram does not allow are checked one at a time, or not at all."""
+    scope = {**{k: E.evaluate(v, {}) for k, v in model.main.symbols.items() if v is not None},
+             **plan.stand_ins, **(params or {})}
+    symbols = [k for k, v in scope.items() if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+
+    def compare(chosen: list[str]) -> list[tuple[str, ir.Conflict]]:
+        doubled = {**scope, **{s: 2 * scope[s] for s in chosen}}
+        other = lower.model_ir(plan_diagram(library, diagram, doubled))
+        return lower.unexplained(model, other, ", ".join(f"{s}={doubled[s]}" for s in chosen))
+
+    if not symbols:
+        return []
+    try:
+        return compare(symbols)
+    except Dot2TorchError:
+        pass
+    found: list[tuple[str, ir.Conflict]] = []
+    for symbol in symbols:
+        try:
+            found += compare([symbol])
+        except Dot2TorchError:
+            continue
+    return list(dict.fromkeys(found))
 
 
 @dataclass

@@ -114,6 +114,7 @@ class Binding:
     symbol: str
     expr: E.Expr | None
     value: E.Value
+    first: E.Expr | None = None  # a repetition whose copies chain: what the first copy gets instead
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,14 @@ class Cell:
     state_sizes: tuple[Arg, ...]
 
 
+@dataclass(frozen=True)
+class Conflict:
+    """Something the graph cannot say once for all its uses: where, and what."""
+
+    node: str | None
+    message: str
+
+
 @dataclass
 class Graph:
     """One digraph, once, however often it is called."""
@@ -172,8 +181,14 @@ class Graph:
     parameters: tuple[Parameter, ...] = ()
     symbols: dict[str, E.Expr | None] = field(default_factory=dict)  # symbols with their written defaults
     cell: Cell | None = None
-    conflicts: list[str] = field(default_factory=list)  # what cannot be written once for every use
+    conflicts: list[Conflict] = field(default_factory=list)  # what cannot be written once for every use
     patterns: dict[str, tuple[int, int]] = field(default_factory=dict)  # symbol → (input, axis) it is read from
+    order: tuple[str, ...] = ()  # the node ids in an order that computes each after its inputs
+
+    def in_order(self) -> list[Node]:
+        """The nodes in computing order (declaration order where that is free)."""
+        by_id = {n.id: n for n in self.nodes}
+        return [by_id[i] for i in self.order if i in by_id]
 
     def node(self, node_id: str) -> Node:
         return next(n for n in self.nodes if n.id == node_id)

@@ -58,7 +58,7 @@ def substitute(expr: E.Expr, mapping: Mapping[str, E.Expr]) -> E.Expr | None:
             return expr
         case E.Name(name=n):
             return mapping.get(n)
-        case E.Num() | E.Str():
+        case E.Num() | E.Str() | E.CopyIndex():
             return expr
         case E.BinOp(op=op, left=left, right=right):
             a, b = substitute(left, mapping), substitute(right, mapping)
@@ -67,6 +67,20 @@ def substitute(expr: E.Expr, mapping: Mapping[str, E.Expr]) -> E.Expr | None:
             inner = substitute(operand, mapping)
             return None if inner is None else E.Neg(inner)
     return None
+
+
+def replace_copy_index(expr: E.Expr, by: E.Expr) -> E.Expr:
+    """The expression with every `#Layer` replaced by `by`."""
+    match expr:
+        case E.CopyIndex():
+            return by
+        case E.BinOp(op=op, left=left, right=right):
+            return E.BinOp(op, replace_copy_index(left, by), replace_copy_index(right, by))
+        case E.Neg(operand=operand):
+            return E.Neg(replace_copy_index(operand, by))
+        case E.TupleExpr(items=items, brackets=b):
+            return E.TupleExpr(tuple(replace_copy_index(i, by) for i in items), b)
+    return expr
 
 
 def annotation_exprs(dims: Sequence[Dim] | None, rank: int) -> Exprs:
@@ -137,42 +151,41 @@ def merge(uses: Sequence[ir.Graph]) -> ir.Graph:
     conflicts = list(first.conflicts)
     for i, node in enumerate(first.nodes):
         versions = [u.nodes[i] for u in uses]
-        nodes.append(_merge_node(versions, first.name, conflicts))
+        nodes.append(_merge_node(versions, conflicts))
     parameters = tuple(
-        ir.Parameter(p.name, _merge_shape([u.parameters[i].shape for u in uses], f"parameter {p.name}", first.name, conflicts))
+        ir.Parameter(p.name, _merge_shape([u.parameters[i].shape for u in uses], f"parameter {p.name}", conflicts))
         for i, p in enumerate(first.parameters)
     )
     cell = first.cell
     if cell is not None:
-        sizes = tuple(_merge_arg([u.cell.state_sizes[i] for u in uses if u.cell], "state size", first.name, conflicts)
+        sizes = tuple(_merge_arg([u.cell.state_sizes[i] for u in uses if u.cell], None, "state size", conflicts)
                       for i in range(len(cell.state_sizes)))
         cell = ir.Cell(sizes)
     for u in uses[1:]:
         conflicts.extend(c for c in u.conflicts if c not in conflicts)
     return ir.Graph(first.name, first.file, nodes, first.inputs, first.outputs, parameters, dict(first.symbols), cell,
-                    conflicts, dict(first.patterns))
+                    conflicts, dict(first.patterns), first.order)
 
 
-def _merge_node(versions: Sequence[ir.Node], graph: str, conflicts: list[str]) -> ir.Node:
+def _merge_node(versions: Sequence[ir.Node], conflicts: list[ir.Conflict]) -> ir.Node:
     node = versions[0]
-    where = f"node {node.id!r}"
     args = tuple(
-        _merge_arg([v.args[i] for v in versions], f"{where} argument {a.keyword}", graph, conflicts)
+        _merge_arg([v.args[i] for v in versions], node.id, f"argument {a.keyword}", conflicts)
         for i, a in enumerate(node.args)
     )
     count = node.count
     if count is not None:
-        count = _merge_arg([v.count for v in versions if v.count is not None], f"{where} count", graph, conflicts)
+        count = _merge_arg([v.count for v in versions if v.count is not None], node.id, "the count", conflicts)
     call = node.call
     if call is not None:
         bindings = tuple(
-            _merge_binding([v.call.bindings[i] for v in versions if v.call is not None], where, graph, conflicts)
+            _merge_binding([v.call.bindings[i] for v in versions if v.call is not None], node.id, conflicts)
             for i in range(len(call.bindings))
         )
         call = ir.Call(call.graph, bindings)
     body = node.body
     if body is not None:
-        body = _merge_node([v.body for v in versions if v.body is not None], graph, conflicts)
+        body = _merge_node([v.body for v in versions if v.body is not None], conflicts)
     shape = node.shape
     if shape is not None:
         shape = ir.Shape(shape.sizes, tuple(
@@ -183,29 +196,32 @@ def _merge_node(versions: Sequence[ir.Node], graph: str, conflicts: list[str]) -
                    args, node.convention, call, count, node.copy_index, body, node.formula, node.uses)
 
 
-def _merge_arg(versions: Sequence[ir.Arg], what: str, graph: str, conflicts: list[str]) -> ir.Arg:
+def _merge_arg(versions: Sequence[ir.Arg], node: str | None, what: str, conflicts: list[ir.Conflict]) -> ir.Arg:
     first = versions[0]
     if first.expr is not None and all(v.expr == first.expr for v in versions):
         return first
     if all(v.value == first.value for v in versions):
         return ir.Arg(first.keyword, first.value, None, first.positional)
     values = ", ".join(dict.fromkeys(repr(v.value) for v in versions))
-    conflicts.append(f"{graph}: {what} is {values} in different uses and follows no symbol of {graph}")
+    conflicts.append(ir.Conflict(node, f"{what} is {values} in different calls of the block and follows none of "
+                                       "its symbols: write it in the label as an expression of them"))
     return first
 
 
-def _merge_binding(versions: Sequence[ir.Binding], where: str, graph: str, conflicts: list[str]) -> ir.Binding:
+def _merge_binding(versions: Sequence[ir.Binding], node: str, conflicts: list[ir.Conflict]) -> ir.Binding:
     first = versions[0]
-    if all(v.expr == first.expr for v in versions) and (first.expr is not None or all(v.value == first.value for v in versions)):
+    if all(v.expr == first.expr and v.first == first.first for v in versions) and (
+            first.expr is not None or all(v.value == first.value for v in versions)):
         return first
     if all(v.value == first.value for v in versions):
         return ir.Binding(first.symbol, None, first.value)
     values = ", ".join(dict.fromkeys(repr(v.value) for v in versions))
-    conflicts.append(f"{graph}: {where} gives {first.symbol} {values} in different uses and it follows no symbol of {graph}")
+    conflicts.append(ir.Conflict(node, f"gives {first.symbol} {values} in different calls of the block and it follows "
+                                       "none of its symbols: write it in the label as an expression of them"))
     return first
 
 
-def _merge_shape(versions: Sequence[ir.Shape], what: str, graph: str, conflicts: list[str]) -> ir.Shape:
+def _merge_shape(versions: Sequence[ir.Shape], what: str, conflicts: list[ir.Conflict]) -> ir.Shape:
     first = versions[0]
     exprs = []
     for i, e in enumerate(first.exprs):
@@ -214,7 +230,8 @@ def _merge_shape(versions: Sequence[ir.Shape], what: str, graph: str, conflicts:
         elif all(v.sizes[i] == first.sizes[i] for v in versions):
             exprs.append(None)
         else:
-            conflicts.append(f"{graph}: {what} axis {i} differs between uses and follows no symbol of {graph}")
+            conflicts.append(ir.Conflict(None, f"{what}: size {i} differs between calls of the block and follows "
+                                               "none of its symbols"))
             exprs.append(e)
     return ir.Shape(first.sizes, tuple(exprs))
 
@@ -233,3 +250,35 @@ def model_ir(plan: Any) -> ir.Model:
 
     visit(plan)
     return ir.Model(plan.name, {name: merge(graphs) for name, graphs in uses.items()})
+
+
+def unexplained(model: ir.Model, other: ir.Model, changed: str) -> list[tuple[str, ir.Conflict]]:
+    """Values written as numbers that differ in `other`, the same model planned with other
+    values for its free symbols: they follow the symbols in a way no expression says."""
+    found: list[tuple[str, ir.Conflict]] = []
+
+    def arg(graph: str, node: str | None, what: str, a: ir.Arg | None, b: ir.Arg | None) -> None:
+        if a is not None and b is not None and not symbolic(a.expr) and a.value != b.value:
+            found.append((graph, ir.Conflict(node, f"{what} is {a.value!r} here but {b.value!r} when {changed}, and the "
+                                                   "label does not say how it follows them: write it as an expression")))
+
+    for name, g in model.graphs.items():
+        h = other.graphs.get(name)
+        if h is None or [n.id for n in g.nodes] != [n.id for n in h.nodes]:
+            found.append((name, ir.Conflict(None, f"its structure changes when {changed}")))
+            continue
+        for n, m in zip(g.nodes, h.nodes):
+            for a, b in zip(n.args, m.args):
+                arg(name, n.id, f"argument {a.keyword}", a, b)
+            arg(name, n.id, "the count", n.count, m.count)
+            if n.body is not None and m.body is not None:
+                for a, b in zip(n.body.args, m.body.args):
+                    arg(name, n.id, f"argument {a.keyword}", a, b)
+            if n.call is not None and m.call is not None:
+                for a, b in zip(n.call.bindings, m.call.bindings):
+                    arg(name, n.id, f"{a.symbol} of the call", ir.Arg(a.symbol, a.value, a.expr),
+                        ir.Arg(b.symbol, b.value, b.expr))
+        for p, q in zip(g.parameters, h.parameters):
+            for i, (e, size, other_size) in enumerate(zip(p.shape.exprs, p.shape.sizes, q.shape.sizes)):
+                arg(name, None, f"parameter {p.name} size {i}", ir.Arg("size", size, e), ir.Arg("size", other_size, e))
+    return found

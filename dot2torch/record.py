@@ -55,9 +55,10 @@ class Recorder:
         self.calls: dict[str, list[tuple[str, dict[str, E.Expr], dict[str, E.Value], "Plan"]]] = {}
         self.patterns: dict[str, tuple[int, int]] = {}
         self.parameters: dict[str, ir.Shape] = {}
-        self.conflicts: list[str] = []
+        self.conflicts: list[ir.Conflict] = []
         self.width: E.Expr | None = None  # the result width of the formula being walked
         self._tensor_exprs: dict[int, tuple[torch.Tensor, E.Expr | None]] = {}
+        self.walked: list[str] = []  # nodes in the order they were planned
 
     # -- hooks the planner calls ------------------------------------------------------
     def pattern(self, index: int, dims: Sequence[Any], bound: dict[str, int]) -> None:
@@ -148,6 +149,7 @@ class Recorder:
         else:
             fields, exprs = self._call(node, kind, preds, previous, sizes)
         self.exprs[node] = exprs
+        self.walked.append(node)
         location = ir.Location(p.diagram.file, data.get("line"), data.get("column"))
         self.nodes[node] = ir.Node(node, name, data["label"], location, kind, ir.Shape(sizes, exprs),
                                    tuple(ir.Ref(q) for q in preds), **fields)
@@ -218,14 +220,19 @@ class Recorder:
         for symbol, (index, axis) in (sub.graph.patterns.items() if sub.graph else ()):
             if symbol in written:
                 continue
-            values = {u[3].graph and _pattern_value(u[3], symbol) for u in uses}
+            values = [_pattern_value(u[3], symbol) for u in uses]
             incoming = self.exprs.get(preds[index], ()) if index < len(preds) else ()
             axis_here = axis + 1 if kind is ir.Kind.SEQUENCE and axis else axis
-            expr = incoming[axis_here] if axis_here < len(incoming) else None
-            value = next(iter(values))
-            if len(values) > 1:
-                self.conflicts.append(f"node {node!r}: {graph}'s {symbol} is read from the input and differs between copies")
-            bindings.append(ir.Binding(symbol, lower.holds(expr, value, p.scope), value))
+            first = lower.holds(incoming[axis_here] if axis_here < len(incoming) else None, values[0], p.scope)
+            if len(set(values)) == 1:
+                bindings.append(ir.Binding(symbol, first, values[0]))
+                continue
+            chained = self._chained(uses, symbol, axis, fields.get("copy_index"))
+            if chained is None:
+                self.conflicts.append(ir.Conflict(node, f"{graph}'s {symbol} is read from the input, is "
+                                                        f"{', '.join(map(str, values))} in the copies, and follows no "
+                                                        "symbol: bind it in the label"))
+            bindings.append(ir.Binding(symbol, chained, values[0], first if first is not None else E.Num(values[0])))
         fields["call"] = ir.Call(graph, tuple(bindings))
         exprs: lower.Exprs = (None,) * len(sizes)
         if kind is ir.Kind.BLOCK_CALL and sub.graph is not None and sub.graph.outputs:
@@ -235,6 +242,24 @@ class Recorder:
             if out_node.shape is not None:
                 exprs = tuple(lower.substitute(e, mapping) if e is not None else None for e in out_node.shape.exprs)
         return fields, self._held(exprs, sizes) if len(exprs) == len(sizes) else (None,) * len(sizes)
+
+    def _chained(self, uses: list, symbol: str, axis: int, copy_index: str | None) -> E.Expr | None:
+        """In a repetition, a copy after the first reads `symbol` from the copy before: the
+        expression of that copy's output, with #Layer one less; None unless it holds in every copy."""
+        _, written, _, sub = uses[0]
+        out = sub.graph.node(sub.graph.outputs[0].node).shape if sub.graph and sub.graph.outputs else None
+        if out is None or axis >= len(out.exprs) or out.exprs[axis] is None or copy_index is None:
+            return None
+        previous = E.BinOp("-", E.CopyIndex(copy_index), E.Num(1))
+        mapping = {s: lower.replace_copy_index(e, previous) for s, e in written.items()}
+        mapping.update({s: E.Name(s) for s in self.planner.scope if s not in mapping and s != "#"})
+        expr = lower.substitute(out.exprs[axis], mapping)
+        if expr is None:
+            return None
+        for i, use in enumerate(uses[1:], 1):
+            if lower.holds(expr, _pattern_value(use[3], symbol), {**self.planner.scope, "#": i}) is None:
+                return None
+        return expr
 
     def _repeated(self, bodies: list[list[ir.Arg]], node: str) -> list[ir.Arg]:
         """The arguments of a repeated plain layer: the same in every copy, or written with #."""
@@ -247,8 +272,8 @@ class Recorder:
                 merged.append(ir.Arg(first.keyword, first.value, None, first.positional))
             else:
                 values = ", ".join(dict.fromkeys(repr(v.value) for v in versions))
-                self.conflicts.append(f"node {node!r}: argument {first.keyword} is {values} in different copies; "
-                                      "write it in the label (with #Layer where it changes)")
+                self.conflicts.append(ir.Conflict(node, f"argument {first.keyword} is {values} in different copies: "
+                                                        "write it in the label (with #Layer where it changes)"))
                 merged.append(first)
         return merged
 
@@ -288,7 +313,7 @@ class Recorder:
         return ir.Graph(
             p.diagram.name, p.diagram.file, [self.nodes[n] for n in order if n in self.nodes], tuple(inputs),
             tuple(ir.Ref(node_of_name[name]) for name in outputs), parameters, symbols, cell, list(self.conflicts),
-            dict(self.patterns),
+            dict(self.patterns), tuple(self.walked),
         )
 
 
