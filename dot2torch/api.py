@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch.fx
 
@@ -14,6 +15,7 @@ from .build import build_model
 from .errors import Diagnostic, Dot2TorchError, Severity
 from .library import Library, open_source
 from .limits import Limits, using
+from .paths import shown_path
 from .free_symbols import plan_diagram
 from .plan import Plan
 
@@ -65,15 +67,45 @@ def codegen(source: str | Path, name: str | None = None, *, params: Mapping[str,
     with using(limits):
         library = open_source(source)
         diagram = library.pick(name)
-        plan = plan_diagram(library, diagram, params, stand_in_free_symbols=True)
-        model = lower.model_ir(plan)
-        for graph, conflict in _perturbed(library, diagram, plan, model, params):
-            model.graphs[graph].conflicts.append(conflict)
-    shown = str(source) if isinstance(source, Path) or "\n" not in str(source) else "<text>"
+        model = _checked_ir(library, diagram, params)
+    shown = shown_path(source)
     if command is None:
-        bound = "".join(f" --param {k}={v}" for k, v in (params or {}).items())
-        command = f"dot2torch build {shown} --name {diagram.name}{bound} -o OUT.py"
+        bound = [word for k, v in (params or {}).items() for word in ("--param", f"{k}={v}")]
+        command = shlex.join(["dot2torch", "build", shown, "--name", diagram.name, *bound, "-o", "OUT.py"])
     return generate(model, source=shown, command=command, version=__version__, defaults=dict(params or {}))
+
+
+def codegen_package(sources: str | Path | Sequence[str | Path], name: str | None = None, *,
+                    params: Mapping[str, E.Value] | None = None, limits: Limits | None = None,
+                    command: str | None = None) -> dict[str, str]:
+    """Python modules (file name → source) for every model digraph of the sources (or the
+    one named): a module per model, `__init__.py`, and `shared.py` holding the blocks that
+    several models call, written once."""
+    from .generate import generate_package
+    from . import __version__
+
+    many = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    models: list[ir.Model] = []
+    shown: dict[str, str] = {}
+    with using(limits):
+        for source in many:
+            library = open_source(source)
+            for diagram in ([library.pick(name)] if name is not None else library.roots()):
+                models.append(_checked_ir(library, diagram, params))
+                shown[diagram.name] = shown_path(diagram.file or source)
+    if command is None:
+        bound = [word for k, v in (params or {}).items() for word in ("--param", f"{k}={v}")]
+        command = shlex.join(["dot2torch", "build", *map(shown_path, many), *bound, "-o", "DIR/"])
+    return generate_package(models, sources=shown, command=command, version=__version__, defaults=dict(params or {}))
+
+
+def _checked_ir(library: Library, diagram, params: Mapping[str, E.Value] | None) -> ir.Model:
+    """The model's IR, with the sizes that follow its symbols in no written way marked."""
+    plan = plan_diagram(library, diagram, params, stand_in_free_symbols=True)
+    model = lower.model_ir(plan)
+    for graph, conflict in _perturbed(library, diagram, plan, model, params):
+        model.graphs[graph].conflicts.append(conflict)
+    return model
 
 
 def _perturbed(library: Library, diagram, plan: Plan, model: ir.Model, params) -> list[tuple[str, ir.Conflict]]:

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .api import Outcome, check_all
+from .api import Outcome, check_all, codegen, codegen_package
+from .paths import shown_path
+from .generate import GENERATED_MARK
 from .build import build_module
 from .errors import Dot2TorchError, Severity
 from .expr import Value
@@ -23,7 +28,9 @@ EXAMPLES = {
     "build": """examples:
   dot2torch build diagrams/                 every digraph of every .dot file, one line each
   dot2torch build diagrams/lenet.dot
-  dot2torch build diagrams/regression.dot --param NFeature=13 --param NLabel=3""",
+  dot2torch build diagrams/regression.dot --param NFeature=13 --param NLabel=3
+  dot2torch build diagrams/lenet.dot -o lenet.py   also write the model as Python that needs only torch
+  dot2torch build diagrams/ -o models/             a module per model, __init__.py, shared blocks once""",
     "check": """examples:
   dot2torch check diagrams/alexnet.dot
   dot2torch check model.dot --format json   one JSON object per diagnostic, for editors and CI
@@ -90,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
                                 help=f"default {getattr(Limits(), field):,}")
         if name == "check":
             sub.add_argument("--format", choices=("text", "json"), default="text")
+        if name == "build":
+            sub.add_argument("-o", "--output", metavar="OUT",
+                             help="write Python: OUT.py for one model, or DIR/ for a module per model")
+            sub.add_argument("--force", action="store_true",
+                             help="let -o replace files that dot2torch did not generate")
     return parser
 
 
@@ -150,7 +162,75 @@ def _build(args: argparse.Namespace, params: dict[str, Value]) -> int:
         print()
         for d in diagnostics:
             print(d.format())
-    return 1 if _problems(outcomes, args) else 0
+    if _problems(outcomes, args):
+        return 1
+    if args.output is not None:
+        return write_python(args, params, [o.name for o in outcomes if not o.used_by])
+    return 0
+
+
+def write_python(args: argparse.Namespace, params: dict[str, Value], models: list[str]) -> int:
+    """`build -o`: the generated Python, written atomically; files dot2torch did not write
+    are kept unless --force."""
+    out = Path(args.output)
+    package = args.output.endswith(("/", os.sep)) or out.is_dir()
+    command = _command(args)
+    try:
+        if package:
+            files = {out / name: text for name, text in codegen_package(
+                [Path(p) for p in args.paths], args.name, params=params, limits=_limits(args), command=command).items()}
+        else:
+            if len(models) != 1:
+                listed = ", ".join(models)
+                raise UsageError(f"{args.output} holds one model, and these paths have {len(models)} ({listed}): "
+                                 "choose one with --name, or write a module per model with -o DIR/")
+            text = codegen(Path(args.paths[0]), args.name or models[0], params=params, limits=_limits(args),
+                           command=command)
+            files = {out: text}
+    except Dot2TorchError as error:
+        for d in error.diagnostics:
+            print(d.format(), file=sys.stderr)
+        return 1
+    for path in files:
+        if path.exists() and not args.force and not _generated(path):
+            raise UsageError(f"{path} exists and was not written by dot2torch: use --force to replace it")
+    for path, text in files.items():
+        write_atomically(path, text)
+        print(f"wrote {path}")
+    return 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line that writes the same files again."""
+    words = ["dot2torch", "build", *map(shown_path, args.paths)]
+    if args.name:
+        words += ["--name", args.name]
+    for p in args.param:
+        words += ["--param", p]
+    words += ["-o", shown_path(args.output) + ("/" if args.output.endswith(("/", os.sep)) else "")]
+    return shlex.join(words)
+
+
+def _generated(path: Path) -> bool:
+    """Was the file written by dot2torch (it starts with the generator's mark)?"""
+    try:
+        with path.open("rb") as f:
+            return f.read(len(GENERATED_MARK)) == GENERATED_MARK.encode()
+    except OSError:
+        return False
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _check(args: argparse.Namespace, params: dict[str, Value]) -> int:
