@@ -1,109 +1,164 @@
-"""A `Plan` → a torch.fx GraphModule.
+"""A planned diagram's IR → a torch.fx GraphModule.
 
-The module's forward is generated Python code (no per-node interpretation at run time),
-its submodules are named after the diagram's node ids and registered in the order the
-diagram declares them, so a state_dict reads in the diagram's order.
+Reads one use of each graph (`Plan.graph`, with the numbers of that use) and the plans of
+the graphs it calls (`Plan.children`). The module's forward is generated Python code (no
+per-node interpretation at run time); submodules are named after the diagram's node ids
+and registered in the order the diagram declares them, so a state_dict reads in that order.
 """
 
 from __future__ import annotations
 
 import math
+import operator
+from typing import Any, Callable
 
 import torch
 import torch.fx
 from torch import nn
 
+from . import ir
 from .formula import key_of, walk
-from .ops import Layer
+from .naming import identifier
+from .ops.torch_nn import torch_nn_classes
 from .plan import Plan
-from .runtime import OverTime, RecurrentCell
+from .runtime import AddNoise, OverTime, RecurrentCell, batch_randn
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "operator.add": operator.add,
+    "torch.cat": torch.cat,
+    "torch.matmul": torch.matmul,
+    "torch.reshape": torch.reshape,
+    "dot2torch.runtime.batch_randn": batch_randn,
+}
+
+
+_OWN_MODULES = (ir.Kind.MODULE, ir.Kind.BLOCK_CALL, ir.Kind.SEQUENCE, ir.Kind.REPETITION)
+
+
+def target_of(name: str) -> Callable[..., Any]:
+    """The torch object an IR target names: one of the functions ops use, AddNoise, or a
+    layer class of torch.nn; nothing else is reachable."""
+    if name in _FUNCTIONS:
+        return _FUNCTIONS[name]
+    if name == "dot2torch.runtime.AddNoise":
+        return AddNoise
+    if name.startswith("torch.nn."):
+        cls = getattr(nn, name.removeprefix("torch.nn."), None)
+        if cls in torch_nn_classes().values():
+            return cls
+    raise ValueError(f"no torch target named {name!r}")
 
 
 def build_module(plan: Plan, device: torch.device | str | None = None) -> torch.fx.GraphModule:
     """Real weights by default; device="meta" gives the structure without allocating any."""
+    g = plan.graph
+    assert g is not None
     graph = torch.fx.Graph()
     modules: dict[str, nn.Module] = {}
     env: dict[str, torch.fx.Node] = {}
     root = nn.Module()
-    for name, shape in plan.parameters.items():
-        root.register_parameter(name, nn.Parameter(_initial(shape, device)))
-    for step in plan.steps:
-        if step.kind == "input":
-            env[step.name] = graph.placeholder(step.name)
-            continue
-        if step.kind == "param":
-            env[step.name] = graph.get_attr(step.name)
-            continue
-        layer = step.layer
-        assert layer is not None
-        args = [env[name] for name in step.inputs]
-        if layer.formula is not None:
-            env[step.name] = _emit_formula(graph, layer, env)
-        elif layer.is_module:
-            modules[step.name] = make_module(layer, device)
-            env[step.name] = graph.call_module(step.name, tuple(args))
-        elif layer.list_input:
-            env[step.name] = graph.call_function(layer.target, (args, *layer.args), dict(layer.kwargs), name=step.name)
-        elif layer.fold:
-            node = args[0]
-            for other in args[1:]:
-                node = graph.call_function(layer.target, (node, other), name=step.name)
-            env[step.name] = node
-        else:
-            env[step.name] = graph.call_function(layer.target, (*args, *layer.args), dict(layer.kwargs), name=step.name)
-    results = [env[name] for name in plan.outputs]
+    for p in g.parameters:
+        root.register_parameter(p.name, nn.Parameter(_initial(p.shape.sizes, device)))
+    names = {n.id: n.name for n in g.nodes}
+    for node in g.in_order():
+        args = [env[r.node] for r in node.inputs]
+        match node.kind:
+            case ir.Kind.INPUT:
+                env[node.id] = graph.placeholder(node.name)
+            case ir.Kind.ANNOTATION | ir.Kind.OUTPUT:
+                env[node.id] = args[0]
+            case ir.Kind.PARAMETER:
+                env[node.id] = graph.get_attr(node.name)
+            case ir.Kind.MODULE:
+                modules[node.name] = _construct(node.target, node.args, device)
+                env[node.id] = graph.call_module(node.name, tuple(args))
+            case ir.Kind.FUNCTION:
+                env[node.id] = _emit_function(graph, node, args)
+            case ir.Kind.NOISE:
+                sizes = tuple(a.value for a in node.args)
+                env[node.id] = graph.call_function(batch_randn, (args[0], *sizes), name=node.name)
+            case ir.Kind.FORMULA:
+                env[node.id] = _emit_formula(graph, node, env, names)
+            case ir.Kind.BLOCK_CALL | ir.Kind.SEQUENCE | ir.Kind.REPETITION:
+                modules[node.name] = _called(node, plan.children.get(node.id, []), device)
+                env[node.id] = graph.call_module(node.name, tuple(args))
+    results = [env[r.node] for r in g.outputs]
     graph.output(results[0] if len(results) == 1 else tuple(results))
     for name, module in modules.items():
         root.add_module(name, module)
-    gm = torch.fx.GraphModule(root, graph, class_name=_class_name(plan.name))
+    gm = torch.fx.GraphModule(root, graph, class_name=identifier(g.name, set()))
     # GraphModule copies submodules in graph order; put them back in declaration order.
-    declared = [s.name for s in sorted(plan.steps, key=lambda s: s.order) if s.name in gm._modules]
-    gm._modules = {name: gm._modules[name] for name in declared}
+    gm._modules = {n.name: gm._modules[n.name] for n in g.nodes if n.kind in _OWN_MODULES}
     return gm
-
-
-def make_module(layer: Layer, device: torch.device | str | None = None) -> nn.Module:
-    """A layer's module: a called block becomes its own GraphModule, a repetition an
-    nn.Sequential of copies, anything else the torch class the op chose."""
-    if layer.block is not None:
-        model = build_model(layer.block, device)
-        return OverTime(model) if layer.over_time else model
-    if layer.copies:
-        return nn.Sequential(*(make_module(copy, device) for copy in layer.copies))
-    with torch.device(device or "cpu"):
-        return layer.make()
 
 
 def build_model(plan: Plan, device: torch.device | str | None = None) -> nn.Module:
     """The module a user gets: a recurrent cell is wrapped to be called like torch's cells."""
     module = build_module(plan, device)
-    return RecurrentCell(module, plan.cell_states) if plan.cell_states else module
+    if plan.graph is not None and plan.graph.cell is not None:
+        return RecurrentCell(module, tuple(a.value for a in plan.graph.cell.state_sizes))
+    return module
+
+
+def _construct(target: str | None, args: tuple[ir.Arg, ...], device: torch.device | str | None) -> nn.Module:
+    cls = target_of(target or "")
+    positional = [a.value for a in args if a.positional]
+    keywords = {a.keyword: a.value for a in args if not a.positional}
+    with torch.device(device or "cpu"):
+        return cls(*positional, **keywords)
+
+
+def _called(node: ir.Node, children: list[Plan], device: torch.device | str | None) -> nn.Module:
+    """A block call's module; a cell run over time; a repetition's nn.Sequential of copies."""
+    if node.kind is ir.Kind.REPETITION and node.body is not None:
+        return nn.Sequential(*(_construct(node.body.target, args, device) for args in node.copy_args))
+    built = []
+    for child in children:
+        model = build_model(child, device)
+        built.append(OverTime(model) if child.graph is not None and child.graph.cell is not None else model)
+    return nn.Sequential(*built) if node.kind is ir.Kind.REPETITION else built[0]
+
+
+def _emit_function(graph: torch.fx.Graph, node: ir.Node, args: list[torch.fx.Node]) -> torch.fx.Node:
+    target = target_of(node.target or "")
+    positional = tuple(a.value for a in node.args if a.positional)
+    keywords = {a.keyword: a.value for a in node.args if not a.positional}
+    if node.convention is ir.Convention.FOLD:
+        out = args[0]
+        for other in args[1:]:
+            out = graph.call_function(target, (out, other), name=node.name)
+        return out
+    if node.convention is ir.Convention.LIST:
+        return graph.call_function(target, (args, *positional), keywords, name=node.name)
+    return graph.call_function(target, (*args, *positional), keywords, name=node.name)
 
 
 def _initial(shape: tuple[int, ...], device: torch.device | str | None) -> torch.Tensor:
     """A formula's parameter starts uniform in ±1/sqrt(last size), as torch.nn.LSTMCell's do
     (there the last size is the hidden size)."""
+    if device == "meta":
+        return torch.empty(shape, device="meta")
     bound = 1.0 / math.sqrt(shape[-1]) if shape and shape[-1] else 0.0
-    return torch.empty(shape, device=device or "cpu").uniform_(-bound, bound) if device != "meta" else torch.empty(shape, device="meta")
+    return torch.empty(shape, device=device or "cpu").uniform_(-bound, bound)
 
 
-def _emit_formula(graph: torch.fx.Graph, layer: Layer, env: dict[str, torch.fx.Node]) -> torch.fx.Node:
-    """The formula's operations as fx nodes; names resolved as the planner recorded them."""
+def _emit_formula(graph: torch.fx.Graph, node: ir.Node, env: dict[str, torch.fx.Node],
+                  names: dict[str, str]) -> torch.fx.Node:
+    """The formula's operations as fx nodes; each name means what the planner found."""
+    uses = dict(node.uses)
 
     def leaf(e):
-        kind, what, extra = layer.refs[key_of(e)]
-        if kind == "value":
-            return env[what]
-        node = graph.get_attr(what)
-        return graph.call_function(torch.t, (node,)) if kind == "attr" and extra else node
+        match uses[key_of(e)]:
+            case ir.ValueUse(node=source):
+                return env[source]
+            case ir.ParameterUse(name=name):
+                return graph.get_attr(name)
+            case ir.AttributeUse(node=owner, attribute=attribute, transposed=transposed):
+                tensor = graph.get_attr(f"{names[owner]}.{attribute}")
+                return graph.call_function(torch.t, (tensor,)) if transposed else tensor
 
     def apply(_symbol, fn, args):
         return graph.call_function(fn, tuple(args))
 
-    return walk(layer.formula, leaf, apply)
-
-
-def _class_name(name: str) -> str:
-    from .naming import identifier
-
-    return identifier(name, set())
+    assert node.formula is not None
+    return walk(node.formula, leaf, apply)

@@ -142,6 +142,7 @@ class Node:
     count: Arg | None = None  # REPETITION: how many copies
     copy_index: str | None = None  # REPETITION: the name of `#Layer`
     body: "Node | None" = None  # REPETITION of a plain layer: one copy
+    copy_args: tuple[tuple[Arg, ...], ...] = ()  # in one use: each copy's arguments, with their values
     formula: E.Expr | None = None  # FORMULA: the equation (`@ x` nodes: ⟨input⟩ @ x)
     uses: tuple[tuple[str, Use], ...] = ()  # FORMULA: what each name in it means
 

@@ -193,7 +193,7 @@ def _merge_node(versions: Sequence[ir.Node], conflicts: list[ir.Conflict]) -> ir
             for i, e in enumerate(shape.exprs)
         ))
     return ir.Node(node.id, node.name, node.label, node.location, node.kind, shape, node.inputs, node.op, node.target,
-                   args, node.convention, call, count, node.copy_index, body, node.formula, node.uses)
+                   args, node.convention, call, count, node.copy_index, body, (), node.formula, node.uses)
 
 
 def _merge_arg(versions: Sequence[ir.Arg], node: str | None, what: str, conflicts: list[ir.Conflict]) -> ir.Arg:
@@ -242,11 +242,9 @@ def model_ir(plan: Any) -> ir.Model:
 
     def visit(p: Any) -> None:
         uses.setdefault(p.name, []).append(p.graph)
-        for step in p.steps:
-            layer = step.layer
-            for part in (layer.copies or (layer,)) if layer is not None else ():
-                if part.block is not None:
-                    visit(part.block)
+        for children in p.children.values():
+            for child in children:
+                visit(child)
 
     visit(plan)
     return ir.Model(plan.name, {name: merge(graphs) for name, graphs in uses.items()})

@@ -13,7 +13,6 @@ from typing import Mapping
 
 import networkx as nx
 import torch
-import torch.fx
 
 from . import expr as E
 from .blocks import bind_call, repeat_count
@@ -28,7 +27,6 @@ from .plan_formulas import FormulaPlanning, head_key, named_dims, reading
 from .record import Recorder
 from . import ir
 from .reader import Diagram
-from .runtime import OverTime
 from .grammar import Dim
 from .shapes import batch_name, bind_pattern, check_shape, read_annotation
 
@@ -79,6 +77,7 @@ class Plan:
     parameters: dict[str, tuple[int, ...]] = field(default_factory=dict)  # trainable tensors of formulas
     cell_states: tuple[int, ...] = ()  # a recurrent cell: the size of each state it carries
     graph: ir.Graph | None = None  # this use of the digraph, as IR (lower.merge makes one of all uses)
+    children: dict[str, list["Plan"]] = field(default_factory=dict)  # a call's node → the plan of each use
 
     @property
     def inputs(self) -> list[Step]:
@@ -108,6 +107,7 @@ class Planner(FormulaPlanning):
         self.taken: set[str] = set()
         self.fixed: set[str] = set()
         self.record = Recorder(self)  # what each node means, as IR
+        self.children: dict[str, list[Plan]] = {}  # block calls: the plan of each use (each copy)
 
     # -- errors -------------------------------------------------------------------------
     def where(self, node: str | None) -> dict[str, object]:
@@ -165,7 +165,7 @@ class Planner(FormulaPlanning):
         outputs += [self.value_of[n][0] for n in dict.fromkeys(self.sampled_from) if self.value_of[n][0] not in outputs]
         graph = self.record.graph(inputs, outputs, self.by_order())
         return Plan(self.diagram.name, self.diagram.file, self.steps, outputs, self.warnings,
-                    parameters=self.parameters, cell_states=cell_states, graph=graph)
+                    parameters=self.parameters, cell_states=cell_states, graph=graph, children=self.children)
 
     def by_order(self) -> list[str]:
         return sorted(self.g, key=lambda n: self.g.nodes[n]["order"])
@@ -315,29 +315,25 @@ class Planner(FormulaPlanning):
             raise PlanError("D2T106", "only one kind of input node is allowed per diagram")
         elif isinstance(label, FormulaLabel):
             self.add_formula(node, label.expr, preds)
-            self.record.node(node, ir.Kind.FORMULA, preds)
         else:
             kind = self.node_kind(node, label)
             if kind == "operand_matmul":
                 self.check_arity(OpSpec("@", None), label, preds)
                 self.add_formula(node, self.formula_of(node), preds)
-                self.record.node(node, ir.Kind.FORMULA, preds)
             elif kind == "named":
                 self.add_named(node, label, preds)
                 self.record.node(node, ir.Kind.ANNOTATION, preds)
             elif kind == "param":
                 self.add_param(node, label)
-                self.record.node(node, ir.Kind.PARAMETER, preds)
             elif kind == "noise":
                 self.add_noise(node, label, preds)
-                self.record.node(node, ir.Kind.NOISE, preds)
             else:
                 self.add_layer(node, label, preds)
-                self.record.node(node, self.record.layer_kind(node), preds)
 
     def add_step(self, node: str, name: str, kind: str, op: str, out: torch.Tensor,
-                 inputs: tuple[str, ...], layer: Layer | None) -> None:
-        self.frame.steps[0] += len(layer.copies) if layer is not None and layer.copies else 1
+                 inputs: tuple[str, ...], layer: Layer | None, layers: int = 1) -> None:
+        """`layers`: how many layers the step counts for (the copies of a repetition)."""
+        self.frame.steps[0] += layers
         if self.frame.steps[0] > current().layers:
             raise PlanError("D2T506", exceeded("layers", "the number of layers, blocks expanded", self.frame.steps[0]))
         check_elements("the output", out)
@@ -398,18 +394,25 @@ class Planner(FormulaPlanning):
         spec = find(label.name)
         block = None if spec is not None else self.library.block_for(self.diagram, node, self.frame.stack[0])
         inputs = [self.value_of[p] for p in preds]
+        names = tuple(n for n, _ in inputs)
+        name = identifier(node, self.taken)
         if block is not None:
-            layer, out = self.call_block(node, label, block, [v for _, v in inputs])
-            op = block.name
-        else:
-            spec = spec or self.torch_nn_spec(label)
-            self.check_arity(spec, label, preds)
-            if label.repeat is not None and spec.name != "UpSample":
-                layer, out = self.repeat_layer(spec, label, preds, [v for _, v in inputs])
-            else:
-                layer, out = self.plan_layer(spec, label, self.scope, preds, [v for _, v in inputs])
-            op = layer.target.__name__ if hasattr(layer.target, "__name__") else spec.name
-        self.add_step(node, identifier(node, self.taken), "layer", op, out, tuple(n for n, _ in inputs), layer)
+            kind, plans, out = self.call_block(node, label, block, [v for _, v in inputs])
+            self.children[node] = plans
+            self.add_step(node, name, "layer", block.name, out, names, None, len(plans))
+            self.record.node(node, kind, preds)
+            return
+        spec = spec or self.torch_nn_spec(label)
+        self.check_arity(spec, label, preds)
+        if label.repeat is not None and spec.name != "UpSample":
+            copies, out = self.repeat_layer(spec, label, preds, [v for _, v in inputs])
+            self.add_step(node, name, "layer", "Sequential", out, names, None, len(copies))
+            self.record.node(node, ir.Kind.REPETITION, preds, copies=copies)
+            return
+        layer, out = self.plan_layer(spec, label, self.scope, preds, [v for _, v in inputs])
+        op = layer.target.__name__ if hasattr(layer.target, "__name__") else spec.name
+        self.add_step(node, name, "layer", op, out, names, layer)
+        self.record.node(node, ir.Kind.MODULE if layer.is_module else ir.Kind.FUNCTION, preds, layer=layer)
 
     def torch_nn_spec(self, label: OpLabel) -> OpSpec:
         cls = find_torch_nn(label.name)
@@ -442,7 +445,7 @@ class Planner(FormulaPlanning):
         return layer, out
 
     def repeat_layer(self, spec: OpSpec, label: OpLabel, preds: list[str],
-                     inputs: list[torch.Tensor]) -> tuple[Layer, torch.Tensor]:
+                     inputs: list[torch.Tensor]) -> tuple[list[Layer], torch.Tensor]:
         """`Linear x 3 [8, 8]`: copies in sequence, each with its own weights; #Layer counts them."""
         count = repeat_count(label.repeat, self.scope)
         copies = []
@@ -450,10 +453,10 @@ class Planner(FormulaPlanning):
             layer, out = self.plan_layer(spec, label, {**self.scope, "#": i}, preds, inputs)
             copies.append(layer)
             inputs, preds = [out], preds
-        return Layer(torch.nn.Sequential, copies=tuple(copies)), out
+        return copies, out
 
     def call_block(self, node: str, label: OpLabel, block: Diagram,
-                   inputs: list[torch.Tensor]) -> tuple[Layer, torch.Tensor]:
+                   inputs: list[torch.Tensor]) -> tuple[ir.Kind, list[Plan], torch.Tensor]:
         """Plan the called digraph with the call's bindings; a repetition plans one copy per
         count, each fed by the one before. A recurrent cell runs over the time axis."""
         stack = self.frame.stack
@@ -493,11 +496,9 @@ class Planner(FormulaPlanning):
             else:
                 flowing = ((out_step.shape, out_step.dtype),)
         out = torch.empty(flowing[0][0], dtype=flowing[0][1], device="meta")
-        kind = {"over_time": True, "target": OverTime} if cell is not None else {"target": torch.fx.GraphModule}
-        layers = [Layer(block=p, **kind) for p in plans]
-        if label.repeat is None:
-            return layers[0], out
-        return Layer(torch.nn.Sequential, copies=tuple(layers)), out
+        if label.repeat is not None:
+            return ir.Kind.REPETITION, plans, out
+        return (ir.Kind.SEQUENCE if cell is not None else ir.Kind.BLOCK_CALL), plans, out
 
     @staticmethod
     def within(error: Dot2TorchError, context: str) -> Dot2TorchError:

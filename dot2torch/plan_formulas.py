@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 
 from . import expr as E
+from . import ir
 from .errors import PlanError, Severity
 from .formula import ATTRIBUTE_ALIASES, FUNCTIONS, is_time_index, key_of, leaves, walk
 from .grammar import Dim, FormulaLabel, Label, OpLabel
@@ -162,6 +163,7 @@ class FormulaPlanning:
         shape = tuple(E.as_size(self.value(d), d.key or "size") for d in dims)
         name = self.register_parameter(head_key(label), shape, tuple(d.values[0] for d in dims))
         self.add_step(node, name, "param", "parameter", torch.empty(shape, device="meta"), (), None)
+        self.record.node(node, ir.Kind.PARAMETER, [])
 
     def value(self: "Planner", dim: Dim) -> E.Value:
         values = [E.evaluate(v, self.scope) for v in dim.values]
@@ -189,6 +191,7 @@ class FormulaPlanning:
         out = batch_randn(like, *sizes)
         self.noise_nodes.add(node)
         self.add_step(node, identifier(node, self.taken), "layer", "randn", out, (name,), layer)
+        self.record.node(node, ir.Kind.NOISE, preds, layer=layer)
 
     def add_formula(self: "Planner", node: str, expr: E.Expr, preds: list[str]) -> None:
         label = self.labels[node]
@@ -221,8 +224,8 @@ class FormulaPlanning:
         out = walk(expr, leaf, apply)
         if not isinstance(out, torch.Tensor):
             raise PlanError("D2T210", "a formula must compute a tensor from the names it uses")
-        layer = Layer(walk, formula=expr, refs=dict(refs))
-        self.add_step(node, identifier(node, self.taken), "layer", "formula", out, (), layer)
+        self.add_step(node, identifier(node, self.taken), "layer", "formula", out, (), None)
+        self.record.node(node, ir.Kind.FORMULA, preds, formula=expr, refs=refs)
         sources = [r[2] for r in refs.values() if r[0] == "value"]
         if any(s in self.noise_nodes for s in sources):  # a sample: its parameters are returned too
             self.sampled_from.extend(s for s in sources if s not in self.noise_nodes)

@@ -111,16 +111,10 @@ class Recorder:
         self.tensor(result, next((e for e in same if e is not None), None))
 
     # -- nodes ---------------------------------------------------------------------------
-    def layer_kind(self, node: str) -> ir.Kind:
-        layer = self.planner.step_of[node].layer
-        assert layer is not None
-        if layer.copies:
-            return ir.Kind.REPETITION
-        if layer.block is not None:
-            return ir.Kind.SEQUENCE if layer.over_time else ir.Kind.BLOCK_CALL
-        return ir.Kind.MODULE if layer.is_module else ir.Kind.FUNCTION
-
-    def node(self, node: str, kind: ir.Kind, preds: list[str]) -> None:
+    def node(self, node: str, kind: ir.Kind, preds: list[str], *, layer: Layer | None = None,
+             copies: list[Layer] | None = None, formula: E.Expr | None = None, refs: dict | None = None) -> None:
+        """Record a planned node: `layer` for a module, function or noise; `copies` for a
+        repeated plain layer; `formula` and what its names mean (`refs`) for a formula."""
         p = self.planner
         data = p.g.nodes[node]
         name, tensor = p.value_of[node]
@@ -136,18 +130,18 @@ class Recorder:
         elif kind is ir.Kind.PARAMETER:
             exprs = self.parameters[name].exprs
         elif kind is ir.Kind.FORMULA:
-            layer = p.step_of[node].layer
-            fields.update(formula=layer.formula, uses=tuple(self._uses(layer.refs)))
+            fields.update(formula=formula, uses=tuple(self._uses(refs or {})))
             exprs = (None,) * (len(sizes) - 1) + (self.last_axis(tensor),) if sizes else ()
         elif kind is ir.Kind.NOISE:
-            layer = p.step_of[node].layer
+            assert layer is not None
             fields["args"] = tuple(self._args(layer, previous))
             fields["target"] = qualified(batch_randn)
             exprs = (None, *(a.expr if lower.symbolic(a.expr) else None for a in fields["args"]))
         elif kind in (ir.Kind.MODULE, ir.Kind.FUNCTION):
-            fields, exprs = self._layer(node, p.step_of[node].layer, preds, previous, sizes)
+            assert layer is not None
+            fields, exprs = self._layer(node, layer, preds, previous, sizes)
         else:
-            fields, exprs = self._call(node, kind, preds, previous, sizes)
+            fields, exprs = self._call(node, kind, preds, previous, sizes, copies)
         self.exprs[node] = exprs
         self.walked.append(node)
         location = ir.Location(p.diagram.file, data.get("line"), data.get("column"))
@@ -181,9 +175,9 @@ class Recorder:
         assert isinstance(label, OpLabel)
         spec = find(label.name)
         op = spec.name if spec is not None else getattr(find_torch_nn(label.name), "__name__", label.name)
-        convention = ir.Convention.LIST if layer.list_input else ir.Convention.FOLD if layer.fold else ir.Convention.SPREAD
+        convention = layer.convention
         before = tuple(p.value_of[preds[0]][1].shape) if preds else ()
-        if layer.list_input:
+        if convention is ir.Convention.LIST:
             axis = layer.kwargs["dim"] % len(sizes)
             exprs = lower.cat_exprs([self.exprs.get(q, ()) for q in preds], axis, sizes)
         elif layer.is_module:
@@ -194,22 +188,22 @@ class Recorder:
         return fields, self._held(exprs, sizes)
 
     def _call(self, node: str, kind: ir.Kind, preds: list[str], previous: lower.Exprs,
-              sizes: tuple[int, ...]) -> tuple[dict[str, Any], lower.Exprs]:
+              sizes: tuple[int, ...], copies: list[Layer] | None) -> tuple[dict[str, Any], lower.Exprs]:
         """A block call, a cell over time, or a repetition (of a block or of a plain layer)."""
         p = self.planner
         label = p.labels[node]
         assert isinstance(label, OpLabel)
-        layer = p.step_of[node].layer
         fields: dict[str, Any] = {}
         if kind is ir.Kind.REPETITION:
-            fields["count"] = ir.Arg("count", len(layer.copies), label.repeat)
+            fields["count"] = ir.Arg("count", len(copies) if copies else len(self.calls[node]), label.repeat)
             fields["copy_index"] = _copy_index(label)
-            if layer.copies[0].block is None:  # a plain layer repeated
+            if copies:  # a plain layer repeated
                 before = tuple(p.value_of[preds[0]][1].shape)
-                bodies = [self._args(copy, previous if i == 0 else (None,) * len(before)) for i, copy in enumerate(layer.copies)]
+                bodies = [self._args(copy, previous if i == 0 else (None,) * len(before)) for i, copy in enumerate(copies)]
                 args = tuple(self._repeated(bodies, node))
-                body_fields, _ = self._layer(node, layer.copies[0], preds, previous, sizes)
+                body_fields, _ = self._layer(node, copies[0], preds, previous, sizes)
                 body_fields["args"] = args
+                fields["copy_args"] = tuple(tuple(b) for b in bodies)
                 location = ir.Location(p.diagram.file)
                 fields["body"] = ir.Node(node, p.value_of[node][0], p.g.nodes[node]["label"], location,
                                          ir.Kind.MODULE, None, (), **body_fields)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from . import ir
 from .api import Outcome
 from .errors import Severity
 from .plan import Plan
@@ -28,40 +29,56 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def layer_rows(plan: Plan, module: nn.Module, depth: int = 0) -> list[Row]:
-    """One row per step; a block call's row carries its subtotal and is followed by the rows
-    of its inside, one level deeper; a repetition lists its copies."""
+    """One row per node that computes something; a block call's row carries its subtotal
+    and is followed by the rows of its inside, one level deeper; a repetition lists its copies."""
+    g = plan.graph
+    assert g is not None
     rows = []
     submodules = dict(module.named_children())
-    stepped = {s.name for s in plan.steps}
-    for name, shape in plan.parameters.items():
-        if name not in stepped:  # implied by a formula: listed first, as the module holds it
-            rows.append(Row(name, "parameter", str(list(shape)), math.prod(shape), depth))
-    for step in plan.steps:
-        sub = submodules.get(step.name)
-        layer = step.layer
-        shape = str(list(step.shape))
-        if step.kind == "input" and depth:
-            continue  # a block's input is the row above it
-        if step.kind == "param":
-            rows.append(Row(step.node, "parameter", shape, math.prod(step.shape), depth))
-        elif sub is None or layer is None:
-            rows.append(Row(step.node, step.op, shape, 0, depth))
-        elif layer.block is not None:
-            rows.append(Row(step.node, layer.block.name, shape, count_parameters(sub), depth))
-            rows.extend(layer_rows(layer.block, _graph_of(sub), depth + 1))
-        elif layer.copies:
-            first = layer.copies[0]
-            what = first.block.name if first.block is not None else type(sub[0]).__name__
-            rows.append(Row(step.node, f"{what} x {len(layer.copies)}", shape, count_parameters(sub), depth))
-            for i, (copy, copy_module) in enumerate(zip(layer.copies, sub)):
-                if copy.block is not None:
-                    out = str(list(copy.block.step(copy.block.outputs[0]).shape))
-                    rows.append(Row(f"[{i}]", copy.block.name, out, count_parameters(copy_module), depth + 1))
-                    rows.extend(layer_rows(copy.block, _graph_of(copy_module), depth + 2))
-                else:
-                    rows.append(Row(f"[{i}]", _describe(copy_module), "", count_parameters(copy_module), depth + 1))
+    declared = {n.name for n in g.nodes if n.kind is ir.Kind.PARAMETER}
+    for p in g.parameters:
+        if p.name not in declared:  # implied by a formula: listed first, as the module holds it
+            rows.append(Row(p.name, "parameter", str(list(p.shape.sizes)), math.prod(p.shape.sizes), depth))
+    for node in g.in_order():
+        shape = str(list(node.shape.sizes)) if node.shape is not None else ""
+        sub = submodules.get(node.name)
+        match node.kind:
+            case ir.Kind.ANNOTATION | ir.Kind.OUTPUT:
+                continue
+            case ir.Kind.INPUT:
+                if not depth:  # a block's input is the row above it
+                    rows.append(Row(node.id, "input", shape, 0, depth))
+            case ir.Kind.PARAMETER:
+                rows.append(Row(node.id, "parameter", shape, math.prod(node.shape.sizes), depth))
+            case ir.Kind.MODULE:
+                rows.append(Row(node.id, _describe(sub), shape, count_parameters(sub), depth))
+            case ir.Kind.FUNCTION:
+                rows.append(Row(node.id, (node.target or "").rsplit(".", 1)[-1], shape, 0, depth))
+            case ir.Kind.NOISE:
+                rows.append(Row(node.id, "randn", shape, 0, depth))
+            case ir.Kind.FORMULA:
+                rows.append(Row(node.id, "formula", shape, 0, depth))
+            case ir.Kind.BLOCK_CALL | ir.Kind.SEQUENCE:
+                child = plan.children[node.id][0]
+                rows.append(Row(node.id, child.name, shape, count_parameters(sub), depth))
+                rows.extend(layer_rows(child, _graph_of(sub), depth + 1))
+            case ir.Kind.REPETITION:
+                rows.extend(_copies(node, plan.children.get(node.id, []), sub, shape, depth))
+    return rows
+
+
+def _copies(node: ir.Node, children: list[Plan], sub: nn.Module, shape: str, depth: int) -> list[Row]:
+    """A repetition's row, then a row per copy (with the inside of a block's copies)."""
+    what = children[0].name if children else type(sub[0]).__name__
+    rows = [Row(node.id, f"{what} x {len(sub)}", shape, count_parameters(sub), depth)]
+    for i, copy_module in enumerate(sub):
+        if children:
+            child = children[i]
+            out = child.graph.node(child.graph.outputs[0].node).shape
+            rows.append(Row(f"[{i}]", child.name, str(list(out.sizes)), count_parameters(copy_module), depth + 1))
+            rows.extend(layer_rows(child, _graph_of(copy_module), depth + 2))
         else:
-            rows.append(Row(step.node, _describe(sub), shape, count_parameters(sub), depth))
+            rows.append(Row(f"[{i}]", _describe(copy_module), "", count_parameters(copy_module), depth + 1))
     return rows
 
 

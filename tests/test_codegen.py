@@ -330,6 +330,7 @@ def test_torch_compile_with_inductor():
     assert torch.allclose(torch.compile(model)(x), model(x), atol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize(("file", "name", "arguments"), [("lenet.dot", "Lenet", {}),
                                                          ("recurrent.dot", "LSTMCell", {"NIn": 4, "NOut": 6})])
 def test_generated_code_scripts(file, name, arguments):

@@ -20,6 +20,7 @@ from torch import nn
 from .. import expr as E
 from ..errors import PlanError
 from ..grammar import Arg, OpLabel
+from ..ir import Convention
 
 Shape = tuple[int, ...]
 
@@ -42,54 +43,49 @@ class Argument:
 
 @dataclass(frozen=True)
 class Layer:
-    """How one node becomes torch.
-
-    A module `target` is constructed as target(*args, **kwargs) and called on the inputs;
-    a function `target` is called as target(*inputs, *args, **kwargs), or with the inputs
-    as one list when `list_input`, or folded left to right over them when `fold`.
-    `arguments` says, for ops described as data, where each constructor argument came from.
-    """
+    """What an op makes of one node: a torch.nn class constructed as target(*args, **kwargs)
+    and called on the inputs, or a torch function called on them as `convention` says.
+    `arguments` says where each argument came from."""
 
     target: Callable[..., Any]
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
-    list_input: bool = False
-    fold: bool = False
-    block: Any = None  # the Plan of a called digraph: built as a module of its own
-    copies: tuple["Layer", ...] = ()  # a repetition: built as nn.Sequential of these
-    over_time: bool = False  # with block: a recurrent cell run over the time axis
-    formula: Any = None  # an expression (expr.Expr) evaluated by formula.walk
-    refs: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # formula name → what it means
+    convention: Convention = Convention.SPREAD
     arguments: tuple[Argument, ...] = ()
 
     @staticmethod
-    def of(target: Callable[..., Any], arguments: Iterable[Argument], **flags: Any) -> "Layer":
+    def of(target: Callable[..., Any], arguments: Iterable[Argument], convention: Convention = Convention.SPREAD) -> "Layer":
         """A layer whose call arguments are `arguments`: the positional ones first, in order."""
         arguments = tuple(arguments)
         args = tuple(a.value for a in arguments if a.positional)
         kwargs = {a.keyword: a.value for a in arguments if not a.positional}
-        return Layer(target, args, kwargs, arguments=arguments, **flags)
+        return Layer(target, args, kwargs, convention, arguments)
 
     @property
     def is_module(self) -> bool:
         return isinstance(self.target, type) and issubclass(self.target, nn.Module)
 
     def make(self) -> nn.Module:
-        """The module of a plain layer (blocks and repetitions are built by build.py)."""
         return self.target(*self.args, **dict(self.kwargs))
 
     def call(self, inputs: list[torch.Tensor], module: nn.Module | None = None) -> torch.Tensor:
-        """Run the layer eagerly (the builder uses this on meta tensors to get shapes)."""
+        """Run the layer eagerly (the planner uses this on meta tensors to get shapes)."""
         if module is not None:
             return module(*inputs)
-        if self.list_input:
-            return self.target(inputs, *self.args, **self.kwargs)
-        if self.fold:
-            out = inputs[0]
-            for x in inputs[1:]:
-                out = self.target(out, x)
-            return out
-        return self.target(*inputs, *self.args, **self.kwargs)
+        return call_function(self.target, self.convention, inputs, self.args, self.kwargs)
+
+
+def call_function(target: Callable[..., Any], convention: Convention, inputs: list[Any], args: tuple[Any, ...],
+                  kwargs: Mapping[str, Any]) -> Any:
+    """A function node's call: its inputs spread, as one list, or folded left to right."""
+    if convention is Convention.LIST:
+        return target(inputs, *args, **kwargs)
+    if convention is Convention.FOLD:
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = target(out, x)
+        return out
+    return target(*inputs, *args, **kwargs)
 
 
 @dataclass

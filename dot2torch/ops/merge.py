@@ -7,6 +7,7 @@ import operator
 import torch
 
 from ..errors import PlanError
+from ..ir import Convention
 from .base import Argument, Layer, OpCall, register
 
 
@@ -20,7 +21,7 @@ def add(call: OpCall) -> Layer:
                 f"cannot add {list(first)} from {call.sources[0]!r} and {list(shape)} from {source!r}: shapes differ",
             )
     call.rest(operator.add, accepted=set(), name="+")
-    return Layer(operator.add, fold=True)
+    return Layer(operator.add, convention=Convention.FOLD)
 
 
 @register("cat", "concat", "concatenate", min_inputs=2, max_inputs=None, example="cat(axis=1)", example_shape=(2, 4, 3, 3))
@@ -40,7 +41,7 @@ def cat(call: OpCall) -> Layer:
                 f"along axis {dim}: the other sizes differ",
             )
     call.rest(torch.cat, accepted=set(), name="cat")
-    return Layer.of(torch.cat, [Argument("dim", dim, None if arg is None else arg.value)], list_input=True)
+    return Layer.of(torch.cat, [Argument("dim", dim, None if arg is None else arg.value)], Convention.LIST)
 
 
 @register("@", "matmul", min_inputs=2, max_inputs=2, example="@", example_shape=(2, 2, 2))
