@@ -46,7 +46,8 @@ def one_op_diagram(label: str, in_shape: tuple[int, ...], inputs: int = 1) -> st
     return "digraph OneOp {\n" + "\n".join(lines) + "\n}\n"
 
 
-# Fuzzing: CI runs a fixed, derandomised set; scripts/fuzz.sh runs the long profile.
+# Fuzzing (tests/test_fuzz.py): by default derandomised, so the quick share of the default run and
+# the full share (-m slow) try the same examples every run; scripts/fuzz.sh picks the long profile.
 settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("DOT2TORCH_FUZZ", "ci"))

@@ -1,11 +1,17 @@
 """Property tests over the label grammar and over DOT text: the only exceptions that escape
 the public API are dot2torch's own, and `check` and `load` agree on what is valid.
-CI runs a fixed set (about 2,400 examples); scripts/fuzz.sh runs a long one."""
+
+Each property is two tests (see `fuzz`): a bounded quick share in the default run, and the full
+share (2,400 examples in all) marked slow, run by `pytest -m slow`. Both are derandomised;
+scripts/fuzz.sh runs the full share twenty times over with fresh randomness."""
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,15 +25,26 @@ from conftest import DIAGRAMS
 LONG = os.environ.get("DOT2TORCH_FUZZ") == "long"
 
 
-def examples(n: int) -> settings:
-    return settings(max_examples=20 * n if LONG else n)
+def fuzz(*strategies, quick: int, full: int) -> Callable:
+    """Make the property two tests: itself with `quick` examples, run by default, and
+    `<name>_full` with `full` examples, marked slow. The profile (tests/conftest.py) derandomises
+    both, so every run tries the same examples; DOT2TORCH_FUZZ=long multiplies the counts by
+    twenty and draws fresh ones."""
+    scale = 20 if LONG else 1
+
+    def make(prop: Callable) -> Callable:
+        module = sys.modules[prop.__module__]
+        full_test = settings(max_examples=scale * full)(given(*strategies)(prop))
+        setattr(module, f"{prop.__name__}_full", pytest.mark.slow(full_test))
+        return settings(max_examples=scale * quick)(given(*strategies)(prop))
+
+    return make
 
 
 LABEL_ALPHABET = "abcxyzKSPInOut=[](),.+-*/@#x 0123456789\n'\"σ输入出（参数）_<>{}\\"
 
 
-@examples(800)
-@given(st.text(alphabet=LABEL_ALPHABET, max_size=60))
+@fuzz(st.text(alphabet=LABEL_ALPHABET, max_size=60), quick=400, full=800)
 def test_any_label_text_parses_or_raises_a_plan_error(text):
     try:
         parse_label(text)
@@ -61,8 +78,7 @@ def dot_graphs(draw) -> str:
     return "digraph Fuzz {\n" + "\n".join(lines) + "\n}\n"
 
 
-@examples(600)
-@given(dot_graphs())
+@fuzz(dot_graphs(), quick=150, full=600)
 def test_check_and_load_agree_on_random_graphs(text):
     problems = [d for d in dot2torch.check(text) if d.severity.value == "error"]
     try:
@@ -98,16 +114,14 @@ def mutated_diagrams(draw) -> str:
     return text
 
 
-@examples(500)
-@given(mutated_diagrams())
+@fuzz(mutated_diagrams(), quick=70, full=500)
 def test_mutated_diagrams_get_diagnostics_not_crashes(text):
     for diagnostic in dot2torch.check(text):
         assert diagnostic.code.startswith("D2T")
         assert diagnostic.format()
 
 
-@examples(500)
-@given(st.binary(max_size=200))
+@fuzz(st.binary(max_size=200), quick=250, full=500)
 def test_arbitrary_bytes_as_a_file(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("fuzz") / "model.dot"
     path.write_bytes(data)
