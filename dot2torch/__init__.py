@@ -1,7 +1,9 @@
-"""dot2torch: Graphviz DOT drawings of neural networks → working PyTorch modules."""
+"""dot2torch: Graphviz DOT drawings of neural networks → working PyTorch modules.
 
-from .api import Outcome, check, check_all, codegen, codegen_package, load, model_ir, plan
-from .limits import Limits
+The API (`load`, `check`, `codegen`, ...) is imported on first use, so that importing a
+torch-free part of the package (`dot2torch.ir`, `dot2torch.errors`) does not import torch.
+"""
+
 from .errors import (
     Diagnostic,
     Dot2TorchError,
@@ -12,10 +14,27 @@ from .errors import (
     ShapeError,
     SymbolError,
 )
+from .version import __version__
 
-__version__ = "0.1.0"
+_FROM_API = ("load", "check", "check_all", "plan", "codegen", "codegen_package", "model_ir", "Outcome")
 
 __all__ = [
-    "load", "check", "check_all", "plan", "codegen", "codegen_package", "model_ir", "Outcome", "Diagnostic", "Severity", "Dot2TorchError", "Limits", "LimitError",
-    "DotSyntaxError", "LabelError", "ShapeError", "SymbolError", "__version__",
+    *_FROM_API, "Limits", "Diagnostic", "Severity", "Dot2TorchError", "LimitError", "DotSyntaxError",
+    "LabelError", "ShapeError", "SymbolError", "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name in _FROM_API:
+        from . import api
+
+        return getattr(api, name)
+    if name == "Limits":
+        from .limits import Limits
+
+        return Limits
+    raise AttributeError(f"module 'dot2torch' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

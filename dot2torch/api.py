@@ -11,13 +11,15 @@ import torch.fx
 
 from . import expr as E
 from . import ir, lower
-from .build import build_model
+from .build import build_model, build_module
 from .errors import Diagnostic, Dot2TorchError, Severity
 from .library import Library, open_source
 from .limits import Limits, using
 from .paths import shown_path
+from .version import __version__
+from .generate import GENERATED_MARK, generate, generate_package
 from .free_symbols import plan_diagram
-from .plan import Plan
+from .planned import Outcome, Plan
 
 
 def load(
@@ -61,8 +63,7 @@ def codegen(source: str | Path, name: str | None = None, *, params: Mapping[str,
     """The Python source of a module equal to `load(source, name, params=params)` that needs
     only torch: a class per digraph, free symbols as constructor arguments (`params` become
     the model's defaults). `command` is the one the header says regenerates it."""
-    from .generate import generate
-    from . import __version__
+
 
     with using(limits):
         library = open_source(source)
@@ -81,8 +82,7 @@ def codegen_package(sources: str | Path | Sequence[str | Path], name: str | None
     """Python modules (file name → source) for every model digraph of the sources (or the
     one named): a module per model, `__init__.py`, and `shared.py` holding the blocks that
     several models call, written once."""
-    from .generate import generate_package
-    from . import __version__
+
 
     many = [sources] if isinstance(sources, (str, Path)) else list(sources)
     models: list[ir.Model] = []
@@ -136,21 +136,6 @@ def _perturbed(library: Library, diagram, plan: Plan, model: ir.Model, params) -
     return list(dict.fromkeys(found))
 
 
-@dataclass
-class Outcome:
-    """What checking one digraph found."""
-
-    name: str
-    file: str | None
-    plan: Plan | None = None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    used_by: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not any(d.severity is Severity.ERROR for d in self.diagnostics)
-
-
 def check(
     source: str | Path,
     name: str | None = None,
@@ -201,3 +186,19 @@ def _check_one(library: Library, diagram, params) -> Outcome:
     except Dot2TorchError as error:
         outcome.diagnostics.extend(sorted(error.diagnostics, key=lambda d: _reading_order(d, diagram.file)))
     return outcome
+
+
+def models_table(outcomes: list[Outcome]) -> str:
+    """The build table: one row per digraph, with its parameter count where it was planned."""
+    from .summary import count_parameters, format_models
+
+    counts = {id(o): count_parameters(build_module(o.plan, device="meta")) for o in outcomes if o.plan is not None}
+    return format_models(outcomes, counts)
+
+
+def layers_table(outcome: Outcome) -> str:
+    """The summary table of one planned model: a row per layer, blocks indented."""
+    from .summary import format_layers
+
+    assert outcome.plan is not None
+    return format_layers(outcome.plan, build_module(outcome.plan, device="meta"))

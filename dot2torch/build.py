@@ -20,7 +20,7 @@ from . import ir
 from .formula import key_of, walk
 from .naming import identifier
 from .ops.torch_nn import torch_nn_classes
-from .plan import Plan
+from .planned import Plan
 from .runtime import AddNoise, OverTime, RecurrentCell, batch_randn
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {

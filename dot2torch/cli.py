@@ -14,15 +14,12 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__
-from .api import Outcome, check_all, codegen, codegen_package
+from .version import __version__
+from .api import GENERATED_MARK, Outcome, check_all, codegen, codegen_package, layers_table, models_table
 from .paths import shown_path
-from .generate import GENERATED_MARK
-from .build import build_module
 from .errors import Dot2TorchError, Severity
 from .expr import Value
 from .limits import LIMIT_FIELDS, Limits
-from .summary import count_parameters, format_layers, format_models
 
 EXAMPLES = {
     "build": """examples:
@@ -155,8 +152,7 @@ def _problems(outcomes: list[Outcome], args: argparse.Namespace) -> bool:
 
 def _build(args: argparse.Namespace, params: dict[str, Value]) -> int:
     outcomes = _outcomes(args, params)
-    counts = {id(o): count_parameters(build_module(o.plan, device="meta")) for o in outcomes if o.plan is not None}
-    print(format_models(outcomes, counts))
+    print(models_table(outcomes))
     diagnostics = [d for o in outcomes for d in o.diagnostics]
     if diagnostics:
         print()
@@ -256,7 +252,7 @@ def _summary(args: argparse.Namespace, params: dict[str, Value]) -> int:
         if o.plan is None:
             print(f"{o.name} ({o.file}): not built")
         else:
-            print(format_layers(o.plan, build_module(o.plan, device="meta")))
+            print(layers_table(o))
         for d in o.diagnostics:
             print(d.format())
     return 1 if _problems(outcomes, args) else 0

@@ -10,7 +10,8 @@ from . import expr as E
 from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, SymbolError
 from .grammar import IOLabel, label_names, parse_label
 from .library import Library, stitch
-from .plan import Frame, Plan, Planner
+from .planner import Frame, Planner
+from .planned import Plan
 from .reader import Diagram
 
 # Sizes that stand in for free symbols when a model is checked without them: distinct, and

@@ -10,8 +10,9 @@ implies: `A @ W[f]` makes W[f] a [width of A, width of the result] matrix, `+ b[
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Mapping
 
+import networkx as nx
 import torch
 
 from . import expr as E
@@ -23,10 +24,8 @@ from .limits import check_elements
 from .naming import identifier
 from .ops import Layer
 from .ops.base import Argument
+from .planned import Step
 from .runtime import batch_randn
-
-if TYPE_CHECKING:
-    from .plan import Planner
 
 OPERAND = "⟨input⟩"  # the formula name of the tensor an `@ expr` node receives
 
@@ -76,9 +75,40 @@ def formula_constructs(label: OpLabel) -> bool:
 
 
 class FormulaPlanning:
-    """Mixed into the planner; uses its graph, labels, scope, steps and values."""
+    """The planner's part for formulas. A base of the planner: it uses the planner's graph,
+    labels, scope, steps and values, declared here, and the methods below the declarations."""
 
-    def index_names(self: "Planner") -> None:
+    g: nx.DiGraph
+    labels: dict[str, Label]
+    scope: dict[str, E.Value]
+    value_of: dict[str, tuple[str, torch.Tensor]]
+    step_of: dict[str, Step]
+    steps: list[Step]
+    taken: set[str]
+    diagram: Any
+    is_cell: bool
+    record: Any  # the Recorder of this use
+
+    def names_op(self, node: str, label: OpLabel) -> bool:
+        raise NotImplementedError
+
+    def by_order(self) -> list[str]:
+        raise NotImplementedError
+
+    def fail(self, node: str | None, error: PlanError) -> Exception:
+        raise NotImplementedError
+
+    def warn(self, node: str | None, error: PlanError) -> None:
+        raise NotImplementedError
+
+    def add_step(self, node: str, name: str, kind: str, op: str, out: torch.Tensor,
+                 inputs: tuple[str, ...], layer: Layer | None, layers: int = 1) -> None:
+        raise NotImplementedError
+
+    def pass_through_dims(self, node: str, dims: tuple[Dim, ...] | None, preds: list[str]) -> None:
+        raise NotImplementedError
+
+    def index_names(self) -> None:
         """Which node each formula name means, and whether the diagram is drawn as equations."""
         self.defined: dict[str, str] = {}
         self.parameters: dict[str, tuple[int, ...]] = {}
@@ -96,7 +126,7 @@ class FormulaPlanning:
             for lab in self.labels.values()
         )
 
-    def node_kind(self: "Planner", node: str, label: OpLabel) -> str:
+    def node_kind(self, node: str, label: OpLabel) -> str:
         """layer, named (a value with a name), param, noise or operand_matmul."""
         if label.name == "@" and label.tail is not None:
             return "operand_matmul"
@@ -108,7 +138,7 @@ class FormulaPlanning:
             return "named" if self.g.in_degree(node) else "param"
         return "layer"
 
-    def time_inputs(self: "Planner") -> list[str]:
+    def time_inputs(self) -> list[str]:
         """A cell's inputs: X[t] first, then its states (H[t-1], C[t-1]) in declaration order."""
         found = [
             n for n in self.by_order()
@@ -117,7 +147,7 @@ class FormulaPlanning:
         ]
         return sorted(found, key=lambda n: not head_key(self.labels[n]).endswith("[t]"))
 
-    def link_references(self: "Planner", inputs: list[str]) -> None:
+    def link_references(self, inputs: list[str]) -> None:
         """Draw the edges a formula's names imply (warning where the diagram left one out), and
         feed every noise source from the first input, which gives it its batch size."""
         for node in self.by_order():
@@ -142,7 +172,7 @@ class FormulaPlanning:
                 self.warn(node, PlanError(
                     "D2T421", f"uses {key} (node {source!r}) without an edge from it", severity=Severity.WARNING))
 
-    def formula_of(self: "Planner", node: str) -> E.Expr | None:
+    def formula_of(self, node: str) -> E.Expr | None:
         label = self.labels[node]
         if isinstance(label, FormulaLabel):
             return label.expr
@@ -151,11 +181,11 @@ class FormulaPlanning:
         return None
 
     # -- nodes --------------------------------------------------------------------------
-    def add_named(self: "Planner", node: str, label: OpLabel, preds: list[str]) -> None:
+    def add_named(self, node: str, label: OpLabel, preds: list[str]) -> None:
         """A named value (`F[t]`, `μ`, `z`): the tensor it receives, its annotation checked."""
         self.pass_through_dims(node, named_dims(label), preds)
 
-    def add_param(self: "Planner", node: str, label: OpLabel) -> None:
+    def add_param(self, node: str, label: OpLabel) -> None:
         """`W（参数）[NIn, NOut]`: a trainable tensor of exactly that shape."""
         dims = named_dims(label)
         if not dims:
@@ -165,11 +195,11 @@ class FormulaPlanning:
         self.add_step(node, name, "param", "parameter", torch.empty(shape, device="meta"), (), None)
         self.record.node(node, ir.Kind.PARAMETER, [])
 
-    def value(self: "Planner", dim: Dim) -> E.Value:
+    def value(self, dim: Dim) -> E.Value:
         values = [E.evaluate(v, self.scope) for v in dim.values]
         return values[0]
 
-    def register_parameter(self: "Planner", key: str, shape: tuple[int, ...],
+    def register_parameter(self, key: str, shape: tuple[int, ...],
                            exprs: tuple[E.Expr | None, ...] = ()) -> str:
         """A trainable tensor of the graph; `exprs` are the expressions its sizes follow."""
         check_elements(f"parameter {key}", torch.empty(shape, device="meta"))
@@ -179,7 +209,7 @@ class FormulaPlanning:
         self.record.parameter(name, shape, exprs)
         return name
 
-    def add_noise(self: "Planner", node: str, label: OpLabel, preds: list[str]) -> None:
+    def add_noise(self, node: str, label: OpLabel, preds: list[str]) -> None:
         """`ε randn(BatchSize, N)`: fresh noise for the batch of the first input."""
         call = label.tail[1]
         if not (isinstance(call, E.Call) and call.function == "randn"):
@@ -193,7 +223,7 @@ class FormulaPlanning:
         self.add_step(node, identifier(node, self.taken), "layer", "randn", out, (name,), layer)
         self.record.node(node, ir.Kind.NOISE, preds, layer=layer)
 
-    def add_formula(self: "Planner", node: str, expr: E.Expr, preds: list[str]) -> None:
+    def add_formula(self, node: str, expr: E.Expr, preds: list[str]) -> None:
         label = self.labels[node]
         refs: dict[str, tuple[Any, ...]] = {}
         width = self.result_width(node)
@@ -230,7 +260,7 @@ class FormulaPlanning:
         if any(s in self.noise_nodes for s in sources):  # a sample: its parameters are returned too
             self.sampled_from.extend(s for s in sources if s not in self.noise_nodes)
 
-    def formula_leaf(self: "Planner", node: str, preds: list[str], refs: dict) -> Callable[[E.Expr], Any]:
+    def formula_leaf(self, node: str, preds: list[str], refs: dict) -> Callable[[E.Expr], Any]:
         def leaf(e: E.Expr) -> Any:
             if isinstance(e, E.Call):
                 raise PlanError("D2T210", f"{e.function}(...) is no function formulas know; "
@@ -257,7 +287,7 @@ class FormulaPlanning:
 
         return leaf
 
-    def implied(self: "Planner", pending: _Pending, symbol: str, args: list[Any], width: int | None) -> torch.Tensor:
+    def implied(self, pending: _Pending, symbol: str, args: list[Any], width: int | None) -> torch.Tensor:
         """The parameter a name implies by its place: `A @ P` or `S + P` / `S - P`."""
         other = next((a for a in args if isinstance(a, torch.Tensor)), None)
         if symbol == "@" and args[-1] is pending and other is not None:
@@ -275,7 +305,7 @@ class FormulaPlanning:
         self.record.tensor(tensor, exprs[-1])
         return tensor
 
-    def attribute(self: "Planner", e: E.Attribute, refs: dict) -> torch.Tensor:
+    def attribute(self, e: E.Attribute, refs: dict) -> torch.Tensor:
         """`Embedding.w.T`: a parameter of another node's layer, optionally transposed."""
         parts: list[str] = []
         base: E.Expr = e
@@ -299,7 +329,7 @@ class FormulaPlanning:
         refs[key_of(e)] = ("attr", f"{step.name}.{attr}", transpose)
         return tensor.T if transpose else tensor
 
-    def result_width(self: "Planner", node: str) -> int | None:
+    def result_width(self, node: str) -> int | None:
         """The last size of the annotated node a formula feeds, if there is one."""
         for succ in self.g.successors(node):
             label = self.labels[succ]
@@ -309,7 +339,7 @@ class FormulaPlanning:
                     return E.as_size(self.value(dims[-1]), "size")
         return None
 
-    def result_width_expr(self: "Planner", node: str) -> E.Expr | None:
+    def result_width_expr(self, node: str) -> E.Expr | None:
         """The expression of that size, as the annotation writes it."""
         for succ in self.g.successors(node):
             label = self.labels[succ]
@@ -319,7 +349,7 @@ class FormulaPlanning:
                     return dims[-1].values[0]
         return None
 
-    def cell_outputs(self: "Planner", inputs: list[str]) -> tuple[list[str], tuple[int, ...]]:
+    def cell_outputs(self, inputs: list[str]) -> tuple[list[str], tuple[int, ...]]:
         """A cell returns the new value of each state it takes: H[t-1] → H[t]."""
         outputs, sizes = [], []
         for node in inputs[1:]:

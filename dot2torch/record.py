@@ -8,7 +8,7 @@ Transitional: the planner calls it as it walks, and it reads what the planner fo
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -19,11 +19,9 @@ from .formula import key_of
 from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, OpLabel, label_names
 from .ops import Layer, find
 from .ops.torch_nn import find_torch_nn
-from .plan_formulas import named_dims
+from .plan_formulas import FormulaPlanning, named_dims
+from .planned import Plan
 from .runtime import AddNoise, batch_randn
-
-if TYPE_CHECKING:
-    from .plan import Plan, Planner
 
 _QUALIFIED: dict[Any, str] = {
     operator.add: "operator.add",
@@ -48,11 +46,11 @@ def qualified(target: Callable[..., Any]) -> str:
 class Recorder:
     """Collects the IR of one use of a digraph while the planner walks it."""
 
-    def __init__(self, planner: "Planner") -> None:
+    def __init__(self, planner: FormulaPlanning) -> None:
         self.planner = planner
         self.exprs: dict[str, lower.Exprs] = {}  # node → the expression of each axis of its output
         self.nodes: dict[str, ir.Node] = {}
-        self.calls: dict[str, list[tuple[str, dict[str, E.Expr], dict[str, E.Value], "Plan"]]] = {}
+        self.calls: dict[str, list[tuple[str, dict[str, E.Expr], dict[str, E.Value], Plan]]] = {}
         self.patterns: dict[str, tuple[int, int]] = {}
         self.parameters: dict[str, ir.Shape] = {}
         self.conflicts: list[ir.Conflict] = []
@@ -65,7 +63,7 @@ class Recorder:
         for symbol, axis in lower.pattern_axes(dims, bound).items():
             self.patterns.setdefault(symbol, (index, axis))
 
-    def call(self, node: str, graph: str, written: dict[str, E.Expr], bindings: dict[str, E.Value], sub: "Plan") -> None:
+    def call(self, node: str, graph: str, written: dict[str, E.Expr], bindings: dict[str, E.Value], sub: Plan) -> None:
         self.calls.setdefault(node, []).append((graph, written, bindings, sub))
 
     def parameter(self, name: str, shape: tuple[int, ...], exprs: tuple[E.Expr | None, ...]) -> None:
@@ -337,7 +335,7 @@ def _copy_index(label: OpLabel) -> str | None:
     return next((f for a in label.args for v in a.values if (f := find_in(v))), None)
 
 
-def _pattern_value(plan: "Plan", symbol: str) -> E.Value:
+def _pattern_value(plan: Plan, symbol: str) -> E.Value:
     """The size a block's input pattern read for a symbol in one use."""
     index, axis = plan.graph.patterns[symbol]
     input_node = plan.graph.inputs[index]

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from torch import nn
 
 from . import ir
-from .api import Outcome
 from .errors import Severity
-from .plan import Plan
+from .planned import Outcome, Plan
 from .runtime import OverTime, RecurrentCell
 
 

@@ -12,7 +12,7 @@ import torch
 import dot2torch
 from dot2torch import Severity
 from dot2torch.library import Library, open_source
-from dot2torch.plan import Plan
+from dot2torch.planned import Plan
 from good_corpus import GOOD, GoodDiagram, good_diagrams, manifest_lines, parse_line, parse_value
 
 

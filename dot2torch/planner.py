@@ -24,6 +24,7 @@ from .ops import Layer, OpCall, OpSpec, find, registered, torch_nn_classes, torc
 from .limits import check_elements, current, exceeded
 from .ops.torch_nn import find_torch_nn
 from .plan_formulas import FormulaPlanning, head_key, named_dims, reading
+from .planned import Plan, Step
 from .record import Recorder
 from . import ir
 from .reader import Diagram
@@ -48,43 +49,6 @@ class Frame:
     @staticmethod
     def root(name: str, params: Mapping[str, E.Value], collect: bool = False) -> "Frame":
         return Frame((name,), params, collect=collect)
-
-
-@dataclass(frozen=True)
-class Step:
-    """One node that does something: an input, a layer, or an output."""
-
-    node: str  # node id in the diagram
-    name: str  # Python identifier: submodule, parameter or variable name
-    label: str
-    kind: str  # "input" | "layer" | "param"
-    op: str  # what a summary shows: "Conv2d", "cat", "input"
-    shape: Shape
-    inputs: tuple[str, ...] = ()  # names of the steps feeding this one, in argument order
-    layer: Layer | None = None
-    dtype: torch.dtype = torch.float32
-    order: int = 0  # the node's place in the diagram's declaration order
-
-
-@dataclass
-class Plan:
-    name: str
-    file: str | None
-    steps: list[Step]
-    outputs: list[str]
-    warnings: list[Diagnostic] = field(default_factory=list)
-    stand_ins: dict[str, int] = field(default_factory=dict)  # free symbols given stand-in sizes
-    parameters: dict[str, tuple[int, ...]] = field(default_factory=dict)  # trainable tensors of formulas
-    cell_states: tuple[int, ...] = ()  # a recurrent cell: the size of each state it carries
-    graph: ir.Graph | None = None  # this use of the digraph, as IR (lower.merge makes one of all uses)
-    children: dict[str, list["Plan"]] = field(default_factory=dict)  # a call's node → the plan of each use
-
-    @property
-    def inputs(self) -> list[Step]:
-        return [s for s in self.steps if s.kind == "input"]
-
-    def step(self, name: str) -> Step:
-        return next(s for s in self.steps if s.name == name)
 
 
 DYNAMIC_SIZE = 32  # what annotation-only sizes (SeqLen) are checked with: halves five times
