@@ -36,6 +36,7 @@ class Diagnostic:
     detail: str | None = None  # extra lines, e.g. a label with a caret under the bad character
     symbol: str | None = None  # the symbol an unbound-symbol error is about
     context: str | None = None  # the block calls it happened in: "in block X called as 'x'"
+    quoted: tuple[str, ...] = ()  # symbols whose values the message quotes ("BlockC=128")
 
     def located(self, **where: object) -> "Diagnostic":
         """The same diagnostic with missing place fields filled in from `where`."""
@@ -151,9 +152,11 @@ class PlanError(Exception):
     detail: str | None = None
     severity: Severity = Severity.ERROR
     symbol: str | None = None
+    quoted: tuple[str, ...] = ()  # symbols whose values the message quotes
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
 
     def diagnostic(self) -> Diagnostic:
-        return Diagnostic(self.code, self.message, self.severity, detail=self.detail, symbol=self.symbol)
+        return Diagnostic(self.code, self.message, self.severity, detail=self.detail, symbol=self.symbol,
+                          quoted=self.quoted)

@@ -69,7 +69,7 @@ def _explain_with_stand_ins(library: Library, diagram: Diagram, bound: dict[str,
     or another stand-in for one symbol gets the walk past the error, that unbound symbol is
     the news. If the error merely changes with a stand-in, it is reported with the stand-ins
     it was found with."""
-    named = [s for s, v in stand_ins.items() if f"{s}={v}" in error.diagnostic.message]
+    named = [s for s in stand_ins if s in error.diagnostic.quoted]
     if named:  # the message itself rests on a stand-in value
         return unbound[named[0]]
     sizing = _input_symbols(diagram)

@@ -134,11 +134,12 @@ class OpCall:
         a = self.arg(*keys, position=position)
         return None if a is None else E.as_size(self.value(a), what)
 
-    def describe(self, a: Arg) -> str:
-        """How the label wrote an argument, with the symbols it used: `In=BlockC, BlockC=128`."""
-        written = (f"{a.key}=" if a.key else "") + E.render(a.value)
-        bound = [f"{n.name}={self.scope[n.name]}" for n in E.free_names(a.value) if n.name in self.scope]
-        return ", ".join([written, *dict.fromkeys(bound)])
+    def written(self, a: Arg) -> tuple[str, tuple[str, ...]]:
+        """How the label wrote an argument, with the values of the symbols it used
+        (`In=BlockC, BlockC=128`), and those symbols."""
+        text = (f"{a.key}=" if a.key else "") + E.render(a.value)
+        symbols = tuple(dict.fromkeys(n.name for n in E.free_names(a.value) if n.name in self.scope))
+        return ", ".join([text, *(f"{n}={self.scope[n]}" for n in symbols)]), symbols
 
     def check_given_size(self, *keys: str, position: int | None, actual: int, noun: str) -> None:
         """If the label gives this size (`In=64` or positionally), it must be the incoming one."""
@@ -149,9 +150,9 @@ class OpCall:
     def expect_size(self, expected_arg: Arg | None, expected: int, actual: int, noun: str) -> None:
         """Check a size the label states against the one that comes in."""
         if expected_arg is not None and expected != actual:
+            text, symbols = self.written(expected_arg)
             raise PlanError(
-                "D2T301",
-                f"expects {expected} {noun} ({self.describe(expected_arg)}), receives {actual} from {self.source!r}",
+                "D2T301", f"expects {expected} {noun} ({text}), receives {actual} from {self.source!r}", quoted=symbols
             )
 
     def expect_rank(self, ranks: Iterable[int], layout: str) -> None:
