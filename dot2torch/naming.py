@@ -19,13 +19,19 @@ _RESERVED = frozenset(dir(torch.fx.GraphModule)) | frozenset(dir(nn.Module)) | {
 }
 
 
-def identifier(text: str, taken: set[str]) -> str:
-    """A legal, unused identifier that reads like `text`; it is added to `taken`."""
+# A forward parameter is only a local name: it must not be a keyword or shadow what the code uses.
+_RESERVED_LOCAL = frozenset({"self", "torch", "nn"})
+
+
+def identifier(text: str, taken: set[str], *, local: bool = False) -> str:
+    """A legal, unused identifier that reads like `text`; it is added to `taken`. A `local`
+    name (an input: a parameter of forward) may be one nn.Module uses as an attribute."""
     base = _ascii(text)
     base = re.sub(r"\W+", "_", base).strip("_") or "node"
     if base[0].isdigit():
         base = "n" + base
-    if keyword.iskeyword(base) or keyword.issoftkeyword(base) or base in _RESERVED:
+    reserved = _RESERVED_LOCAL if local else _RESERVED
+    if keyword.iskeyword(base) or keyword.issoftkeyword(base) or base in reserved:
         base += "_"
     name, counter = base, 1
     while name in taken:

@@ -328,7 +328,7 @@ class Planner(FormulaPlanning):
             shape = tuple(int(s) for s in read_annotation(dims, scope).sizes)  # type: ignore[arg-type]
             dtype = torch.long if self.feeds_integer_op(node) else torch.float32
         meta = torch.empty(shape, dtype=dtype, device="meta")
-        self.add_step(node, identifier(head_key(label) if isinstance(label, OpLabel) else node, self.taken),
+        self.add_step(node, identifier(head_key(label) if isinstance(label, OpLabel) else node, self.taken, local=True),
                       "input", "input", meta, (), None)
         if pattern is not None:  # checked after the step, so that a mismatch does not stop the walk
             check_shape(read_annotation(pattern, self.scope), shape, "the caller")

@@ -342,3 +342,15 @@ def test_generated_code_scripts(file, name, arguments):
     expected = expected if isinstance(expected, tuple) else (expected,)
     got = got if isinstance(got, tuple) else (got,)
     assert all(torch.equal(g, e) for g, e in zip(got, expected))
+
+
+def test_inputs_keep_their_names_as_forward_parameters():
+    """Input nodes `meta` and `input` (names nn.Module or builtins use) stay the keyword names
+    of forward, in the loaded model and in the generated one."""
+    path = Path(__file__).resolve().parent / "good" / "named_inputs.dot"
+    loaded = dot2torch.load(path)
+    generated = _import_text(_code(path), "named_inputs").TwoInputs()
+    for model in (loaded, generated):
+        assert list(inspect.signature(model.forward).parameters) == ["meta", "input"]
+        out = model(meta=torch.ones(2, 4), input=torch.full((2, 4), 2.0))
+        assert torch.equal(out, torch.full((2, 4), 3.0))
