@@ -167,22 +167,9 @@ class _Writer:
 
     # -- which symbols each class takes -------------------------------------------------------
     def _constructor_symbols(self) -> None:
-        own = {name: _own_symbols(c.graph) for name, c in self.classes.items()}
-        done: dict[str, list[str]] = {}
-
-        def needed(name: str, seen: tuple[str, ...] = ()) -> list[str]:
-            if name in done:
-                return done[name]
-            found = dict.fromkeys(own[name])
-            for node in self.classes[name].graph.nodes:
-                if node.call is not None and node.call.graph not in seen:
-                    bound = {b.symbol for b in node.call.bindings}
-                    found.update(dict.fromkeys(s for s in needed(node.call.graph, (*seen, name)) if s not in bound))
-            done[name] = list(found)
-            return done[name]
-
+        symbols = lower.constructor_symbols(self.model)
         for name, c in self.classes.items():
-            c.symbols = needed(name)
+            c.symbols = symbols[name]
 
     # -- the module ------------------------------------------------------------------------
     def module(self) -> list[str]:
@@ -530,29 +517,6 @@ class _Writer:
             f"            outputs.append({hidden})",
             "        return torch.stack(outputs, dim=1)",
         ]
-
-
-def _own_symbols(g: ir.Graph) -> list[str]:
-    """The symbols a graph's own arguments, counts, bindings and parameters rest on."""
-    exprs: list[E.Expr] = []
-
-    def add(args: Iterable[ir.Arg | None]) -> None:
-        exprs.extend(a.expr for a in args if a is not None and a.expr is not None)
-
-    for node in g.nodes:
-        if node.kind in (ir.Kind.ANNOTATION, ir.Kind.OUTPUT, ir.Kind.INPUT):
-            continue
-        add(node.args)
-        add([node.count])
-        if node.body is not None:
-            add(node.body.args)
-        if node.call is not None:
-            exprs.extend(b.expr for b in node.call.bindings if b.expr is not None)
-    for p in g.parameters:
-        exprs.extend(e for e in p.shape.exprs if e is not None)
-    if g.cell is not None:
-        add(g.cell.state_sizes)
-    return list(dict.fromkeys(n.name for e in exprs for n in E.free_names(e) if n.name not in E.CONSTANTS))
 
 
 def _forward_symbols(g: ir.Graph) -> list[str]:

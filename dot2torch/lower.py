@@ -280,3 +280,41 @@ def unexplained(model: ir.Model, other: ir.Model, changed: str) -> list[tuple[st
             for i, (e, size, other_size) in enumerate(zip(p.shape.exprs, p.shape.sizes, q.shape.sizes)):
                 arg(name, None, f"parameter {p.name} size {i}", ir.Arg("size", size, e), ir.Arg("size", other_size, e))
     return found
+
+
+def constructor_symbols(model: ir.Model) -> dict[str, list[str]]:
+    """The symbols each graph's class takes, in the order the graph first uses them: those its
+    arguments, counts and parameters rest on, those its calls bind the callee's with, and
+    the callee's own that a call leaves unbound (passed on under the same name). Symbols
+    only annotations use (a block's BlockW) are taken by no class."""
+    done: dict[str, list[str]] = {}
+
+    def needed(name: str, seen: tuple[str, ...]) -> list[str]:
+        if name in done:
+            return done[name]
+        g = model.graphs[name]
+        found: dict[str, None] = {}
+        for node in g.nodes:
+            if node.kind in (ir.Kind.ANNOTATION, ir.Kind.OUTPUT, ir.Kind.INPUT):
+                continue
+            args = [node.count, *node.args, *(node.body.args if node.body is not None else ())]
+            found.update(dict.fromkeys(free_symbols(a.expr for a in args if a is not None)))
+            if node.call is not None and node.call.graph not in seen:
+                callee = needed(node.call.graph, (*seen, name))
+                taken = [b for b in node.call.bindings if b.symbol in callee]
+                found.update(dict.fromkeys(free_symbols(e for b in taken for e in (b.first, b.expr))))
+                bound = {b.symbol for b in node.call.bindings}
+                found.update(dict.fromkeys(s for s in callee if s not in bound))
+        found.update(dict.fromkeys(free_symbols(e for p in g.parameters for e in p.shape.exprs)))
+        if g.cell is not None:
+            found.update(dict.fromkeys(free_symbols(a.expr for a in g.cell.state_sizes)))
+        done[name] = list(found)
+        return done[name]
+
+    return {name: needed(name, ()) for name in model.graphs}
+
+
+def free_symbols(exprs: Iterable[E.Expr | None]) -> list[str]:
+    """The symbols the expressions rest on, in reading order."""
+    return list(dict.fromkeys(n.name for e in exprs if e is not None for n in E.free_names(e)
+                              if n.name not in E.CONSTANTS))

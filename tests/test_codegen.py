@@ -187,6 +187,9 @@ def test_densenet_builds_its_dense_layers_in_a_loop_from_one_class():
     assert text.count("class DenseLayer(nn.Module):") == 1
     assert "        self.DenseLayers = nn.Sequential()\n        for layer in range(NLayers):\n" in text
     assert "LayerIn=LayerIn + layer * GrowthRate," in text
+    dense_block_init = text.split("class DenseBlock(nn.Module):")[1].split("def forward")[0]
+    assert "NLayers: int,\n        LayerIn: int,\n        GrowthRate: int,\n        BNSize: int,\n        *," in dense_block_init
+    assert "BlockH" not in dense_block_init.split('"""')[2]  # sizes only annotations use are no arguments
     assert "            LayerIn,\n            whole_size(LayerIn * CompRate),\n            kernel_size=1," in text
 
 

@@ -70,8 +70,6 @@ class DenseBlock(nn.Module):
         NLayers: int,
         LayerIn: int,
         GrowthRate: int,
-        BlockH: int,
-        BlockW: int,
         BNSize: int,
         *,
         device=None,
@@ -169,53 +167,25 @@ class DenseNet(nn.Module):
         self.relu0 = nn.ReLU()
         self.maxpool0 = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.dense1 = DenseBlock(
-            NLayers=6,
-            LayerIn=64,
-            GrowthRate=32,
-            BlockH=56,
-            BlockW=56,
-            BNSize=4,
-            device=device,
-            dtype=dtype,
+            NLayers=6, LayerIn=64, GrowthRate=32, BNSize=4, device=device, dtype=dtype
         )
         self.trans1 = TransitionLayer(
             LayerIn=256, CompRate=0.5, device=device, dtype=dtype
         )
         self.dense2 = DenseBlock(
-            NLayers=12,
-            LayerIn=128,
-            GrowthRate=32,
-            BlockH=28,
-            BlockW=28,
-            BNSize=4,
-            device=device,
-            dtype=dtype,
+            NLayers=12, LayerIn=128, GrowthRate=32, BNSize=4, device=device, dtype=dtype
         )
         self.trans2 = TransitionLayer(
             LayerIn=512, CompRate=0.5, device=device, dtype=dtype
         )
         self.dense3 = DenseBlock(
-            NLayers=24,
-            LayerIn=256,
-            GrowthRate=32,
-            BlockH=14,
-            BlockW=14,
-            BNSize=4,
-            device=device,
-            dtype=dtype,
+            NLayers=24, LayerIn=256, GrowthRate=32, BNSize=4, device=device, dtype=dtype
         )
         self.trans3 = TransitionLayer(
             LayerIn=1024, CompRate=0.5, device=device, dtype=dtype
         )
         self.dense4 = DenseBlock(
-            NLayers=16,
-            LayerIn=512,
-            GrowthRate=32,
-            BlockH=7,
-            BlockW=7,
-            BNSize=4,
-            device=device,
-            dtype=dtype,
+            NLayers=16, LayerIn=512, GrowthRate=32, BNSize=4, device=device, dtype=dtype
         )
         self.avgpool = nn.AvgPool2d(kernel_size=7, stride=7)
         self.reshape = nn.Flatten()
