@@ -357,3 +357,19 @@ def test_inputs_keep_their_names_as_forward_parameters():
         assert list(inspect.signature(model.forward).parameters) == ["meta", "input"]
         out = model(meta=torch.ones(2, 4), input=torch.full((2, 4), 2.0))
         assert torch.equal(out, torch.full((2, 4), 3.0))
+
+
+def test_generated_add_noise_adds_the_same_noise_in_training():
+    """The generated module carries its own AddNoise: in training mode it must draw and add
+    noise exactly as dot2torch.runtime.AddNoise does (eval-mode equality says nothing of it)."""
+    loaded = dot2torch.load(DIAGRAMS / "autoencoder.dot", "DenoiseAutoEncoder").train()
+    generated = getattr(_import_text(_code(DIAGRAMS / "autoencoder.dot", "DenoiseAutoEncoder"), "dae_noise"),
+                        "DenoiseAutoEncoder")().train()
+    generated.load_state_dict(loaded.state_dict())
+    x = torch.randn(4, 768)
+    torch.manual_seed(3)
+    expected = loaded(x)
+    torch.manual_seed(3)
+    got = generated(x)
+    torch.manual_seed(4)
+    assert torch.equal(got, expected) and not torch.equal(loaded(x), loaded.eval()(x))
