@@ -7,12 +7,11 @@ case (`BlockIN`), or the one symbol that ends with it (`In` → BlockIn, `C` →
 
 from __future__ import annotations
 
-import functools
 from typing import Mapping
 
 from . import expr as E
 from .errors import PlanError
-from .grammar import FeatureMapLabel, IOLabel, OpLabel, label_names, parse_label
+from .grammar import FeatureMapLabel, IOLabel, OpLabel, label_names
 from .library import Library
 from .limits import current, exceeded
 from .reader import Diagram
@@ -20,12 +19,13 @@ from .shapes import batch_name
 
 
 
-@functools.lru_cache(maxsize=1024)
-def _symbols(labels: tuple[str, ...]) -> tuple[str, ...]:
+def block_symbols(block: Diagram) -> tuple[str, ...]:
+    """The symbols a block's labels use (batch names left out), in reading order."""
+    g = block.graph
     names: dict[str, None] = {}
-    for text in labels:
+    for node in sorted(g, key=lambda n: g.nodes[n]["order"]):
         try:
-            label = parse_label(text).label
+            label = block.reading(node).label
         except PlanError:
             continue
         batch = batch_name(label.dims) if isinstance(label, (IOLabel, FeatureMapLabel)) and label.dims else None
@@ -33,12 +33,6 @@ def _symbols(labels: tuple[str, ...]) -> tuple[str, ...]:
             if name.name != batch:
                 names.setdefault(name.name)
     return tuple(names)
-
-
-def block_symbols(block: Diagram) -> tuple[str, ...]:
-    """The symbols a block's labels use (batch names left out), in reading order."""
-    g = block.graph
-    return _symbols(tuple(g.nodes[n]["label"] for n in sorted(g, key=lambda n: g.nodes[n]["order"])))
 
 
 def callee_symbols(block: Diagram, library: Library, seen: frozenset[str] = frozenset()) -> tuple[str, ...]:

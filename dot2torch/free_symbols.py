@@ -8,7 +8,7 @@ from typing import Mapping
 
 from . import expr as E
 from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, SymbolError
-from .grammar import IOLabel, label_names, parse_label
+from .grammar import IOLabel, label_names
 from .library import Library, stitch
 from .planner import Frame, Planner
 from .planned import Plan
@@ -97,7 +97,7 @@ def _input_symbols(diagram: Diagram) -> set[str]:
     names: set[str] = set()
     for node in diagram.graph:
         try:
-            label = parse_label(diagram.graph.nodes[node]["label"]).label
+            label = diagram.reading(node).label
         except PlanError:
             continue
         if isinstance(label, IOLabel) and label.role == "input":

@@ -11,7 +11,7 @@ from pathlib import Path
 import networkx as nx
 
 from .errors import Diagnostic, DotSyntaxError, PlanError, SymbolError, error_for
-from .grammar import OpLabel, parse_label
+from .grammar import OpLabel
 from .reader import Diagram, read_path, read_text
 
 
@@ -22,6 +22,9 @@ class Library:
     primary: list[Diagram]
     others: list[Diagram] = field(default_factory=list)
     _references: dict[int, list[str]] = field(default_factory=dict, repr=False)
+    # (id of caller, node, root) → (the caller, kept alive so that its id stays its own; what it calls)
+    _calls: dict[tuple[int, str, str | None], tuple[Diagram, "Diagram | None | PlanError"]] = field(
+        default_factory=dict, repr=False)
 
     @property
     def all(self) -> list[Diagram]:
@@ -56,6 +59,19 @@ class Library:
         return list(dict.fromkeys(found))
 
     def block_for(self, caller: Diagram, node_id: str, root: str | None = None) -> Diagram | None:
+        """The digraph a node calls (decided once per caller, node and root model)."""
+        key = (id(caller), node_id, root)
+        if key not in self._calls:
+            try:
+                self._calls[key] = (caller, self._resolve(caller, node_id, root))
+            except PlanError as error:
+                self._calls[key] = (caller, error)
+        found = self._calls[key][1]
+        if isinstance(found, PlanError):
+            raise found
+        return found
+
+    def _resolve(self, caller: Diagram, node_id: str, root: str | None) -> Diagram | None:
         """The digraph a node calls, if any. In order: the node's `block="Name"` attribute;
         a digraph named like the label's head (`DenseBlock1` → DenseBlock); a digraph named
         `<family><head>` whose family is a prefix of the caller's or the root's name, or the
@@ -69,7 +85,7 @@ class Library:
                 raise PlanError("D2T413", f"block={explicit!r} names no digraph here{_close(explicit, self.names())}")
             return chosen
         try:
-            label = parse_label(data["label"]).label
+            label = caller.reading(node_id).label
         except PlanError:
             return None
         if not isinstance(label, OpLabel):

@@ -17,7 +17,7 @@ import torch
 from . import expr as E
 from .blocks import bind_call, repeat_count
 from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, error_for
-from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, label_names, parse_label
+from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, label_names
 from .library import Library, stitch
 from .naming import identifier
 from .ops import Layer, OpCall, OpSpec, find, registered, torch_nn_classes, torch_nn_layer
@@ -152,7 +152,7 @@ class Planner(FormulaPlanning):
                 self.labels[node] = IOLabel("output", None)
                 continue
             try:
-                parsed = parse_label(text)
+                parsed = self.diagram.reading(node)
             except PlanError as error:
                 raise self.fail(node, error) from None
             for warning in parsed.warnings:
@@ -167,7 +167,7 @@ class Planner(FormulaPlanning):
         if data["labelled"] or self.g.out_degree(node) or not self.g.in_degree(node):
             return False
         try:
-            label = parse_label(data["label"]).label
+            label = self.diagram.reading(node).label
         except PlanError:
             return True
         return not (isinstance(label, OpLabel) and (find(label.name) or find_torch_nn(label.name)))
@@ -486,7 +486,7 @@ def cell_symbols(block: Diagram) -> tuple[str, ...] | None:
         if block.graph.in_degree(node):
             continue
         try:
-            label = parse_label(block.graph.nodes[node]["label"]).label
+            label = block.reading(node).label
         except PlanError:
             continue
         if not isinstance(label, OpLabel):

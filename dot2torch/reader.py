@@ -19,7 +19,8 @@ import pydot
 import pyparsing
 from pydot.dot_parser import GraphParser
 
-from .errors import Diagnostic, DotSyntaxError
+from .errors import Diagnostic, DotSyntaxError, PlanError
+from .grammar import Parsed, parse_label
 from .limits import Limits, current, exceeded
 
 _PARSER_LOCK = threading.Lock()  # pydot's pyparsing grammar is not thread-safe
@@ -36,6 +37,20 @@ class Diagram:
     file: str | None = None
     line: int | None = None
     attrs: dict[str, str] = field(default_factory=dict)
+    _read: dict[str, Parsed | PlanError] = field(default_factory=dict, repr=False, compare=False)
+
+    def reading(self, node: str) -> Parsed:
+        """The node's label, parsed once for this diagram; a label that cannot be read raises
+        the same PlanError every time it is asked for."""
+        if node not in self._read:
+            try:
+                self._read[node] = parse_label(self.graph.nodes[node]["label"])
+            except PlanError as error:
+                self._read[node] = error
+        found = self._read[node]
+        if isinstance(found, PlanError):
+            raise found
+        return found
 
 
 def read_path(path: Path) -> list[Diagram]:
