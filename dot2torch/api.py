@@ -109,15 +109,16 @@ def _checked_ir(library: Library, diagram, params: Mapping[str, E.Value] | None)
 
 
 def _perturbed(library: Library, diagram, plan: Plan, model: ir.Model, params) -> list[tuple[str, ir.Conflict]]:
-    """Plan again with every whole-number symbol of the model doubled: a size written as a
-    number that changes is one the generated class would get wrong for other arguments.
+    """Plan again with every numeric symbol of the model doubled: a size written as a number
+    that changes, or an expression that no longer holds, is one the generated class would get
+    wrong for other arguments.
     Symbols whose doubling the diagram does not allow are checked one at a time, or not at all."""
     scope = {**{k: E.evaluate(v, {}) for k, v in model.main.symbols.items() if v is not None},
              **plan.stand_ins, **(params or {})}
-    symbols = [k for k, v in scope.items() if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+    symbols = [k for k, v in scope.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0]
 
     def compare(chosen: list[str]) -> list[tuple[str, ir.Conflict]]:
-        doubled = {**scope, **{s: 2 * scope[s] for s in chosen}}
+        doubled = {**scope, **{s: E.whole(2 * scope[s]) for s in chosen}}
         other = lower.model_ir(plan_diagram(library, diagram, doubled))
         return lower.unexplained(model, other, ", ".join(f"{s}={doubled[s]}" for s in chosen))
 

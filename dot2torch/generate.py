@@ -8,6 +8,7 @@ parameter names in the same order (so state_dicts load into each other), the sam
 from __future__ import annotations
 
 import inspect
+import keyword
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -17,6 +18,7 @@ from . import expr as E
 from . import ir, lower
 from . import pysource as P
 from .errors import Diagnostic, Dot2TorchError
+from .formula import key_of
 from .naming import identifier
 from .paths import shown_path
 
@@ -64,6 +66,11 @@ def generate_package(models: list[ir.Model], *, sources: dict[str, str], command
                 use_count[name] = use_count.get(name, 0) + 1
     shared = [name for name, n in use_count.items() if n > 1]
     for name in shared:
+        files = list(dict.fromkeys(m.graphs[name].file for m in models if name in m.graphs))
+        if len(files) > 1:
+            conflict = ir.Conflict(None, f"two different digraphs are named {name} ({', '.join(map(str, files))}): "
+                                         "rename one to write these models as one package")
+            raise CodegenError(_conflict(models[0].graphs[name], conflict))
         merged = lower.merge([m.graphs[name] for m in models if name in m.graphs])
         _refuse_conflicts([ir.Model(name, {name: merged})])
         for m in models:
@@ -170,6 +177,17 @@ class _Writer:
         symbols = lower.constructor_symbols(self.model)
         for name, c in self.classes.items():
             c.symbols = symbols[name]
+        # One Python name per symbol, everywhere: never a keyword, a builtin or helper the code
+        # uses, a class of the module, or another symbol's name once made an identifier.
+        taken = set(_RESERVED_NAMES) | _CODE_NAMES | {c.name for c in self.classes.values()}
+        taken |= {n for pair in self.cell_classes.values() for n in pair}
+        every = [s for c in self.classes.values() for s in c.symbols]
+        every += [s for c in self.classes.values() for s in _forward_symbols(c.graph)]
+        self.names = {s: identifier(s, taken, local=True) for s in dict.fromkeys(every)}
+
+    def sym(self, symbol: str) -> str:
+        """The Python name of a diagram symbol."""
+        return self.names.get(symbol) or identifier(symbol, set(), local=True)
 
     # -- the module ------------------------------------------------------------------------
     def module(self) -> list[str]:
@@ -232,7 +250,7 @@ class _Writer:
         where = f" of {P.doc_text(shown_path(g.file))}" if g.file else ""
         lines = [f'    """{P.doc_text(g.name)}{where}, as drawn:', ""]
         for node in g.nodes:
-            lines.append(f"    {P.doc_text(node.id)}: {P.doc_text(node.label)}")
+            lines.append(f"    {P.doc_text(node.id)}:" + (f" {P.doc_text(node.label)}" if node.label else ""))
         lines.append('    """')
         return lines
 
@@ -244,9 +262,9 @@ class _Writer:
             if default is None and written is not None:
                 default = E.evaluate(written, {})
             if default is None:
-                required.append(f"{_symbol(s)}: {_type_of(self._value_of(c, s))}")
+                required.append(f"{self.sym(s)}: {_type_of(self._value_of(c, s))}")
             else:
-                optional.append(f"{_symbol(s)}: {_type_of(default)} = {P.value(default)}")
+                optional.append(f"{self.sym(s)}: {_type_of(default)} = {P.value(default)}")
         return ", ".join(["self", *required, *optional, "*", "device=None", "dtype=None"])
 
     def _value_of(self, c: _Class, symbol: str) -> E.Value:
@@ -271,7 +289,7 @@ class _Writer:
         for node in g.nodes:
             lines += self._construct(node, c)
         for symbol in _forward_symbols(g):
-            lines.append(f"        self.{_symbol(symbol)} = {_symbol(symbol)}")
+            lines.append(f"        self.{self._attribute(c, symbol)} = {self.sym(symbol)}")
         if g.parameters:
             lines.append("        self.reset_parameters()")
             lines += ["", "    def reset_parameters(self) -> None:",
@@ -318,9 +336,17 @@ class _Writer:
             head = target.replace("torch.nn.", "nn.", 1)
             factory = _takes_factory_kwargs(getattr(nn, target.rsplit(".", 1)[-1], None))
         args = []
+        extra = []
         for a in node.args:
             text = self._arg_text(a, c, loops)
-            args.append(text if a.positional else f"{a.keyword}={text}")
+            if a.positional:
+                args.append(text)
+            elif a.keyword.isidentifier() and not keyword.iskeyword(a.keyword):
+                args.append(f"{a.keyword}={text}")
+            else:  # a keyword no call can spell (`class=`): passed as data
+                extra.append(f"{P.literal(a.keyword)}: {text}")
+        if extra:
+            args.append("**{" + ", ".join(extra) + "}")
         if factory:
             args += ["device=device", "dtype=dtype"]
         return head, args
@@ -332,26 +358,43 @@ class _Writer:
         args = []
         for s in callee.symbols:
             b = bound.get(s)
-            text = _symbol(s) if b is None else self._arg_text(ir.Arg(s, b.value, b.expr), c, loops)
+            if b is None and s in callee.graph.symbols:
+                continue  # the callee's own default wins over the caller's value, as in load()
+            text = self.sym(s) if b is None else self._arg_text(ir.Arg(s, b.value, b.expr), c, loops)
             if b is not None and b.first is not None and loops:
                 first = self._arg_text(ir.Arg(s, b.value, b.first), c, loops)
                 text = f"{first} if {next(iter(loops.values()))} == 0 else {text}"
-            args.append(f"{_symbol(s)}={text}")
+            args.append(f"{self.sym(s)}={text}")
         args += ["device=device", "dtype=dtype"]
         head = callee.name
         if over_time:
             head = self.cell_classes[node.call.graph][1]
         return head, args
 
-    def _arg_text(self, a: ir.Arg, c: _Class, loops: dict[str, str] | None = None) -> str:
-        """An argument as Python: its expression where it rests on symbols, else its value."""
+    def _arg_text(self, a: ir.Arg, c: _Class, loops: dict[str, str] | None = None,
+                  name: Callable[[str], str] | None = None) -> str:
+        """An argument as Python: its expression where it rests on symbols, else its value.
+        A whole size that Python could compute as a float is made an int by whole_size."""
         if a.expr is None or not (lower.symbolic(a.expr) or _keeps_written(a)):
             return P.value(a.value)
-        text = P.expression(a.expr, _symbol, loops or {})
+        name = name or self.sym
+        if isinstance(a.expr, E.TupleExpr) and isinstance(a.value, (tuple, list)) and len(a.value) == len(a.expr.items):
+            items = [self._arg_text(ir.Arg(a.keyword, v, e), c, loops, name) for v, e in zip(a.value, a.expr.items)]
+            if isinstance(a.value, list):
+                return "[" + ", ".join(items) + "]"
+            return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+        text = P.expression(a.expr, name, loops or {})
         if isinstance(a.value, int) and not isinstance(a.value, bool) and _may_be_fractional(a.expr, self.float_symbols):
             self.needs_whole = True
             return f"whole_size({text})"
         return text
+
+    def _attribute(self, c: _Class, symbol: str) -> str:
+        """The attribute under which __init__ keeps a symbol that forward reads."""
+        if not hasattr(c, "attributes"):
+            taken = {n.name for n in c.graph.nodes} | {p.name for p in c.graph.parameters}
+            c.attributes = {s: identifier(f"{s}_value", taken) for s in _forward_symbols(c.graph)}  # type: ignore[attr-defined]
+        return c.attributes[symbol]  # type: ignore[attr-defined]
 
     # -- forward ---------------------------------------------------------------------------
     def _forward(self, c: _Class) -> list[str]:
@@ -363,8 +406,14 @@ class _Writer:
         if len(outputs) > 1:
             result = f"tuple[{', '.join(['torch.Tensor'] * len(outputs))}]"
         lines = _def_line("forward", ["self", *inputs], result)
+        used = {local[r.node] for n in g.nodes for r in n.inputs} | set(outputs)
+        used |= {local[u.node] for n in g.nodes for _, u in n.uses if isinstance(u, ir.ValueUse)}
         for node in g.in_order():
-            lines += self._statement(node, local, c)
+            statement = self._statement(node, local, c)
+            if statement and node.name not in used and node.kind not in (ir.Kind.ANNOTATION, ir.Kind.OUTPUT):
+                # computed as drawn, though nothing uses it: a call without a name
+                statement[0] = statement[0].replace(f"{node.name} = ", "", 1)
+            lines += statement
         lines.append(f"        return {', '.join(outputs)}")
         return lines
 
@@ -387,36 +436,58 @@ class _Writer:
             case ir.Kind.PARAMETER:
                 return [f"{target}self.{node.name}"]
             case ir.Kind.FUNCTION:
-                return self._function(node, args, target)
+                return self._function(node, args, target, c)
             case ir.Kind.NOISE:
                 like = local[c.graph.inputs[0]]
                 sizes = [f"{like}.shape[0]", *(self._forward_size(a, c) for a in node.args)]
                 return P.call(f"{target.strip()} torch.randn", [f"({', '.join(sizes)})", f"dtype={like}.dtype",
                                                                 f"device={like}.device"], "        ")
             case ir.Kind.FORMULA:
-                return [f"{target}{self._formula(node, local)}"]
+                return self._formula(node, local, c)
         return []
 
     def _forward_size(self, a: ir.Arg, c: _Class) -> str:
-        """A size used in forward: symbols are read from attributes set in __init__."""
-        if a.expr is None or not lower.symbolic(a.expr):
-            return P.value(a.value)
-        return P.expression(a.expr, lambda s: f"self.{_symbol(s)}")
+        """A value used in forward: symbols are read from attributes set in __init__."""
+        return self._arg_text(a, c, name=lambda s: f"self.{self._attribute(c, s)}")
 
-    def _function(self, node: ir.Node, args: list[str], target: str) -> list[str]:
+    def _function(self, node: ir.Node, args: list[str], target: str, c: _Class) -> list[str]:
         if node.convention is ir.Convention.FOLD:
             return [f"{target}{' + '.join(args)}"]
         if node.target == "torch.matmul":
             return [f"{target}{args[0]} @ {args[1]}"]
-        extra = [P.value(a.value) if a.positional else f"{a.keyword}={P.value(a.value)}" for a in node.args]
+        extra = [self._forward_size(a, c) if a.positional else f"{a.keyword}={self._forward_size(a, c)}"
+                 for a in node.args]
         if node.convention is ir.Convention.LIST:
             return P.call(f"{target.strip()} {node.target}", [f"[{', '.join(args)}]", *extra], "        ")
         return P.call(f"{target.strip()} {node.target}", [*args, *extra], "        ")
 
-    def _formula(self, node: ir.Node, local: dict[str, str]) -> str:
-        from .formula import key_of
-
+    def _formula(self, node: ir.Node, local: dict[str, str], c: _Class) -> list[str]:
+        """The formula as torch expressions; one too long for a line is computed in parts,
+        each a local of its own (`f_1 = ...`), so every line fits."""
         uses = dict(node.uses)
+        lines: list[str] = []
+        taken = {n.name for n in c.graph.nodes} | set(c.graph.inputs)
+        room = P.LINE_LENGTH - len("        ") - len(" = ") - len(node.name)  # for the whole formula
+        room_part = room - len("_part_99")  # for a piece that may become a local of its own
+
+        def part(text: str, prec: int) -> tuple[str, int]:
+            """Keep a piece inline while it fits; otherwise make it a local of its own."""
+            if len(text) <= room_part:
+                return text, prec
+            name = identifier(f"{node.name}_part", taken)
+            lines.append(f"        {name} = {text}")
+            return name, _ATOM
+
+        def combined(make: Callable[[list[tuple[str, int]]], tuple[str, int]],
+                     pieces: list[tuple[str, int]], top: bool) -> tuple[str, int]:
+            limit = room if top else room_part
+            result = make(pieces)
+            for i in sorted(range(len(pieces)), key=lambda k: -len(pieces[k][0])):
+                if len(result[0]) <= limit:
+                    break
+                pieces[i] = part(*pieces[i]) if len(pieces[i][0]) > room_part else self._named(pieces[i], node, taken, lines)
+                result = make(pieces)
+            return result
 
         def leaf(e: E.Expr) -> tuple[str, int]:
             use = uses[key_of(e)]
@@ -430,7 +501,7 @@ class _Writer:
                     return f"self.{owner}.{attr}" + (".t()" if t else ""), _ATOM
             raise TypeError(use)
 
-        def walk(e: E.Expr) -> tuple[str, int]:
+        def walk(e: E.Expr, top: bool = False) -> tuple[str, int]:
             match e:
                 case E.Num(value=v):
                     return P.value(v), _ATOM
@@ -438,14 +509,25 @@ class _Writer:
                     text, prec = walk(operand)
                     return "-" + (text if prec >= 3 else f"({text})"), 3
                 case E.BinOp(op=op, left=left, right=right):
-                    return P.binary(op, walk(left), walk(right))
+                    return combined(lambda p: P.binary(op, p[0], p[1]), [walk(left), walk(right)], top)
                 case E.Call(function="softmax", args=(arg,)):
-                    return f"torch.softmax({walk(arg)[0]}, dim=-1)", _ATOM
+                    return combined(lambda p: (f"torch.softmax({p[0][0]}, dim=-1)", _ATOM), [walk(arg)], top)
                 case E.Call(function=f, args=(arg,)) if f in _FORMULA_FUNCTIONS:
-                    return f"{_FORMULA_FUNCTIONS[f]}({walk(arg)[0]})", _ATOM
+                    return combined(lambda p: (f"{_FORMULA_FUNCTIONS[f]}({p[0][0]})", _ATOM), [walk(arg)], top)
             return leaf(e)
 
-        return walk(node.formula)[0]
+        assert node.formula is not None
+        text = walk(node.formula, top=True)[0]
+        return [*lines, f"        {node.name} = {text}"]
+
+    @staticmethod
+    def _named(piece: tuple[str, int], node: ir.Node, taken: set[str], lines: list[str]) -> tuple[str, int]:
+        """A piece of a formula made a local of its own."""
+        if piece[1] == _ATOM and piece[0].isidentifier():
+            return piece
+        name = identifier(f"{node.name}_part", taken)
+        lines.append(f"        {name} = {piece[0]}")
+        return name, _ATOM
 
     def _graph_of(self, node: ir.Node) -> ir.Graph:
         return next(c.graph for c in self.classes.values() if node in c.graph.nodes)
@@ -466,7 +548,7 @@ class _Writer:
             zeros = [f"x.new_zeros(x.shape[0], self.state_size{i})" for i in range(states)]
         signature = self._signature(c, g.name == self.root)
         sizes = [self._arg_text(a, c) for a in g.cell.state_sizes]
-        call_args = ", ".join(_symbol(s) for s in c.symbols)
+        call_args = ", ".join(self.sym(s) for s in c.symbols)
         lines = [
             f"class {c.name}(nn.Module):",
             f'    """The recurrent cell {P.doc_text(g.name)}, called like torch\'s cells: '
@@ -497,7 +579,7 @@ class _Writer:
         states = len(g.cell.state_sizes)
         state_type = "torch.Tensor" if states == 1 else f"tuple[{', '.join(['torch.Tensor'] * states)}]"
         signature = self._signature(c, False)
-        call_args = ", ".join(_symbol(s) for s in c.symbols)
+        call_args = ", ".join(self.sym(s) for s in c.symbols)
         hidden = "state" if states == 1 else "state[0]"
         return [
             f"class {loop_class}(nn.Module):",
@@ -520,13 +602,14 @@ class _Writer:
 
 
 def _forward_symbols(g: ir.Graph) -> list[str]:
-    """Symbols forward reads (the sizes of noise), kept as attributes by __init__."""
-    exprs = [a.expr for n in g.nodes if n.kind is ir.Kind.NOISE for a in n.args if lower.symbolic(a.expr)]
-    return list(dict.fromkeys(n.name for e in exprs for n in E.free_names(e) if n.name not in E.CONSTANTS))
+    """Symbols forward reads (noise sizes, function arguments), kept as attributes by __init__."""
+    kinds = (ir.Kind.NOISE, ir.Kind.FUNCTION)
+    return lower.free_symbols(a.expr for n in g.nodes if n.kind in kinds for a in n.args if lower.symbolic(a.expr))
 
 
-def _symbol(name: str) -> str:
-    return identifier(name, set())
+# Names the generated code calls: a symbol must not take them.
+_CODE_NAMES = frozenset({"self", "device", "dtype", "super", "range", "int", "float", "len", "torch", "nn",
+                         "whole_size", "AddNoise", "parameter", "bound", "x", "state", "outputs", "t"})
 
 
 def _type_of(v: E.Value) -> str:

@@ -147,8 +147,19 @@ def merge(uses: Sequence[ir.Graph]) -> ir.Graph:
     first = uses[0]
     if len(uses) == 1:
         return first
-    nodes = []
     conflicts = list(first.conflicts)
+    differing = [(n, u.nodes[i]) for i, n in enumerate(first.nodes) for u in uses[1:]
+                 if _structure(u.nodes[i]) != _structure(n)]
+    if differing or any(len(p.shape.sizes) != len(u.parameters[i].shape.sizes)
+                        for u in uses[1:] for i, p in enumerate(first.parameters)):
+        node, other = differing[0] if differing else (None, None)
+        what = "becomes a different layer in different calls of the block"
+        if node is not None and other is not None and node.target != other.target:
+            what = f"is {_short(node.target)} in one call of the block and {_short(other.target)} in another"
+        conflicts.append(ir.Conflict(node.id if node is not None else None, f"{what}, so one class cannot hold it"))
+        return ir.Graph(first.name, first.file, first.nodes, first.inputs, first.outputs, first.parameters,
+                        dict(first.symbols), first.cell, conflicts, dict(first.patterns), first.order)
+    nodes = []
     for i, node in enumerate(first.nodes):
         versions = [u.nodes[i] for u in uses]
         nodes.append(_merge_node(versions, conflicts))
@@ -165,6 +176,20 @@ def merge(uses: Sequence[ir.Graph]) -> ir.Graph:
         conflicts.extend(c for c in u.conflicts if c not in conflicts)
     return ir.Graph(first.name, first.file, nodes, first.inputs, first.outputs, parameters, dict(first.symbols), cell,
                     conflicts, dict(first.patterns), first.order)
+
+
+def _structure(node: ir.Node) -> tuple:
+    """What must be the same in every use for one class to hold a node."""
+    body = _structure(node.body) if node.body is not None else None
+    bindings = tuple(b.symbol for b in node.call.bindings) if node.call is not None else None
+    computes = node.kind not in (ir.Kind.INPUT, ir.Kind.ANNOTATION, ir.Kind.OUTPUT)
+    rank = len(node.shape.sizes) if node.shape is not None and computes else None
+    return (node.id, node.kind, node.target, node.convention, tuple(a.keyword for a in node.args), rank,
+            node.call.graph if node.call else None, bindings, body)
+
+
+def _short(target: str | None) -> str:
+    return (target or "nothing").rsplit(".", 1)[-1]
 
 
 def _merge_node(versions: Sequence[ir.Node], conflicts: list[ir.Conflict]) -> ir.Node:
@@ -237,10 +262,15 @@ def _merge_shape(versions: Sequence[ir.Shape], what: str, conflicts: list[ir.Con
 
 
 def model_ir(plan: Any) -> ir.Model:
-    """The IR of a planned model: its graph and each graph it calls, every use merged."""
+    """The IR of a planned model: its graph and each graph it calls, every use merged. Two
+    different digraphs of one name (in different files) cannot both be a class of that name."""
     uses: dict[str, list[ir.Graph]] = {}
 
     def visit(p: Any) -> None:
+        same_name = uses.get(p.name)
+        if same_name and same_name[0].file != p.graph.file:
+            same_name[0].conflicts.append(ir.Conflict(None, f"two different digraphs are named {p.name} "
+                                                            f"({same_name[0].file}, {p.graph.file}): rename one"))
         uses.setdefault(p.name, []).append(p.graph)
         for children in p.children.values():
             for child in children:
@@ -256,9 +286,15 @@ def unexplained(model: ir.Model, other: ir.Model, changed: str) -> list[tuple[st
     found: list[tuple[str, ir.Conflict]] = []
 
     def arg(graph: str, node: str | None, what: str, a: ir.Arg | None, b: ir.Arg | None) -> None:
-        if a is not None and b is not None and not symbolic(a.expr) and a.value != b.value:
+        if a is None or b is None:
+            return
+        if not symbolic(a.expr) and a.value != b.value:
             found.append((graph, ir.Conflict(node, f"{what} is {a.value!r} here but {b.value!r} when {changed}, and the "
                                                    "label does not say how it follows them: write it as an expression")))
+        elif symbolic(a.expr) and a.expr != b.expr:
+            found.append((graph, ir.Conflict(node, f"{what} is {a.value!r}, which {E.render(a.expr)} gives here by "
+                                                   f"coincidence only (with {changed} it is {b.value!r}): write it in "
+                                                   "the label")))
 
     for name, g in model.graphs.items():
         h = other.graphs.get(name)
@@ -285,7 +321,8 @@ def unexplained(model: ir.Model, other: ir.Model, changed: str) -> list[tuple[st
 def constructor_symbols(model: ir.Model) -> dict[str, list[str]]:
     """The symbols each graph's class takes, in the order the graph first uses them: those its
     arguments, counts and parameters rest on, those its calls bind the callee's with, and
-    the callee's own that a call leaves unbound (passed on under the same name). Symbols
+    the callee's own that a call leaves unbound and the callee gives no default (passed on under
+    the same name: a block sees its callers' symbols unless it binds its own). Symbols
     only annotations use (a block's BlockW) are taken by no class."""
     done: dict[str, list[str]] = {}
 
@@ -303,8 +340,8 @@ def constructor_symbols(model: ir.Model) -> dict[str, list[str]]:
                 callee = needed(node.call.graph, (*seen, name))
                 taken = [b for b in node.call.bindings if b.symbol in callee]
                 found.update(dict.fromkeys(free_symbols(e for b in taken for e in (b.first, b.expr))))
-                bound = {b.symbol for b in node.call.bindings}
-                found.update(dict.fromkeys(s for s in callee if s not in bound))
+                bound = {b.symbol for b in node.call.bindings} | set(model.graphs[node.call.graph].symbols)
+                found.update(dict.fromkeys(s for s in callee if s not in bound))  # the caller's, passed on
         found.update(dict.fromkeys(free_symbols(e for p in g.parameters for e in p.shape.exprs)))
         if g.cell is not None:
             found.update(dict.fromkeys(free_symbols(a.expr for a in g.cell.state_sizes)))

@@ -39,7 +39,9 @@ def doc_text(text: str) -> str:
             out.append(ch)
         else:
             out.append(repr(ch)[1:-1])
-    return "".join(out)
+    text = "".join(out)
+    stripped = text.rstrip(" ")
+    return stripped + "\\x20" * (len(text) - len(stripped))  # trailing spaces, spelled out
 
 
 def comment(text: str) -> str:

@@ -373,3 +373,54 @@ def test_generated_add_noise_adds_the_same_noise_in_training():
     got = generated(x)
     torch.manual_seed(4)
     assert torch.equal(got, expected) and not torch.equal(loaded(x), loaded.eval()(x))
+
+
+def _refusal(path: Path) -> tuple:
+    with pytest.raises(dot2torch.Dot2TorchError) as info:
+        dot2torch.codegen(path)
+    d = info.value.diagnostic
+    return d.code, d.graph, d.node, d.message
+
+
+def test_a_size_that_follows_a_symbol_by_coincidence_is_refused(tmp_path):
+    """W=S(4) pooled to 4 looks like it follows S; with S=8 it does not."""
+    path = tmp_path / "coincidence.dot"
+    path.write_text("""digraph Coincidence {
+    inp [label="input [BatchSize, C=3, H=4, W=S(4)]"]
+    p [label="AdaptiveAvgPool2D((4, 4))"]
+    l [label="Linear [Out=5]"]
+    inp -> p -> l
+}""", encoding="utf-8")
+    assert _refusal(path) == ("D2T601", "Coincidence", "l", "cannot be written as code: argument in_features is 4, "
+                              "which S(4) gives here by coincidence only (with S=8 it is 4): write it in the label")
+
+
+def test_a_block_that_is_a_different_layer_in_each_call_is_refused(tmp_path):
+    path = tmp_path / "ranks.dot"
+    path.write_text("""digraph Ranks {
+    inp [label="input [BatchSize, C=4, H=5, W=5]"]
+    a [label="Norm"]
+    f [label="flatten"]
+    b [label="Norm"]
+    inp -> a -> f -> b
+}
+digraph Norm {
+    inp [label="input"]
+    n [label="BatchNorm"]
+    inp -> n
+}""", encoding="utf-8")
+    assert _refusal(path) == ("D2T601", "Norm", "n", "cannot be written as code: is BatchNorm2d in one call of the "
+                              "block and BatchNorm1d in another, so one class cannot hold it")
+
+
+def test_two_digraphs_of_one_name_are_refused(tmp_path):
+    """A model calls Blk from its own file and, through Mid, the Blk of another file."""
+    (tmp_path / "model.dot").write_text("""digraph ModelX {
+    inp [label="input [BatchSize, 4]"] b [label="Blk"] m [label="Mid"] inp -> b -> m }
+digraph Blk { inp [label="input [BatchSize, BlkIn]"] l [label="Sigmoid"] inp -> l }""", encoding="utf-8")
+    (tmp_path / "other.dot").write_text("""digraph Mid { inp [label="input [BatchSize, MidIn]"] b [label="Blk"] inp -> b }
+digraph Blk { inp [label="input [BatchSize, BlkIn]"] l [label="Relu"] inp -> l }""", encoding="utf-8")
+    code, graph, node, message = _refusal(tmp_path / "model.dot")
+    assert (code, graph, node) == ("D2T601", "Blk", None)
+    assert message == (f"cannot be written as code: two different digraphs are named Blk ({tmp_path / 'model.dot'}, "
+                       f"{tmp_path / 'other.dot'}): rename one")

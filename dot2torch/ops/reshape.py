@@ -16,7 +16,7 @@ from .base import Argument, Layer, OpCall, register
 def reshape(call: OpCall) -> Layer:
     """`reshape([4096])` gives the per-sample shape; `reshape [BatchSize, 16x5x5]` lists the
     batch first; no parameters flattens. The label's `7x7x512` only states the size."""
-    sizes = _target(call)
+    sizes, written = _target(call)
     have = math.prod(call.shape[1:])
     if sizes.count(-1) > 1:
         raise PlanError("D2T303", "reshape can leave at most one size as -1")
@@ -30,22 +30,24 @@ def reshape(call: OpCall) -> Layer:
         )
     if len(sizes) == 1:
         return Layer(nn.Flatten)
-    return Layer.of(torch.reshape, [Argument("shape", (-1, *sizes), positional=True)])
+    shape = None if written is None else E.TupleExpr((E.Num(-1), *written))
+    return Layer.of(torch.reshape, [Argument("shape", (-1, *sizes), shape, positional=True)])
 
 
-def _target(call: OpCall) -> list[int]:
+def _target(call: OpCall) -> tuple[list[int], list[E.Expr] | None]:
+    """The per-sample sizes, and the expressions they were written as (None: flatten)."""
     positional = list(call.label.positional)
     call.used.update(i for i, a in enumerate(call.label.args) if a.key is None)
     call.rest(reshape, accepted=set(), name="reshape")
     if not positional:
-        return [math.prod(call.shape[1:])]
+        return [math.prod(call.shape[1:])], None
     if len(positional) == 1 and isinstance(positional[0].value, E.TupleExpr):
         exprs = list(positional[0].value.items)
     elif len(positional) == 1:
         exprs = [positional[0].value]
     else:
         exprs = [a.value for a in positional[1:]]  # the first entry is the batch
-    return [_size(call, e) for e in exprs]
+    return [_size(call, e) for e in exprs], exprs
 
 
 def _size(call: OpCall, e: E.Expr) -> int:

@@ -50,7 +50,7 @@ class VariationAutoEncoder(nn.Module):
         self.ll5 = nn.Linear(NHidden2, NHidden1, device=device, dtype=dtype)
         self.sigma5 = nn.Sigmoid()
         self.ll6 = nn.Linear(NHidden1, NFeature, device=device, dtype=dtype)
-        self.NHidden3 = NHidden3
+        self.NHidden3_value = NHidden3
 
     def forward(
         self, inp: torch.Tensor
@@ -62,7 +62,7 @@ class VariationAutoEncoder(nn.Module):
         ll3_mean = self.ll3_mean(sigma2)
         ll3_log_var = self.ll3_log_var(sigma2)
         eps = torch.randn(
-            (inp.shape[0], self.NHidden3), dtype=inp.dtype, device=inp.device
+            (inp.shape[0], self.NHidden3_value), dtype=inp.dtype, device=inp.device
         )
         sample = ll3_mean + torch.exp(ll3_log_var / 2) * eps
         ll4 = self.ll4(sample)
