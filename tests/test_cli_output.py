@@ -90,3 +90,12 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path, monkeypat
         write_atomically(target, "new\n")
     assert target.read_text(encoding="utf-8") == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["model.py"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "model.py", "x = 1\n")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "model.py").stat().st_mode & 0o777 == 0o644
