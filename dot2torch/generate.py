@@ -311,15 +311,17 @@ class _Writer:
             head, args = self._block_call(node, c, {}, over_time=True)
             return _assign(f"self.{node.name}", head, args)
         if node.kind is ir.Kind.REPETITION:
-            loop_var = identifier((node.copy_index or "layer").lower(), set(c.symbols) | {"device", "dtype", "self"})
-            loops = {node.copy_index: loop_var} if node.copy_index else {}
+            loop_var = identifier((node.copy_index or "layer").lower(), {self.sym(s) for s in c.symbols} | _CODE_NAMES)
+            loops = {node.copy_index or _FIRST: loop_var}
+            uses_first = any(a.first is not None for a in (node.body.args if node.body else ())) or any(
+                b.first is not None for b in (node.call.bindings if node.call else ()))
             if node.body is not None:
                 head, args = self._module_call(node.body, c, loops)
             else:
                 head, args = self._block_call(node, c, loops, over_time=self.classes[node.call.graph].graph.cell is not None)
             count = self._arg_text(node.count, c)
             lines = [f"        self.{node.name} = nn.Sequential()"]
-            lines.append(f"        for {loop_var if loops else '_'} in range({count}):")
+            lines.append(f"        for {loop_var if node.copy_index or uses_first else '_'} in range({count}):")
             lines += P.call(f"self.{node.name}.append", [f"{head}({', '.join(args)})"], "            ") \
                 if len(f"            self.{node.name}.append({head}({', '.join(args)}))") <= P.LINE_LENGTH \
                 else _nested_append(f"self.{node.name}.append", head, args, "            ")
@@ -339,6 +341,8 @@ class _Writer:
         extra = []
         for a in node.args:
             text = self._arg_text(a, c, loops)
+            if a.first is not None and loops:
+                text = f"{self._arg_text(a.first, c, loops)} if {next(iter(loops.values()))} == 0 else {text}"
             if a.positional:
                 args.append(text)
             elif a.keyword.isidentifier() and not keyword.iskeyword(a.keyword):
@@ -362,7 +366,8 @@ class _Writer:
                 continue  # the callee's own default wins over the caller's value, as in load()
             text = self.sym(s) if b is None else self._arg_text(ir.Arg(s, b.value, b.expr), c, loops)
             if b is not None and b.first is not None and loops:
-                first = self._arg_text(ir.Arg(s, b.value, b.first), c, loops)
+                first_value = b.first.value if isinstance(b.first, E.Num) else b.value
+                first = self._arg_text(ir.Arg(s, first_value, b.first), c, loops)
                 text = f"{first} if {next(iter(loops.values()))} == 0 else {text}"
             args.append(f"{self.sym(s)}={text}")
         args += ["device=device", "dtype=dtype"]
@@ -608,6 +613,7 @@ def _forward_symbols(g: ir.Graph) -> list[str]:
 
 
 # Names the generated code calls: a symbol must not take them.
+_FIRST = "#first"  # the loop variable's key where a repetition's first copy differs but no #Layer is written
 _CODE_NAMES = frozenset({"self", "device", "dtype", "super", "range", "int", "float", "len", "torch", "nn",
                          "whole_size", "AddNoise", "parameter", "bound", "x", "state", "outputs", "t"})
 

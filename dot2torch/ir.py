@@ -68,6 +68,7 @@ class Arg:
     value: E.Value | list
     expr: E.Expr | None = None
     positional: bool = False
+    first: "Arg | None" = None  # a repetition's first copy, whose input comes from outside, takes this
 
 
 @dataclass(frozen=True)

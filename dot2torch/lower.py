@@ -223,10 +223,13 @@ def _merge_node(versions: Sequence[ir.Node], conflicts: list[ir.Conflict]) -> ir
 
 def _merge_arg(versions: Sequence[ir.Arg], node: str | None, what: str, conflicts: list[ir.Conflict]) -> ir.Arg:
     first = versions[0]
+    if any(v.first != first.first for v in versions):
+        conflicts.append(ir.Conflict(node, f"{what} of the first copy differs between calls of the block"))
+        return first
     if first.expr is not None and all(v.expr == first.expr for v in versions):
         return first
     if all(v.value == first.value for v in versions):
-        return ir.Arg(first.keyword, first.value, None, first.positional)
+        return ir.Arg(first.keyword, first.value, None, first.positional, first.first)
     values = ", ".join(dict.fromkeys(repr(v.value) for v in versions))
     conflicts.append(ir.Conflict(node, f"{what} is {values} in different calls of the block and follows none of "
                                        "its symbols: write it in the label as an expression of them"))
@@ -335,6 +338,7 @@ def constructor_symbols(model: ir.Model) -> dict[str, list[str]]:
             if node.kind in (ir.Kind.ANNOTATION, ir.Kind.OUTPUT, ir.Kind.INPUT):
                 continue
             args = [node.count, *node.args, *(node.body.args if node.body is not None else ())]
+            args += [a.first for a in args if a is not None and a.first is not None]
             found.update(dict.fromkeys(free_symbols(a.expr for a in args if a is not None)))
             if node.call is not None and node.call.graph not in seen:
                 callee = needed(node.call.graph, (*seen, name))

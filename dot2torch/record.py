@@ -220,6 +220,9 @@ class Recorder:
                 bindings.append(ir.Binding(symbol, first, values[0]))
                 continue
             chained = self._chained(uses, symbol, axis, fields.get("copy_index"))
+            if chained is None and len(set(values[1:])) == 1:  # every copy after the first reads one size
+                bindings.append(ir.Binding(symbol, None, values[1], first if first is not None else E.Num(values[0])))
+                continue
             if chained is None:
                 self.conflicts.append(ir.Conflict(node, f"{graph}'s {symbol} is read from the input, is "
                                                         f"{', '.join(map(str, values))} in the copies, and follows no "
@@ -240,9 +243,9 @@ class Recorder:
         expression of that copy's output, with #Layer one less; None unless it holds in every copy."""
         _, written, _, sub = uses[0]
         out = sub.graph.node(sub.graph.outputs[0].node).shape if sub.graph and sub.graph.outputs else None
-        if out is None or axis >= len(out.exprs) or out.exprs[axis] is None or copy_index is None:
+        if out is None or axis >= len(out.exprs) or out.exprs[axis] is None:
             return None
-        previous = E.BinOp("-", E.CopyIndex(copy_index), E.Num(1))
+        previous = E.BinOp("-", E.CopyIndex(copy_index or "Layer"), E.Num(1))
         mapping = {s: lower.replace_copy_index(e, previous) for s, e in written.items()}
         mapping.update({s: E.Name(s) for s in self.planner.scope if s not in mapping and s != "#"})
         expr = lower.substitute(out.exprs[axis], mapping)
@@ -262,12 +265,24 @@ class Recorder:
                 merged.append(first)
             elif all(v.value == first.value for v in versions):
                 merged.append(ir.Arg(first.keyword, first.value, None, first.positional))
+            elif len(versions) > 1 and (rest := self._same([v for v in versions[1:]])) is not None:
+                merged.append(ir.Arg(rest.keyword, rest.value, rest.expr, rest.positional, first=first))
             else:
                 values = ", ".join(dict.fromkeys(repr(v.value) for v in versions))
                 self.conflicts.append(ir.Conflict(node, f"argument {first.keyword} is {values} in different copies: "
                                                         "write it in the label (with #Layer where it changes)"))
                 merged.append(first)
         return merged
+
+    @staticmethod
+    def _same(versions: list[ir.Arg]) -> ir.Arg | None:
+        """The one argument all these copies agree on (an expression, else a value), if any."""
+        head = versions[0]
+        if head.expr is not None and all(v.expr == head.expr for v in versions):
+            return head
+        if all(v.value == head.value for v in versions):
+            return ir.Arg(head.keyword, head.value, None, head.positional)
+        return None
 
     def _uses(self, refs: dict[str, tuple[Any, ...]]) -> list[tuple[str, ir.Use]]:
         node_of_name = {s.name: s.node for s in self.planner.steps}
