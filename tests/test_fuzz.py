@@ -8,6 +8,8 @@ scripts/fuzz.sh runs the full share twenty times over with fresh randomness."""
 from __future__ import annotations
 
 import os
+import importlib.util
+import inspect
 import sys
 from collections.abc import Callable
 
@@ -93,6 +95,55 @@ def test_check_and_load_agree_on_random_graphs(text):
     out = model.eval()(x)
     outputs = out if isinstance(out, tuple) else (out,)
     assert [tuple(o.shape) for o in outputs] == [(2, *plan.step(n).shape[1:]) for n in plan.outputs]
+
+
+@st.composite
+def symbolic_graphs(draw) -> str:
+    """A random DAG whose sizes rest on symbols with defaults, some of them drawn twice: the
+    generated class must build the same model for other values of its arguments too."""
+    lines = ['n0 [label="input [BatchSize, W=8, H=8, C=NC(3)]"]', 'n1 [label="Conv2D [K=3, P=1, Out=NA(4)]"]',
+             "n0 -> n1"]
+    pool = ["Relu", "BatchNorm", "Conv2D [K=1, Out=NA]", "Conv2D [K=1, Out=NB(5)]", "Conv2D [K=3, P=1, Out=NB*2]",
+            "MaxPool2D [K=2]", "+", "cat(axis=1)", "UpSample x2", "GroupNorm(1, NA)"]
+    count = draw(st.integers(1, 5))
+    for i in range(2, count + 2):
+        lines.append(f'n{i} [label="{draw(st.sampled_from(pool))}"]')
+        sources = draw(st.lists(st.integers(1, i - 1), min_size=1, max_size=2, unique=True))
+        lines += [f"n{s} -> n{i}" for s in sources]
+    return "digraph Sym {\n" + "\n".join(lines) + "\n}\n"
+
+
+@fuzz(symbolic_graphs(), quick=60, full=400)
+def test_generated_code_equals_load_for_other_arguments(tmp_path_factory, text):
+    """Generated with the defaults, built with other values: equal to load() with those values,
+    or refused at generation (D2T601) when a number follows a symbol in no written way."""
+    if any(d.severity.value == "error" for d in dot2torch.check(text)):
+        return
+    try:
+        source = dot2torch.codegen(text)
+    except Dot2TorchError as error:
+        assert error.code == "D2T601", error.diagnostic.format()
+        return
+    path = tmp_path_factory.mktemp("generated") / "sym.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("sym_fuzz", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    accepted = inspect.signature(module.Sym).parameters
+    for values in ({}, {"NC": 2, "NA": 6, "NB": 7}):
+        params = {k: v for k, v in values.items() if k in accepted}
+        try:
+            reference = dot2torch.load(text, params=values).eval()
+        except Dot2TorchError:
+            continue  # these values do not fit the diagram
+        generated = module.Sym(**params).eval()
+        assert [(k, v.shape) for k, v in generated.state_dict().items()] == \
+            [(k, v.shape) for k, v in reference.state_dict().items()]
+        generated.load_state_dict(reference.state_dict())
+        x = torch.randn(2, values.get("NC", 3), 8, 8)
+        got, expected = generated(x), reference(x)
+        got, expected = (got if isinstance(got, tuple) else (got,)), (expected if isinstance(expected, tuple) else (expected,))
+        assert len(got) == len(expected) and all(torch.equal(a, b) for a, b in zip(got, expected))
 
 
 SHIPPED = [p.read_text(encoding="utf-8") for p in sorted(DIAGRAMS.glob("*.dot"))]
