@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -12,12 +11,12 @@ import torch.fx
 from . import expr as E
 from . import ir, lower
 from .build import build_model, build_module
-from .errors import Diagnostic, Dot2TorchError, Severity
+from .errors import Diagnostic, Dot2TorchError
 from .library import Library, open_source
 from .limits import Limits, using
 from .paths import shown_path
 from .version import __version__
-from .generate import GENERATED_MARK, generate, generate_package
+from .generate import GENERATED_MARK as GENERATED_MARK, generate, generate_package
 from .free_symbols import plan_diagram
 from .planned import Outcome, Plan
 

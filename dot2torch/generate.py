@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import keyword
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable
 
 from torch import nn
 
@@ -650,10 +650,7 @@ def _takes_factory_kwargs(cls: object) -> bool:
 
 
 def _def_line(name: str, params: list[str], result: str) -> list[str]:
-    lines = P.call(f"def {name}", params, "    ", f" -> {result}:")
-    if len(lines) > 1 and not lines[-1].strip().startswith(")"):
-        return lines
-    return lines
+    return P.call(f"def {name}", params, "    ", f" -> {result}:")
 
 
 def _assign(target: str, head: str, args: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ implies: `A @ W[f]` makes W[f] a [width of A, width of the result] matrix, `+ b[
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import networkx as nx
 import torch
