@@ -72,12 +72,19 @@ def dot_graphs(draw) -> str:
     rank = draw(st.sampled_from([2, 4]))
     shape = "[BatchSize, 6]" if rank == 2 else "[BatchSize, W=6, H=6, C=3]"
     count = draw(st.integers(1, 6))
-    lines = [f'n0 [label="input {shape}"]']
-    for i in range(1, count + 1):
-        lines.append(f'n{i} [label="{draw(label_texts())}"]')
-        sources = draw(st.lists(st.integers(0, i - 1), min_size=1, max_size=2, unique=True))
-        lines += [f"n{s} -> n{i}" for s in sources]
+    lines = [f'n0 [label="input {shape}"]', *_nodes(draw, label_texts(), first=1, count=count, lowest=0)]
     return "digraph Fuzz {\n" + "\n".join(lines) + "\n}\n"
+
+
+def _nodes(draw, labels, first: int, count: int, lowest: int) -> list[str]:
+    """Nodes n<first>... with labels drawn from `labels`, each fed by one or two earlier nodes
+    numbered from `lowest`."""
+    lines = []
+    for i in range(first, first + count):
+        lines.append(f'n{i} [label="{draw(labels)}"]')
+        sources = draw(st.lists(st.integers(lowest, i - 1), min_size=1, max_size=2, unique=True))
+        lines += [f"n{s} -> n{i}" for s in sources]
+    return lines
 
 
 @fuzz(dot_graphs(), quick=150, full=600)
@@ -105,11 +112,7 @@ def symbolic_graphs(draw) -> str:
              "n0 -> n1"]
     pool = ["Relu", "BatchNorm", "Conv2D [K=1, Out=NA]", "Conv2D [K=1, Out=NB(5)]", "Conv2D [K=3, P=1, Out=NB*2]",
             "MaxPool2D [K=2]", "+", "cat(axis=1)", "UpSample x2", "GroupNorm(1, NA)"]
-    count = draw(st.integers(1, 5))
-    for i in range(2, count + 2):
-        lines.append(f'n{i} [label="{draw(st.sampled_from(pool))}"]')
-        sources = draw(st.lists(st.integers(1, i - 1), min_size=1, max_size=2, unique=True))
-        lines += [f"n{s} -> n{i}" for s in sources]
+    lines += _nodes(draw, st.sampled_from(pool), first=2, count=draw(st.integers(1, 5)), lowest=1)
     return "digraph Sym {\n" + "\n".join(lines) + "\n}\n"
 
 
