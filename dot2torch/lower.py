@@ -75,11 +75,20 @@ def replace_copy_index(expr: E.Expr, by: E.Expr) -> E.Expr:
         case E.CopyIndex():
             return by
         case E.BinOp(op=op, left=left, right=right):
-            return E.BinOp(op, replace_copy_index(left, by), replace_copy_index(right, by))
+            return _cancel(E.BinOp(op, replace_copy_index(left, by), replace_copy_index(right, by)))
         case E.Neg(operand=operand):
             return E.Neg(replace_copy_index(operand, by))
         case E.TupleExpr(items=items, brackets=b):
             return E.TupleExpr(tuple(replace_copy_index(i, by) for i in items), b)
+    return expr
+
+
+def _cancel(expr: E.BinOp) -> E.Expr:
+    """`x - 1 + 1` → `x` (what shifting `#Layer + 1` by one copy gives)."""
+    inner = expr.left
+    if (expr.op == "+" and isinstance(inner, E.BinOp) and inner.op == "-" and isinstance(inner.right, E.Num)
+            and expr.right == inner.right):
+        return inner.left
     return expr
 
 

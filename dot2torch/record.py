@@ -198,7 +198,7 @@ class Recorder:
             if copies:  # a plain layer repeated
                 before = tuple(p.value_of[preds[0]][1].shape)
                 bodies = [self._args(copy, previous if i == 0 else (None,) * len(before)) for i, copy in enumerate(copies)]
-                args = tuple(self._repeated(bodies, node))
+                args = tuple(self._repeated(bodies, node, copies))
                 body_fields, _ = self._layer(node, copies[0], preds, previous, sizes)
                 body_fields["args"] = args
                 fields["copy_args"] = tuple(tuple(b) for b in bodies)
@@ -256,8 +256,9 @@ class Recorder:
                 return None
         return expr
 
-    def _repeated(self, bodies: list[list[ir.Arg]], node: str) -> list[ir.Arg]:
-        """The arguments of a repeated plain layer: the same in every copy, or written with #."""
+    def _repeated(self, bodies: list[list[ir.Arg]], node: str, copies: list[Layer]) -> list[ir.Arg]:
+        """The arguments of a repeated plain layer: the same in every copy, written with #, or
+        (a size read from the input) the first copy's and then the size the copy before makes."""
         merged = []
         for i, first in enumerate(bodies[0]):
             versions = [b[i] for b in bodies]
@@ -265,6 +266,8 @@ class Recorder:
                 merged.append(first)
             elif all(v.value == first.value for v in versions):
                 merged.append(ir.Arg(first.keyword, first.value, None, first.positional))
+            elif (chained := self._from_copy_before(bodies, copies, i)) is not None:
+                merged.append(ir.Arg(first.keyword, versions[1].value, chained, first.positional, first=first))
             elif len(versions) > 1 and (rest := self._same([v for v in versions[1:]])) is not None:
                 merged.append(ir.Arg(rest.keyword, rest.value, rest.expr, rest.positional, first=first))
             else:
@@ -273,6 +276,22 @@ class Recorder:
                                                         "write it in the label (with #Layer where it changes)"))
                 merged.append(first)
         return merged
+
+    def _from_copy_before(self, bodies: list[list[ir.Arg]], copies: list[Layer], i: int) -> E.Expr | None:
+        """For a size each copy reads from its input: the copy before's output size, written as
+        the expression of its output argument with #Layer one less; None unless it holds for all."""
+        axis = copies[0].arguments[i].axis if i < len(copies[0].arguments) else None
+        if axis is None:
+            return None
+        out = next((a for a in bodies[0] if lower.OUTPUT_AXIS.get(a.keyword) == axis and a.expr is not None), None)
+        if out is None:
+            return None
+        names = [n for n in (_index_names(out.expr))] or ["Layer"]
+        chained = lower.replace_copy_index(out.expr, E.BinOp("-", E.CopyIndex(names[0]), E.Num(1)))
+        for k, body in enumerate(bodies[1:], 1):
+            if lower.holds(chained, body[i].value, {**self.planner.scope, "#": k}) is None:
+                return None
+        return chained
 
     @staticmethod
     def _same(versions: list[ir.Arg]) -> ir.Arg | None:
@@ -348,6 +367,18 @@ def _copy_index(label: OpLabel) -> str | None:
         return None
 
     return next((f for a in label.args for v in a.values if (f := find_in(v))), None)
+
+
+def _index_names(expr: E.Expr) -> list[str]:
+    """The copy index names an expression uses (`#Layer`)."""
+    match expr:
+        case E.CopyIndex(name=n):
+            return [n]
+        case E.BinOp(left=left, right=right):
+            return _index_names(left) + _index_names(right)
+        case E.Neg(operand=operand):
+            return _index_names(operand)
+    return []
 
 
 def _pattern_value(plan: Plan, symbol: str) -> E.Value:
