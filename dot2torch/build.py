@@ -21,7 +21,7 @@ from .formula import key_of, walk
 from .naming import identifier
 from .ops.torch_nn import torch_nn_classes
 from .planned import Plan
-from .runtime import AddNoise, OverTime, RecurrentCell, batch_randn
+from .runtime import AddNoise, batch_randn, over_time, recurrent_cell
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "operator.add": operator.add,
@@ -75,8 +75,8 @@ def build_module(plan: Plan, device: torch.device | str | None = None) -> torch.
             case ir.Kind.FUNCTION:
                 env[node.id] = _emit_function(graph, node, args)
             case ir.Kind.NOISE:
-                sizes = tuple(a.value for a in node.args)
-                env[node.id] = graph.call_function(batch_randn, (args[0], *sizes), name=node.name)
+                sizes = [a.value for a in node.args]
+                env[node.id] = graph.call_function(batch_randn, (args[0], sizes), name=node.name)
             case ir.Kind.FORMULA:
                 env[node.id] = _emit_formula(graph, node, env, names)
             case ir.Kind.BLOCK_CALL | ir.Kind.SEQUENCE | ir.Kind.REPETITION:
@@ -96,7 +96,7 @@ def build_model(plan: Plan, device: torch.device | str | None = None) -> nn.Modu
     """The module a user gets: a recurrent cell is wrapped to be called like torch's cells."""
     module = build_module(plan, device)
     if plan.graph is not None and plan.graph.cell is not None:
-        return RecurrentCell(module, tuple(a.value for a in plan.graph.cell.state_sizes))
+        return recurrent_cell(module, tuple(a.value for a in plan.graph.cell.state_sizes))
     return module
 
 
@@ -115,7 +115,7 @@ def _called(node: ir.Node, children: list[Plan], device: torch.device | str | No
     built = []
     for child in children:
         model = build_model(child, device)
-        built.append(OverTime(model) if child.graph is not None and child.graph.cell is not None else model)
+        built.append(over_time(model) if child.graph is not None and child.graph.cell is not None else model)
     return nn.Sequential(*built) if node.kind is ir.Kind.REPETITION else built[0]
 
 

@@ -218,7 +218,7 @@ class FormulaPlanning:
         name, like = self.value_of[preds[0]]
         layer = Layer.of(batch_randn, [Argument(f"size{i}", size, written, positional=True)
                                        for i, (size, written) in enumerate(zip(sizes, call.args[1:]))])
-        out = batch_randn(like, *sizes)
+        out = batch_randn(like, list(sizes))
         self.noise_nodes.add(node)
         self.add_step(node, identifier(node, self.taken), "layer", "randn", out, (name,), layer)
         self.record.node(node, ir.Kind.NOISE, preds, layer=layer)

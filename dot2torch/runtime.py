@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import List, Optional, Tuple
+
 import torch
 from torch import nn
 
@@ -23,15 +25,16 @@ class AddNoise(nn.Module):
         return f"std={self.std}"
 
 
-def batch_randn(like: torch.Tensor, *sizes: int) -> torch.Tensor:
+def batch_randn(like: torch.Tensor, sizes: list[int]) -> torch.Tensor:
     """Fresh standard normal noise [batch, *sizes], with the batch size, device and dtype of
     `like` (a diagram's `randn(BatchSize, N)` source)."""
-    return torch.randn((like.shape[0], *sizes), dtype=like.dtype, device=like.device)
+    return torch.randn([like.shape[0]] + sizes, dtype=like.dtype, device=like.device)
 
 
 class RecurrentCell(nn.Module):
     """A cell drawn as equations, callable like torch's cells: `cell(x, h) -> h` for one
-    state, `cell(x, (h, c)) -> (h, c)` for two. Missing state starts at zeros."""
+    state, `cell(x, (h, c)) -> (h, c)` for two, a tuple of states for more. Missing state
+    starts at zeros. `recurrent_cell` picks the typed class for one or two states."""
 
     def __init__(self, core: nn.Module, state_sizes: tuple[int, ...]) -> None:
         super().__init__()
@@ -43,11 +46,35 @@ class RecurrentCell(nn.Module):
             state = tuple(x.new_zeros(x.shape[0], size) for size in self.state_sizes)
         elif isinstance(state, torch.Tensor):
             state = (state,)
-        out = self.core(x, *state)
-        return out
+        return self.core(x, *state)
 
     def extra_repr(self) -> str:
         return f"state_sizes={self.state_sizes}"
+
+
+class OneStateCell(RecurrentCell):
+    """`cell(x, h) -> h` (an RNN or GRU cell), typed so that it scripts."""
+
+    def forward(self, x: torch.Tensor, state: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if state is None:
+            state = x.new_zeros(x.shape[0], self.state_sizes[0])
+        return self.core(x, state)
+
+
+class TwoStateCell(RecurrentCell):
+    """`cell(x, (h, c)) -> (h, c)` (an LSTM cell), typed so that it scripts."""
+
+    def forward(self, x: torch.Tensor,
+                state: Optional[Tuple[torch.Tensor, torch.Tensor]] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        if state is None:
+            state = (x.new_zeros(x.shape[0], self.state_sizes[0]), x.new_zeros(x.shape[0], self.state_sizes[1]))
+        return self.core(x, state[0], state[1])
+
+
+def recurrent_cell(core: nn.Module, state_sizes: tuple[int, ...]) -> RecurrentCell:
+    """The cell wrapper for this many states."""
+    typed = {1: OneStateCell, 2: TwoStateCell}.get(len(state_sizes), RecurrentCell)
+    return typed(core, state_sizes)
 
 
 class OverTime(nn.Module):
@@ -65,3 +92,35 @@ class OverTime(nn.Module):
             state = self.cell(x[:, t], state)
             outputs.append(state[0] if isinstance(state, tuple) else state)
         return torch.stack(outputs, dim=1)
+
+
+class OneStateOverTime(OverTime):
+    """OverTime for a one-state cell, typed so that it scripts."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        state: Optional[torch.Tensor] = None
+        outputs: List[torch.Tensor] = []
+        for t in range(x.shape[1]):
+            state = self.cell(x[:, t], state)
+            assert state is not None
+            outputs.append(state)
+        return torch.stack(outputs, dim=1)
+
+
+class TwoStateOverTime(OverTime):
+    """OverTime for a two-state cell, typed so that it scripts."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        state: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        outputs: List[torch.Tensor] = []
+        for t in range(x.shape[1]):
+            state = self.cell(x[:, t], state)
+            assert state is not None
+            outputs.append(state[0])
+        return torch.stack(outputs, dim=1)
+
+
+def over_time(cell: RecurrentCell) -> OverTime:
+    """The time loop for this cell."""
+    typed = {OneStateCell: OneStateOverTime, TwoStateCell: TwoStateOverTime}.get(type(cell), OverTime)
+    return typed(cell)

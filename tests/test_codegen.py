@@ -424,3 +424,33 @@ digraph Blk { inp [label="input [BatchSize, BlkIn]"] l [label="Relu"] inp -> l }
     assert (code, graph, node) == ("D2T601", "Blk", None)
     assert message == (f"cannot be written as code: two different digraphs are named Blk ({tmp_path / 'model.dot'}, "
                        f"{tmp_path / 'other.dot'}): rename one")
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:The TorchScript type system:UserWarning")  # torch's own, scripting fx code
+@pytest.mark.parametrize(("name", "params", "x"), [
+    ("LSTMCell", {"NIn": 4, "NOut": 6}, (3, 4)),
+    ("GRUCell", {"NIn": 4, "NOut": 6}, (3, 4)),
+    ("TimeRNN", {"NFeature": 4, "NHidden": 6, "NLabels": 2, "NLayers": 2}, (3, 5, 4)),
+])
+def test_loaded_recurrent_models_script(name, params, x):
+    model = dot2torch.load(DIAGRAMS / "recurrent.dot", name, params=params).eval()
+    scripted = torch.jit.script(model)
+    inputs = torch.randn(x)
+    expected, got = model(inputs), scripted(inputs)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = got if isinstance(got, tuple) else (got,)
+    assert all(torch.equal(g, e) for g, e in zip(got, expected))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:The TorchScript type system:UserWarning")
+def test_the_loaded_vae_scripts_and_draws_the_same_noise():
+    model = dot2torch.load(DIAGRAMS / "autoencoder.dot", "VariationAutoEncoder").eval()
+    scripted = torch.jit.script(model)
+    x = torch.randn(2, 768)
+    torch.manual_seed(5)
+    expected = model(x)
+    torch.manual_seed(5)
+    got = scripted(x)
+    assert all(torch.equal(g, e) for g, e in zip(got, expected))
