@@ -62,8 +62,6 @@ def codegen(source: str | Path, name: str | None = None, *, params: Mapping[str,
     """The Python source of a module equal to `load(source, name, params=params)` that needs
     only torch: a class per digraph, free symbols as constructor arguments (`params` become
     the model's defaults). `command` is the one the header says regenerates it."""
-
-
     with using(limits):
         library = open_source(source)
         diagram = library.pick(name)
@@ -81,8 +79,6 @@ def codegen_package(sources: str | Path | Sequence[str | Path], name: str | None
     """Python modules (file name → source) for every model digraph of the sources (or the
     one named): a module per model, `__init__.py`, and `shared.py` holding the blocks that
     several models call, written once."""
-
-
     many = [sources] if isinstance(sources, (str, Path)) else list(sources)
     models: list[ir.Model] = []
     shown: dict[str, str] = {}

@@ -9,8 +9,7 @@ and registered in the order the diagram declares them, so a state_dict reads in 
 from __future__ import annotations
 
 import math
-import operator
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.fx
@@ -19,34 +18,11 @@ from torch import nn
 from . import ir
 from .formula import key_of, walk
 from .naming import identifier
-from .ops.torch_nn import torch_nn_classes
 from .planned import Plan
-from .runtime import AddNoise, batch_randn, over_time, recurrent_cell
-
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "operator.add": operator.add,
-    "torch.cat": torch.cat,
-    "torch.matmul": torch.matmul,
-    "torch.reshape": torch.reshape,
-    "dot2torch.runtime.batch_randn": batch_randn,
-}
-
+from .runtime import batch_randn, over_time, recurrent_cell
+from .targets import target_of
 
 _OWN_MODULES = (ir.Kind.MODULE, ir.Kind.BLOCK_CALL, ir.Kind.SEQUENCE, ir.Kind.REPETITION)
-
-
-def target_of(name: str) -> Callable[..., Any]:
-    """The torch object an IR target names: one of the functions ops use, AddNoise, or a
-    layer class of torch.nn; nothing else is reachable."""
-    if name in _FUNCTIONS:
-        return _FUNCTIONS[name]
-    if name == "dot2torch.runtime.AddNoise":
-        return AddNoise
-    if name.startswith("torch.nn."):
-        cls = getattr(nn, name.removeprefix("torch.nn."), None)
-        if cls in torch_nn_classes().values():
-            return cls
-    raise ValueError(f"no torch target named {name!r}")
 
 
 def build_module(plan: Plan, device: torch.device | str | None = None) -> torch.fx.GraphModule:
@@ -100,12 +76,15 @@ def build_model(plan: Plan, device: torch.device | str | None = None) -> nn.Modu
     return module
 
 
+def _split(args: tuple[ir.Arg, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A call's positional values and keyword values."""
+    return tuple(a.value for a in args if a.positional), {a.keyword: a.value for a in args if not a.positional}
+
+
 def _construct(target: str | None, args: tuple[ir.Arg, ...], device: torch.device | str | None) -> nn.Module:
-    cls = target_of(target or "")
-    positional = [a.value for a in args if a.positional]
-    keywords = {a.keyword: a.value for a in args if not a.positional}
+    positional, keywords = _split(args)
     with torch.device(device or "cpu"):
-        return cls(*positional, **keywords)
+        return target_of(target or "")(*positional, **keywords)
 
 
 def _called(node: ir.Node, children: list[Plan], device: torch.device | str | None) -> nn.Module:
@@ -121,8 +100,7 @@ def _called(node: ir.Node, children: list[Plan], device: torch.device | str | No
 
 def _emit_function(graph: torch.fx.Graph, node: ir.Node, args: list[torch.fx.Node]) -> torch.fx.Node:
     target = target_of(node.target or "")
-    positional = tuple(a.value for a in node.args if a.positional)
-    keywords = {a.keyword: a.value for a in node.args if not a.positional}
+    positional, keywords = _split(node.args)
     if node.convention is ir.Convention.FOLD:
         out = args[0]
         for other in args[1:]:

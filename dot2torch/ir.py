@@ -115,7 +115,7 @@ class Binding:
     symbol: str
     expr: E.Expr | None
     value: E.Value
-    first: E.Expr | None = None  # a repetition whose copies chain: what the first copy gets instead
+    first: Arg | None = None  # a repetition whose copies chain: what the first copy gets instead
 
 
 @dataclass(frozen=True)

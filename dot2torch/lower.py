@@ -352,7 +352,7 @@ def constructor_symbols(model: ir.Model) -> dict[str, list[str]]:
             if node.call is not None and node.call.graph not in seen:
                 callee = needed(node.call.graph, (*seen, name))
                 taken = [b for b in node.call.bindings if b.symbol in callee]
-                found.update(dict.fromkeys(free_symbols(e for b in taken for e in (b.first, b.expr))))
+                found.update(dict.fromkeys(free_symbols(e for b in taken for e in (b.first and b.first.expr, b.expr))))
                 bound = {b.symbol for b in node.call.bindings} | set(model.graphs[node.call.graph].symbols)
                 found.update(dict.fromkeys(s for s in callee if s not in bound))  # the caller's, passed on
         found.update(dict.fromkeys(free_symbols(e for p in g.parameters for e in p.shape.exprs)))

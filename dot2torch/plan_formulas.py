@@ -349,9 +349,9 @@ class FormulaPlanning:
                     return dims[-1].values[0]
         return None
 
-    def cell_outputs(self, inputs: list[str]) -> tuple[list[str], tuple[int, ...]]:
+    def cell_outputs(self, inputs: list[str]) -> list[str]:
         """A cell returns the new value of each state it takes: H[t-1] → H[t]."""
-        outputs, sizes = [], []
+        outputs = []
         for node in inputs[1:]:
             key = head_key(self.labels[node])
             new = key.split("[")[0] + "[t]"
@@ -359,8 +359,7 @@ class FormulaPlanning:
             if target is None or target not in self.value_of:
                 raise PlanError("D2T423", f"state {key} has no {new} to update it")
             outputs.append(self.value_of[target][0])
-            sizes.append(self.value_of[node][1].shape[-1])
-        return outputs, tuple(sizes)
+        return outputs
 
 
 def check_operands(symbol: str, args: list[Any]) -> None:

@@ -38,10 +38,15 @@ class Plan:
     outputs: list[str]
     warnings: list[Diagnostic] = field(default_factory=list)
     stand_ins: dict[str, int] = field(default_factory=dict)  # free symbols given stand-in sizes
-    parameters: dict[str, tuple[int, ...]] = field(default_factory=dict)  # trainable tensors of formulas
-    cell_states: tuple[int, ...] = ()  # a recurrent cell: the size of each state it carries
     graph: ir.Graph | None = None  # this use of the digraph, as IR (lower.merge makes one of all uses)
     children: dict[str, list["Plan"]] = field(default_factory=dict)  # a call's node → the plan of each use
+
+    @property
+    def cell_states(self) -> tuple[int, ...]:
+        """A recurrent cell: the size of each state it carries; () for other graphs."""
+        if self.graph is None or self.graph.cell is None:
+            return ()
+        return tuple(int(a.value) for a in self.graph.cell.state_sizes)  # type: ignore[arg-type]
 
     @property
     def inputs(self) -> list[Step]:

@@ -118,10 +118,9 @@ class Planner(FormulaPlanning):
                 errors.extend(error.diagnostics)
         if errors:
             raise error_for(errors[0], (*errors[1:], *self.warnings))
-        cell_states: tuple[int, ...] = ()
         if self.is_cell:
             try:
-                outputs, cell_states = self.cell_outputs(inputs)
+                outputs = self.cell_outputs(inputs)
             except PlanError as error:
                 raise self.fail(inputs[0], error) from None
         if not outputs:
@@ -129,7 +128,7 @@ class Planner(FormulaPlanning):
         outputs += [self.value_of[n][0] for n in dict.fromkeys(self.sampled_from) if self.value_of[n][0] not in outputs]
         graph = self.record.graph(inputs, outputs, self.by_order())
         return Plan(self.diagram.name, self.diagram.file, self.steps, outputs, self.warnings,
-                    parameters=self.parameters, cell_states=cell_states, graph=graph, children=self.children)
+                    graph=graph, children=self.children)
 
     def by_order(self) -> list[str]:
         return sorted(self.g, key=lambda n: self.g.nodes[n]["order"])

@@ -7,11 +7,9 @@ Transitional: the planner calls it as it walks, and it reads what the planner fo
 
 from __future__ import annotations
 
-import operator
 from typing import Any, Callable, Sequence
 
 import torch
-from torch import nn
 
 from . import expr as E
 from . import ir, lower
@@ -21,27 +19,8 @@ from .ops import Layer, find
 from .ops.torch_nn import find_torch_nn
 from .plan_formulas import FormulaPlanning, named_dims
 from .planned import Plan
-from .runtime import AddNoise, batch_randn
-
-_QUALIFIED: dict[Any, str] = {
-    operator.add: "operator.add",
-    torch.cat: "torch.cat",
-    torch.matmul: "torch.matmul",
-    torch.reshape: "torch.reshape",
-    AddNoise: "dot2torch.runtime.AddNoise",
-    batch_randn: "dot2torch.runtime.batch_randn",
-}
-
-
-def qualified(target: Callable[..., Any]) -> str:
-    """The name back ends write for a layer's target: torch.nn classes as `torch.nn.X`."""
-    if target in _QUALIFIED:
-        return _QUALIFIED[target]
-    name = getattr(target, "__name__", "")
-    if getattr(nn, name, None) is target:
-        return f"torch.nn.{name}"
-    raise ValueError(f"no qualified name for {target!r}")
-
+from .runtime import batch_randn
+from .targets import qualified
 
 class Recorder:
     """Collects the IR of one use of a digraph while the planner walks it."""
@@ -221,13 +200,13 @@ class Recorder:
                 continue
             chained = self._chained(uses, symbol, axis, fields.get("copy_index"))
             if chained is None and len(set(values[1:])) == 1:  # every copy after the first reads one size
-                bindings.append(ir.Binding(symbol, None, values[1], first if first is not None else E.Num(values[0])))
+                bindings.append(ir.Binding(symbol, None, values[1], ir.Arg(symbol, values[0], first)))
                 continue
             if chained is None:
                 self.conflicts.append(ir.Conflict(node, f"{graph}'s {symbol} is read from the input, is "
                                                         f"{', '.join(map(str, values))} in the copies, and follows no "
                                                         "symbol: bind it in the label"))
-            bindings.append(ir.Binding(symbol, chained, values[0], first if first is not None else E.Num(values[0])))
+            bindings.append(ir.Binding(symbol, chained, values[0], ir.Arg(symbol, values[0], first)))
         fields["call"] = ir.Call(graph, tuple(bindings))
         exprs: lower.Exprs = (None,) * len(sizes)
         if kind is ir.Kind.BLOCK_CALL and sub.graph is not None and sub.graph.outputs:
