@@ -12,21 +12,18 @@ import keyword
 from dataclasses import dataclass, field
 from typing import Callable
 
+import torch
 from torch import nn
 
 from . import expr as E
 from . import ir, lower
 from . import pysource as P
 from .errors import Diagnostic, Dot2TorchError
-from .formula import key_of
+from .formula import FUNCTIONS, key_of
 from .naming import identifier
 from .paths import shown_path
 
 OLDEST_TORCH = "2.4"  # the oldest torch the generated code is written for (CI tests the pinned one)
-_FORMULA_FUNCTIONS = {
-    "σ": "torch.sigmoid", "sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "exp": "torch.exp",
-    "log": "torch.log", "relu": "torch.relu", "sqrt": "torch.sqrt",
-}
 _ATOM = 9
 
 
@@ -504,8 +501,8 @@ class _Writer:
                     return combined(lambda p: P.binary(op, p[0], p[1]), [walk(left), walk(right)], top)
                 case E.Call(function="softmax", args=(arg,)):
                     return combined(lambda p: (f"torch.softmax({p[0][0]}, dim=-1)", _ATOM), [walk(arg)], top)
-                case E.Call(function=f, args=(arg,)) if f in _FORMULA_FUNCTIONS:
-                    return combined(lambda p: (f"{_FORMULA_FUNCTIONS[f]}({p[0][0]})", _ATOM), [walk(arg)], top)
+                case E.Call(function=f, args=(arg,)) if f in FUNCTIONS:
+                    return combined(lambda p: (f"{_torch_function(f)}({p[0][0]})", _ATOM), [walk(arg)], top)
             return leaf(e)
 
         assert node.formula is not None
@@ -600,6 +597,14 @@ def _forward_symbols(g: ir.Graph) -> list[str]:
 _FIRST = "#first"  # the loop variable's key where a repetition's first copy differs but no #Layer is written
 _CODE_NAMES = frozenset({"self", "device", "dtype", "super", "range", "int", "float", "len", "torch", "nn",
                          "whole_size", "AddNoise", "parameter", "bound", "x", "state", "outputs", "t"})
+
+
+def _torch_function(name: str) -> str:
+    """How generated code calls a formula function: the torch function formulas run."""
+    function = FUNCTIONS[name]
+    if getattr(torch, function.__name__, None) is not function:
+        raise ValueError(f"formula function {name!r} is no torch function")
+    return f"torch.{function.__name__}"
 
 
 def _type_of(v: E.Value) -> str:

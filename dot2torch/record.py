@@ -265,7 +265,7 @@ class Recorder:
         out = next((a for a in bodies[0] if lower.OUTPUT_AXIS.get(a.keyword) == axis and a.expr is not None), None)
         if out is None:
             return None
-        names = [n for n in (_index_names(out.expr))] or ["Layer"]
+        names = _index_names(out.expr) or ["Layer"]
         chained = lower.replace_copy_index(out.expr, E.BinOp("-", E.CopyIndex(names[0]), E.Num(1)))
         for k, body in enumerate(bodies[1:], 1):
             if lower.holds(chained, body[i].value, {**self.planner.scope, "#": k}) is None:
@@ -332,32 +332,23 @@ def _dims(label: Any) -> Any:
 
 def _copy_index(label: OpLabel) -> str | None:
     """The name of `#Layer` in a repetition's label, if it uses one."""
+    return next(iter(_index_names(*(v for a in label.args for v in a.values))), None)
 
-    def find_in(e: E.Expr) -> str | None:
-        match e:
+
+def _index_names(*exprs: E.Expr) -> list[str]:
+    """The copy index names expressions use (`#Layer`), in reading order."""
+    found: list[str] = []
+    for expr in exprs:
+        match expr:
             case E.CopyIndex(name=n):
-                return n
+                found.append(n)
             case E.BinOp(left=left, right=right):
-                return find_in(left) or find_in(right)
+                found += _index_names(left, right)
             case E.Neg(operand=operand):
-                return find_in(operand)
+                found += _index_names(operand)
             case E.TupleExpr(items=items) | E.Call(args=items):
-                return next((f for f in map(find_in, items) if f), None)
-        return None
-
-    return next((f for a in label.args for v in a.values if (f := find_in(v))), None)
-
-
-def _index_names(expr: E.Expr) -> list[str]:
-    """The copy index names an expression uses (`#Layer`)."""
-    match expr:
-        case E.CopyIndex(name=n):
-            return [n]
-        case E.BinOp(left=left, right=right):
-            return _index_names(left) + _index_names(right)
-        case E.Neg(operand=operand):
-            return _index_names(operand)
-    return []
+                found += _index_names(*items)
+    return found
 
 
 def _pattern_value(plan: Plan, symbol: str) -> E.Value:
