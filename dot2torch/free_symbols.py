@@ -7,12 +7,13 @@ from dataclasses import replace
 from typing import Mapping
 
 from . import expr as E
-from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, SymbolError
-from .grammar import IOLabel, label_names
+from .errors import Diagnostic, Dot2TorchError, Severity, SymbolError
+from .grammar import label_names
 from .library import Library, stitch
 from .planner import Frame, Planner
 from .planned import Plan
 from .reader import Diagram
+from .reading import read
 
 # Sizes that stand in for free symbols when a model is checked without them: distinct, and
 # divisible by 16 so that halving spatial sizes a few times stays whole.
@@ -72,7 +73,7 @@ def _explain_with_stand_ins(library: Library, diagram: Diagram, bound: dict[str,
     named = [s for s in stand_ins if s in error.diagnostic.quoted]
     if named:  # the message itself rests on a stand-in value
         return unbound[named[0]]
-    sizing = _input_symbols(diagram)
+    sizing = _input_symbols(library, diagram)
     depends = False
     for symbol in sorted(stand_ins, key=lambda s: s in sizing):
         changed = {**stand_ins, symbol: 2 * stand_ins[symbol], **bound}
@@ -93,13 +94,10 @@ def _explain_with_stand_ins(library: Library, diagram: Diagram, bound: dict[str,
     return type(error)(diagnostic, error.diagnostics[1:])
 
 
-def _input_symbols(diagram: Diagram) -> set[str]:
-    names: set[str] = set()
-    for node in diagram.graph:
-        try:
-            label = diagram.reading(node).label
-        except PlanError:
-            continue
-        if isinstance(label, IOLabel) and label.role == "input":
-            names.update(n.name for n in label_names(label))
-    return names
+def _input_symbols(library: Library, diagram: Diagram) -> set[str]:
+    """The symbols the model's input annotations name, as the reading pass found them."""
+    try:
+        reading = read(library, diagram, diagram.name)
+    except Dot2TorchError:
+        return set()
+    return {n.name for node in reading.inputs for n in label_names(reading.labels[node])}

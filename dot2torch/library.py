@@ -7,6 +7,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 
@@ -25,6 +26,9 @@ class Library:
     # (id of caller, node, root) → (the caller, kept alive so that its id stays its own; what it calls)
     _calls: dict[tuple[int, str, str | None], tuple[Diagram, "Diagram | None | PlanError"]] = field(
         default_factory=dict, repr=False)
+    # (id of digraph, root) → (the digraph, kept alive; its reading.Reading): see reading.read
+    readings: dict[tuple[int, str], tuple[Diagram, Any]] = field(default_factory=dict, repr=False)
+    _stitched: dict[int, tuple[Diagram, Diagram]] = field(default_factory=dict, repr=False)
 
     @property
     def all(self) -> list[Diagram]:
@@ -195,7 +199,14 @@ def _looks_like_path(text: str) -> bool:
 
 def stitch(library: Library, diagram: Diagram) -> Diagram:
     """A digraph with `stitch="A, B, C"` is the union of those digraphs, joined on node ids
-    they share (which must carry the same label)."""
+    they share (which must carry the same label). Made once per digraph and library."""
+    key = id(diagram)
+    if key not in library._stitched:
+        library._stitched[key] = (diagram, _stitch(library, diagram))
+    return library._stitched[key][1]
+
+
+def _stitch(library: Library, diagram: Diagram) -> Diagram:
     parts = stitched_parts(diagram)
     if not parts:
         return diagram

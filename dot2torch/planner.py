@@ -17,13 +17,15 @@ import torch
 from . import expr as E
 from .blocks import bind_call, repeat_count
 from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, error_for
-from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, label_names
+from .grammar import FeatureMapLabel, IOLabel, Label, OpLabel, label_names
 from .library import Library, stitch
+from .reading import Role, head_key, locate, named_dims, read
+from .walk import Walk
 from .naming import identifier
 from .ops import Layer, OpCall, OpSpec, find, registered, torch_nn_classes, torch_nn_layer
 from .limits import check_elements, current, exceeded
 from .ops.torch_nn import find_torch_nn
-from .plan_formulas import FormulaPlanning, head_key, named_dims, reading
+from .plan_formulas import FormulaTyping, Typed
 from .planned import Plan, Step
 from .record import Recorder
 from . import ir
@@ -54,52 +56,40 @@ class Frame:
 DYNAMIC_SIZE = 32  # what annotation-only sizes (SeqLen) are checked with: halves five times
 
 
-class Planner(FormulaPlanning):
-    """Walks one digraph (the model, or a block for a call) and plans every node."""
+class Planner:
+    """Walks one use of a digraph (the model, or a block for a call) and plans every node,
+    reading the digraph's `Reading`; formula-family nodes are typed by `FormulaTyping`."""
 
     def __init__(self, library: Library, diagram: Diagram, frame: Frame):
         self.library = library
         self.diagram = diagram
         self.frame = frame
-        self.g = diagram.graph.copy()  # formulas may add the edges their names imply
-        self.step_of: dict[str, Step] = {}
-        self.sampled_from: list[str] = []
-        self.labels: dict[str, Label] = {}
         self.warnings: list[Diagnostic] = []
-        self.steps: list[Step] = []
-        self.value_of: dict[str, tuple[str, torch.Tensor]] = {}  # node → (step name, meta tensor)
-        self.taken: set[str] = set()
         self.fixed: set[str] = set()
-        self.record = Recorder(self)  # what each node means, as IR
         self.children: dict[str, list[Plan]] = {}  # block calls: the plan of each use (each copy)
 
     # -- errors -------------------------------------------------------------------------
-    def where(self, node: str | None) -> dict[str, object]:
-        place: dict[str, object] = {"file": self.diagram.file, "graph": self.diagram.name}
-        if node is not None:
-            data = self.g.nodes[node]
-            place.update(node=node, label=data["label"], line=data["line"], column=data["column"])
-        else:
-            place["line"] = self.diagram.line
-        return place
-
     def fail(self, node: str | None, error: PlanError) -> Dot2TorchError:
-        return error_for(error.diagnostic().located(**self.where(node)), tuple(self.warnings))
+        place = locate(self.diagram, self.diagram.graph, node)
+        return error_for(error.diagnostic().located(**place), tuple(self.warnings))
 
     def warn(self, node: str | None, error: PlanError) -> None:
-        self.warnings.append(error.diagnostic().located(**self.where(node)))
+        self.warnings.append(error.diagnostic().located(**locate(self.diagram, self.diagram.graph, node)))
 
     # -- the walk -----------------------------------------------------------------------
     def run(self) -> Plan:
-        if len(self.g) == 0:
-            raise self.fail(None, PlanError("D2T103", "expected a digraph with nodes, found none"))
-        self.parse_labels()
-        self.index_names()
-        self.scope = self.bind_symbols()
-        inputs = self.find_inputs()
-        self.link_references(inputs)
-        self.check_acyclic()
-        self.check_edges(inputs)
+        self.reading = read(self.library, self.diagram, self.frame.stack[0])
+        self.warnings.extend(self.reading.warnings)
+        self.g = self.reading.graph
+        self.labels = self.reading.labels
+        self.walk = Walk(self.reading, self.bind_symbols())
+        self.scope = self.walk.scope
+        self.value_of = self.walk.values
+        self.taken = self.walk.taken
+        self.record = Recorder(self.walk)  # what each node means, as IR
+        self.formulas = FormulaTyping(self.walk, self.record)
+        inputs = self.reading.inputs
+        self.check_inputs_given(inputs)
         order = nx.lexicographical_topological_sort(self.g, key=lambda n: self.g.nodes[n]["order"])
         outputs: list[str] = []
         errors: list[Diagnostic] = []
@@ -118,76 +108,23 @@ class Planner(FormulaPlanning):
                 errors.extend(error.diagnostics)
         if errors:
             raise error_for(errors[0], (*errors[1:], *self.warnings))
-        if self.is_cell:
+        if self.reading.is_cell:
             try:
-                outputs = self.cell_outputs(inputs)
+                outputs = self.formulas.cell_outputs(inputs)
             except PlanError as error:
                 raise self.fail(inputs[0], error) from None
         if not outputs:
             outputs = [self.value_of[n][0] for n in self.sinks()]
-        outputs += [self.value_of[n][0] for n in dict.fromkeys(self.sampled_from) if self.value_of[n][0] not in outputs]
-        graph = self.record.graph(inputs, outputs, self.by_order())
-        return Plan(self.diagram.name, self.diagram.file, self.steps, outputs, self.warnings,
+        sampled = dict.fromkeys(self.formulas.sampled_from)
+        outputs += [self.value_of[n][0] for n in sampled if self.value_of[n][0] not in outputs]
+        graph = self.record.graph(list(inputs), outputs, list(self.reading.order))
+        return Plan(self.diagram.name, self.diagram.file, self.walk.steps, outputs, self.warnings,
                     graph=graph, children=self.children)
-
-    def by_order(self) -> list[str]:
-        return sorted(self.g, key=lambda n: self.g.nodes[n]["order"])
-
-    def names_op(self, node: str, label: OpLabel) -> bool:
-        """Is the label's name an op, a torch.nn layer or a block?"""
-        if find(label.name) is not None or find_torch_nn(label.name) is not None:
-            return True
-        try:
-            return self.library.block_for(self.diagram, node, self.frame.stack[0]) is not None
-        except PlanError:
-            return True  # an ambiguous block call: add_layer reports it
-
-    def parse_labels(self) -> None:
-        for node in sorted(self.g, key=lambda n: self.g.nodes[n]["order"]):
-            text = self.g.nodes[node]["label"]
-            if text.startswith("<") and text.endswith(">"):
-                raise self.fail(node, PlanError("D2T209", "HTML labels are not supported: write the label as a quoted string"))
-            if self.is_bare_sink(node):
-                self.labels[node] = IOLabel("output", None)
-                continue
-            try:
-                parsed = self.diagram.reading(node)
-            except PlanError as error:
-                raise self.fail(node, error) from None
-            for warning in parsed.warnings:
-                self.warn(node, warning)
-            names_op = isinstance(parsed.label, OpLabel) and self.names_op(node, parsed.label)
-            self.labels[node] = reading(parsed.label, parsed.formula, names_op)
-
-    def is_bare_sink(self, node: str) -> bool:
-        """A sink with no label that names no op is the output (the seed's ResNet blocks end
-        in `oup`, which appears only in an edge)."""
-        data = self.g.nodes[node]
-        if data["labelled"] or self.g.out_degree(node) or not self.g.in_degree(node):
-            return False
-        try:
-            label = self.diagram.reading(node).label
-        except PlanError:
-            return True
-        return not (isinstance(label, OpLabel) and (find(label.name) or find_torch_nn(label.name)))
 
     def bind_symbols(self) -> dict[str, E.Value]:
         """Inherited symbols, then defaults written in labels (`NFeature(768)`), then the
         frame's fixed parameters. Defaults and parameters are fixed: input patterns check them."""
-        defaults: dict[str, E.Value] = {}
-        for node, label in self.labels.items():
-            for name in label_names(label):
-                if name.default is None or E.free_names(name.default) or isinstance(label, FormulaLabel):
-                    continue  # only constants are defaults: `foo(x)` in a formula is a call
-                try:
-                    value = E.evaluate(name.default, {})
-                except PlanError as error:
-                    raise self.fail(node, error) from None
-                if name.name in defaults and defaults[name.name] != value:
-                    raise self.fail(node, PlanError(
-                        "D2T403", f"symbol {name.name!r} has default {value!r} here but {defaults[name.name]!r} elsewhere"
-                    ))
-                defaults[name.name] = value
+        defaults = self.reading.defaults
         self.fixed = set(defaults) | set(self.frame.params)
         scope = {**self.frame.inherited, **defaults, **self.frame.params}
         return {**self.dynamic_sizes(scope), **scope}
@@ -196,7 +133,7 @@ class Planner(FormulaPlanning):
         """Free symbols that only annotations use (SeqLen, a block's BlockW) size nothing the
         model stores: the model takes any size there, and checks use DYNAMIC_SIZE. Cells are
         sized by their annotations."""
-        if self.frame.inputs is not None or self.time_inputs():
+        if self.frame.inputs is not None or self.reading.time_inputs:
             return {}
         sizing: set[str] = set()
         annotating: set[str] = set()
@@ -205,50 +142,20 @@ class Planner(FormulaPlanning):
             if dims and batch_name(dims):
                 sizing.add(batch_name(dims))  # the batch stays free: checks show it as N
             names = {n.name for n in label_names(label)}
-            kind = self.node_kind(node, label) if isinstance(label, OpLabel) else "annotation"
-            (annotating if kind in ("annotation", "named") else sizing).update(names)
+            sizes = isinstance(label, OpLabel) and self.reading.roles[node] is not Role.NAMED
+            (sizing if sizes else annotating).update(names)
         return {name: DYNAMIC_SIZE for name in annotating - sizing - set(scope)}
 
-    def check_acyclic(self) -> None:
-        try:
-            cycle = nx.find_cycle(self.g)
-        except nx.NetworkXNoCycle:
-            return
-        path = " -> ".join([cycle[0][0], *(v for _, v in cycle)])
-        raise self.fail(cycle[0][0], PlanError("D2T104", f"the graph has a cycle: {path}"))
-
-    def check_edges(self, inputs: list[str]) -> None:
-        """An edge drawn twice is ambiguous; an input that feeds nothing is a mistake."""
-        for source, target, data in self.g.edges(data=True):
-            if data.get("count", 1) > 1:
-                raise self.fail(target, PlanError("D2T108", f"the edge {source} -> {target} is drawn {data['count']} times"))
-        for node in inputs:
-            if self.g.out_degree(node) == 0 and len(self.g) > 1:
-                raise self.fail(node, PlanError("D2T107", "this input feeds nothing"))
-
-    def find_inputs(self) -> list[str]:
-        """Input nodes: those labelled as inputs; else a cell's X[t] and states; else the one
-        source that is a feature map (a part of a diagram drawn in pieces)."""
-        by_order = self.by_order()
-        declared = [n for n in by_order if isinstance(self.labels[n], IOLabel) and self.labels[n].role == "input"]
-        self.is_cell = False
-        if not declared:
-            declared = self.time_inputs()
-            self.is_cell = bool(declared) and len(declared) > 1
-        if not declared:
-            sources = [n for n in by_order if self.g.in_degree(n) == 0]
-            declared = [n for n in sources if isinstance(self.labels[n], FeatureMapLabel)][:1]
-        if not declared:
-            raise self.fail(None, PlanError("D2T106", "expected an input node (输入 or input with a shape), found none"))
+    def check_inputs_given(self, inputs: tuple[str, ...]) -> None:
+        """A block's caller passes as many tensors as it has inputs (a cell: at least X[t])."""
         given = self.frame.inputs
-        if given is not None and (len(given) > len(declared) or (len(given) < len(declared) and not self.is_cell)):
+        if given is not None and (len(given) > len(inputs) or (len(given) < len(inputs) and not self.reading.is_cell)):
             raise self.fail(None, PlanError(
-                "D2T305", f"block {self.diagram.name} takes {len(declared)} input(s), receives {len(given)}"
+                "D2T305", f"block {self.diagram.name} takes {len(inputs)} input(s), receives {len(given)}"
             ))
-        return declared
 
     def sinks(self) -> list[str]:
-        return sorted((n for n in self.g if self.g.out_degree(n) == 0), key=lambda n: self.g.nodes[n]["order"])
+        return [n for n in self.reading.order if self.g.out_degree(n) == 0]
 
     def predecessors(self, node: str) -> list[str]:
         preds = sorted(self.g.predecessors(node), key=lambda p: self.g.nodes[p]["order"])
@@ -263,35 +170,38 @@ class Planner(FormulaPlanning):
             return sorted(preds, key=keys.__getitem__)
         return preds
 
-    def visit(self, node: str, inputs: list[str], outputs: list[str]) -> None:
+    def visit(self, node: str, inputs: tuple[str, ...], outputs: list[str]) -> None:
         label = self.labels[node]
         preds = self.predecessors(node)
-        if node in inputs:
-            self.add_input(node, label, inputs.index(node))
-            self.record.node(node, ir.Kind.INPUT, preds)
-        elif isinstance(label, FeatureMapLabel) or (isinstance(label, IOLabel) and label.role == "output"):
-            self.pass_through_dims(node, label.dims, preds)
-            self.record.node(node, ir.Kind.OUTPUT if isinstance(label, IOLabel) else ir.Kind.ANNOTATION, preds)
-            if isinstance(label, IOLabel):
+        match self.reading.roles[node]:
+            case Role.INPUT:
+                self.add_input(node, label, inputs.index(node))
+                self.record.node(node, ir.Kind.INPUT, preds)
+            case Role.OUTPUT:
+                self.pass_through_dims(node, label.dims, preds)
+                self.record.node(node, ir.Kind.OUTPUT, preds)
                 outputs.append(self.value_of[node][0])
-        elif isinstance(label, IOLabel):
-            raise PlanError("D2T106", "only one kind of input node is allowed per diagram")
-        elif isinstance(label, FormulaLabel):
-            self.add_formula(node, label.expr, preds)
-        else:
-            kind = self.node_kind(node, label)
-            if kind == "operand_matmul":
-                self.check_arity(OpSpec("@", None), label, preds)
-                self.add_formula(node, self.formula_of(node), preds)
-            elif kind == "named":
-                self.add_named(node, label, preds)
+            case Role.ANNOTATION:
+                self.pass_through_dims(node, label.dims, preds)
                 self.record.node(node, ir.Kind.ANNOTATION, preds)
-            elif kind == "param":
-                self.add_param(node, label)
-            elif kind == "noise":
-                self.add_noise(node, label, preds)
-            else:
+            case Role.NAMED:
+                self.pass_through_dims(node, named_dims(label), preds)
+                self.record.node(node, ir.Kind.ANNOTATION, preds)
+            case Role.PARAMETER:
+                self.add_typed(node, preds, self.formulas.parameter(node, label))
+            case Role.NOISE:
+                self.add_typed(node, preds, self.formulas.noise(node, label, preds))
+            case Role.FORMULA:
+                if isinstance(label, OpLabel):  # `@ W [..]`: applied to the one tensor it receives
+                    self.check_arity(OpSpec("@", None), label, preds)
+                self.add_typed(node, preds, self.formulas.formula(node, preds))
+            case Role.LAYER:
                 self.add_layer(node, label, preds)
+
+    def add_typed(self, node: str, preds: list[str], typed: Typed) -> None:
+        self.add_step(node, typed.name, typed.step_kind, typed.op, typed.out, typed.inputs, typed.layer)
+        self.record.node(node, typed.kind, [] if typed.kind is ir.Kind.PARAMETER else preds,
+                         layer=typed.layer, formula=typed.formula, refs=typed.refs)
 
     def add_step(self, node: str, name: str, kind: str, op: str, out: torch.Tensor,
                  inputs: tuple[str, ...], layer: Layer | None, layers: int = 1) -> None:
@@ -302,8 +212,8 @@ class Planner(FormulaPlanning):
         check_elements("the output", out)
         step = Step(node, name, self.g.nodes[node]["label"], kind, op, tuple(out.shape), inputs, layer,
                     out.dtype, self.g.nodes[node]["order"])
-        self.steps.append(step)
-        self.step_of[node] = step
+        self.walk.steps.append(step)
+        self.walk.step_of[node] = step
         self.value_of[node] = (name, out)
 
     def add_input(self, node: str, label: Label, index: int) -> None:
@@ -428,7 +338,8 @@ class Planner(FormulaPlanning):
             raise PlanError("D2T411", f"block {block.name} calls itself: {cycle}")
         if len(stack) >= current().nesting:
             raise PlanError("D2T502", exceeded("nesting", "how deep block calls nest", len(stack) + 1))
-        cell = cell_symbols(block)
+        block = stitch(self.library, block)
+        cell = cell_symbols(self.library, block, stack[0])
         if cell is not None and (len(inputs) != 1 or inputs[0].dim() != 3):
             raise PlanError("D2T311", f"{block.name} is a recurrent cell: call it on one sequence [BatchSize, SeqLen, N]")
         count = 1 if label.repeat is None else repeat_count(label.repeat, self.scope)
@@ -443,7 +354,7 @@ class Planner(FormulaPlanning):
             given = flowing if cell is None else (((flowing[0][0][0], flowing[0][0][2]), flowing[0][1]),)
             frame = Frame((*stack, block.name), bindings, inherited, given, self.frame.steps, self.frame.collect)
             try:
-                sub = Planner(self.library, stitch(self.library, block), frame).run()
+                sub = Planner(self.library, block, frame).run()
             except Dot2TorchError as error:
                 copy = f" (copy {i + 1} of {count})" if label.repeat is not None else ""
                 raise self.within(error, f"in block {block.name} called as {node!r}{copy}") from None
@@ -477,23 +388,21 @@ def _suggest(name: str, library: Library) -> str:
     return f"; did you mean {', '.join(repr(pool[c]) for c in close)}?" if close else ""
 
 
-def cell_symbols(block: Diagram) -> tuple[str, ...] | None:
+def cell_symbols(library: Library, block: Diagram, root: str) -> tuple[str, ...] | None:
     """For a recurrent cell (a digraph with X[t] and H[t-1] sources): the symbols that size
-    its input and its state, which a call's positional parameters bind. None for other blocks."""
+    its input and its state, which a call's positional parameters bind. None for other blocks
+    (and for one that cannot be read: planning the call reports why)."""
+    try:
+        reading = read(library, block, root)
+    except Dot2TorchError:
+        return None
     found: dict[str, str | None] = {}
-    for node in sorted(block.graph, key=lambda n: block.graph.nodes[n]["order"]):
-        if block.graph.in_degree(node):
-            continue
-        try:
-            label = block.reading(node).label
-        except PlanError:
-            continue
-        if not isinstance(label, OpLabel):
-            continue
-        key = head_key(label)
+    for node in reading.time_inputs:
+        label = reading.labels[node]
         dims = named_dims(label)
         last = dims[-1].values[0] if dims else None
         symbol = last.name if isinstance(last, E.Name) else None
+        key = head_key(label)
         if key.endswith("[t]"):
             found.setdefault("x", symbol)
         elif key.endswith("[t-1]"):

@@ -1,8 +1,8 @@
 """The planner's record of one use of a digraph as IR: each node's kind, inputs, op,
 arguments (as written, and as values), output shape and the expressions it follows.
 
-Transitional: the planner calls it as it walks, and it reads what the planner found
-(values, steps, labels). `lower.merge` makes one graph of every use.
+The planner calls it as it walks; it reads what the walk found (values, steps, scope) and
+the digraph's reading. `lower.merge` makes one graph of every use.
 """
 
 from __future__ import annotations
@@ -14,19 +14,20 @@ import torch
 from . import expr as E
 from . import ir, lower
 from .formula import key_of
-from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, OpLabel, label_names
+from .grammar import FormulaLabel, OpLabel, label_names
 from .ops import Layer, find
 from .ops.torch_nn import find_torch_nn
-from .plan_formulas import FormulaPlanning, named_dims
 from .planned import Plan
+from .reading import label_dims
 from .runtime import batch_randn
 from .targets import qualified
+from .walk import Walk
 
 class Recorder:
     """Collects the IR of one use of a digraph while the planner walks it."""
 
-    def __init__(self, planner: FormulaPlanning) -> None:
-        self.planner = planner
+    def __init__(self, walk: Walk) -> None:
+        self.walk = walk
         self.exprs: dict[str, lower.Exprs] = {}  # node → the expression of each axis of its output
         self.nodes: dict[str, ir.Node] = {}
         self.calls: dict[str, list[tuple[str, dict[str, E.Expr], dict[str, E.Value], Plan]]] = {}
@@ -46,7 +47,7 @@ class Recorder:
         self.calls.setdefault(node, []).append((graph, written, bindings, sub))
 
     def parameter(self, name: str, shape: tuple[int, ...], exprs: tuple[E.Expr | None, ...]) -> None:
-        scope = self.planner.scope
+        scope = self.walk.scope
         kept = tuple(lower.holds(e, s, scope) if e is not None else None for e, s in zip(exprs, shape))
         self.parameters[name] = ir.Shape(shape, kept + (None,) * (len(shape) - len(kept)))
 
@@ -92,17 +93,17 @@ class Recorder:
              copies: list[Layer] | None = None, formula: E.Expr | None = None, refs: dict | None = None) -> None:
         """Record a planned node: `layer` for a module, function or noise; `copies` for a
         repeated plain layer; `formula` and what its names mean (`refs`) for a formula."""
-        p = self.planner
-        data = p.g.nodes[node]
-        name, tensor = p.value_of[node]
+        w, r = self.walk, self.walk.reading
+        data = r.graph.nodes[node]
+        name, tensor = w.values[node]
         sizes = tuple(tensor.shape)
         previous = self.exprs.get(preds[0], (None,) * len(sizes)) if preds else (None,) * len(sizes)
         fields: dict[str, Any] = {}
         exprs: lower.Exprs
         if kind is ir.Kind.INPUT:
-            exprs = self._held(lower.annotation_exprs(_dims(p.labels[node]), len(sizes)), sizes)
+            exprs = self._held(lower.annotation_exprs(label_dims(r.labels[node]), len(sizes)), sizes)
         elif kind in (ir.Kind.ANNOTATION, ir.Kind.OUTPUT):
-            own = self._held(lower.annotation_exprs(_dims(p.labels[node]), len(sizes)), sizes)
+            own = self._held(lower.annotation_exprs(label_dims(r.labels[node]), len(sizes)), sizes)
             exprs = tuple(o if o is not None else e for o, e in zip(own, previous)) if len(previous) == len(sizes) else own
         elif kind is ir.Kind.PARAMETER:
             exprs = self.parameters[name].exprs
@@ -121,17 +122,17 @@ class Recorder:
             fields, exprs = self._call(node, kind, preds, previous, sizes, copies)
         self.exprs[node] = exprs
         self.walked.append(node)
-        location = ir.Location(p.diagram.file, data.get("line"), data.get("column"))
+        location = ir.Location(r.diagram.file, data.get("line"), data.get("column"))
         self.nodes[node] = ir.Node(node, name, data["label"], location, kind, ir.Shape(sizes, exprs),
                                    tuple(ir.Ref(q) for q in preds), **fields)
 
     def _held(self, exprs: lower.Exprs, sizes: Sequence[int]) -> lower.Exprs:
-        scope = self.planner.scope
+        scope = self.walk.scope
         return tuple(lower.holds(e, s, scope) for e, s in zip(exprs, sizes))
 
     def _args(self, layer: Layer, previous: lower.Exprs) -> list[ir.Arg]:
         """A layer's arguments with the expression each is written as."""
-        scope = self.planner.scope
+        scope = self.walk.scope
         if not layer.arguments:
             return [ir.Arg(f"arg{i}", v, None, True) for i, v in enumerate(layer.args)] + [
                 ir.Arg(k, v) for k, v in layer.kwargs.items()
@@ -146,14 +147,14 @@ class Recorder:
 
     def _layer(self, node: str, layer: Layer, preds: list[str], previous: lower.Exprs,
                sizes: tuple[int, ...]) -> tuple[dict[str, Any], lower.Exprs]:
-        p = self.planner
+        w, r = self.walk, self.walk.reading
         args = tuple(self._args(layer, previous))
-        label = p.labels[node]
+        label = r.labels[node]
         assert isinstance(label, OpLabel)
         spec = find(label.name)
         op = spec.name if spec is not None else getattr(find_torch_nn(label.name), "__name__", label.name)
         convention = layer.convention
-        before = tuple(p.value_of[preds[0]][1].shape) if preds else ()
+        before = tuple(w.values[preds[0]][1].shape) if preds else ()
         if convention is ir.Convention.LIST:
             axis = layer.kwargs["dim"] % len(sizes)
             exprs = lower.cat_exprs([self.exprs.get(q, ()) for q in preds], axis, sizes)
@@ -167,22 +168,22 @@ class Recorder:
     def _call(self, node: str, kind: ir.Kind, preds: list[str], previous: lower.Exprs,
               sizes: tuple[int, ...], copies: list[Layer] | None) -> tuple[dict[str, Any], lower.Exprs]:
         """A block call, a cell over time, or a repetition (of a block or of a plain layer)."""
-        p = self.planner
-        label = p.labels[node]
+        w, r = self.walk, self.walk.reading
+        label = r.labels[node]
         assert isinstance(label, OpLabel)
         fields: dict[str, Any] = {}
         if kind is ir.Kind.REPETITION:
             fields["count"] = ir.Arg("count", len(copies) if copies else len(self.calls[node]), label.repeat)
             fields["copy_index"] = _copy_index(label)
             if copies:  # a plain layer repeated
-                before = tuple(p.value_of[preds[0]][1].shape)
+                before = tuple(w.values[preds[0]][1].shape)
                 bodies = [self._args(copy, previous if i == 0 else (None,) * len(before)) for i, copy in enumerate(copies)]
                 args = tuple(self._repeated(bodies, node, copies))
                 body_fields, _ = self._layer(node, copies[0], preds, previous, sizes)
                 body_fields["args"] = args
                 fields["copy_args"] = tuple(tuple(b) for b in bodies)
-                location = ir.Location(p.diagram.file)
-                fields["body"] = ir.Node(node, p.value_of[node][0], p.g.nodes[node]["label"], location,
+                location = ir.Location(r.diagram.file)
+                fields["body"] = ir.Node(node, w.values[node][0], r.graph.nodes[node]["label"], location,
                                          ir.Kind.MODULE, None, (), **body_fields)
                 return fields, self._held(lower.module_exprs(args, previous, before, sizes), sizes)
         uses = self.calls[node]
@@ -194,7 +195,7 @@ class Recorder:
             values = [_pattern_value(u[3], symbol) for u in uses]
             incoming = self.exprs.get(preds[index], ()) if index < len(preds) else ()
             axis_here = axis + 1 if kind is ir.Kind.SEQUENCE and axis else axis
-            first = lower.holds(incoming[axis_here] if axis_here < len(incoming) else None, values[0], p.scope)
+            first = lower.holds(incoming[axis_here] if axis_here < len(incoming) else None, values[0], w.scope)
             if len(set(values)) == 1:
                 bindings.append(ir.Binding(symbol, first, values[0]))
                 continue
@@ -212,7 +213,7 @@ class Recorder:
         if kind is ir.Kind.BLOCK_CALL and sub.graph is not None and sub.graph.outputs:
             out_node = sub.graph.node(sub.graph.outputs[0].node)
             mapping = {b.symbol: b.expr if b.expr is not None else E.Num(b.value) for b in bindings}  # type: ignore[arg-type]
-            mapping.update({s: E.Name(s) for s in p.scope if s not in mapping and s != "#"})
+            mapping.update({s: E.Name(s) for s in w.scope if s not in mapping and s != "#"})
             if out_node.shape is not None:
                 exprs = tuple(lower.substitute(e, mapping) if e is not None else None for e in out_node.shape.exprs)
         return fields, self._held(exprs, sizes) if len(exprs) == len(sizes) else (None,) * len(sizes)
@@ -226,12 +227,12 @@ class Recorder:
             return None
         previous = E.BinOp("-", E.CopyIndex(copy_index or "Layer"), E.Num(1))
         mapping = {s: lower.replace_copy_index(e, previous) for s, e in written.items()}
-        mapping.update({s: E.Name(s) for s in self.planner.scope if s not in mapping and s != "#"})
+        mapping.update({s: E.Name(s) for s in self.walk.scope if s not in mapping and s != "#"})
         expr = lower.substitute(out.exprs[axis], mapping)
         if expr is None:
             return None
         for i, use in enumerate(uses[1:], 1):
-            if lower.holds(expr, _pattern_value(use[3], symbol), {**self.planner.scope, "#": i}) is None:
+            if lower.holds(expr, _pattern_value(use[3], symbol), {**self.walk.scope, "#": i}) is None:
                 return None
         return expr
 
@@ -268,7 +269,7 @@ class Recorder:
         names = _index_names(out.expr) or ["Layer"]
         chained = lower.replace_copy_index(out.expr, E.BinOp("-", E.CopyIndex(names[0]), E.Num(1)))
         for k, body in enumerate(bodies[1:], 1):
-            if lower.holds(chained, body[i].value, {**self.planner.scope, "#": k}) is None:
+            if lower.holds(chained, body[i].value, {**self.walk.scope, "#": k}) is None:
                 return None
         return chained
 
@@ -283,7 +284,7 @@ class Recorder:
         return None
 
     def _uses(self, refs: dict[str, tuple[Any, ...]]) -> list[tuple[str, ir.Use]]:
-        node_of_name = {s.name: s.node for s in self.planner.steps}
+        node_of_name = self.walk.node_of_step()
         uses: list[tuple[str, ir.Use]] = []
         for key, (what, name, extra) in refs.items():
             if what == "value":
@@ -297,37 +298,29 @@ class Recorder:
 
     # -- the graph -----------------------------------------------------------------------
     def graph(self, inputs: list[str], outputs: list[str], order: list[str]) -> ir.Graph:
-        p = self.planner
-        node_of_name = {s.name: s.node for s in p.steps}
+        w, r = self.walk, self.walk.reading
+        node_of_name = self.walk.node_of_step()
         symbols: dict[str, E.Expr | None] = {}
-        for label in p.labels.values():
+        for label in r.labels.values():
             for n in label_names(label):
                 if isinstance(label, FormulaLabel):
                     continue
                 if n.default is not None and not E.free_names(n.default):
                     symbols.setdefault(n.name, n.default)
         cell = None
-        if p.is_cell:
+        if r.is_cell:
             states = []
             for state in inputs[1:]:
                 exprs = self.exprs.get(state, ())
-                size = int(p.value_of[state][1].shape[-1])
+                size = int(w.values[state][1].shape[-1])
                 states.append(ir.Arg("state", size, exprs[-1] if exprs else None))
             cell = ir.Cell(tuple(states))
-        parameters = tuple(ir.Parameter(name, self.parameters[name]) for name in p.parameters)
+        parameters = tuple(ir.Parameter(name, self.parameters[name]) for name in w.parameters)
         return ir.Graph(
-            p.diagram.name, p.diagram.file, [self.nodes[n] for n in order if n in self.nodes], tuple(inputs),
+            r.diagram.name, r.diagram.file, [self.nodes[n] for n in order if n in self.nodes], tuple(inputs),
             tuple(ir.Ref(node_of_name[name]) for name in outputs), parameters, symbols, cell, list(self.conflicts),
             dict(self.patterns), tuple(self.walked),
         )
-
-
-def _dims(label: Any) -> Any:
-    if isinstance(label, (IOLabel, FeatureMapLabel)):
-        return label.dims
-    if isinstance(label, OpLabel):
-        return named_dims(label)
-    return None
 
 
 def _copy_index(label: OpLabel) -> str | None:

@@ -71,3 +71,41 @@ def test_the_command_line_reaches_models_only_through_the_api():
     allowed = {"dot2torch", "dot2torch.api", "dot2torch.errors", "dot2torch.limits", "dot2torch.paths",
                "dot2torch.expr", "dot2torch.version"}
     assert _imports(PACKAGE / "cli.py") <= allowed
+
+
+def test_the_planner_is_no_mixin_host():
+    """Formula typing is a part the planner holds, not a base class reaching into it."""
+    from dot2torch.plan_formulas import FormulaTyping
+    from dot2torch.planner import Planner
+
+    assert Planner.__mro__ == (Planner, object)
+    assert FormulaTyping.__mro__ == (FormulaTyping, object)
+
+
+def test_each_digraph_is_read_once_per_build(monkeypatch):
+    """The reading pass runs once per digraph however often it is used (DenseNet repeats
+    DenseLayer six times in each of its blocks), and every label is parsed once."""
+    import dot2torch
+    from dot2torch import reader, reading
+
+    passes: list[str] = []
+    parsed: list[tuple[str, str]] = []
+    run = reading._ReadingPass.run
+    parse = reader.parse_label
+
+    def counted_run(self):
+        passes.append(self.diagram.name)
+        return run(self)
+
+    def counted_parse(text):
+        parsed.append(text)
+        return parse(text)
+
+    reader._read_path_cached.cache_clear()  # diagrams read by earlier tests keep their parses
+    monkeypatch.setattr(reading._ReadingPass, "run", counted_run)
+    monkeypatch.setattr(reader, "parse_label", counted_parse)
+    path = Path(__file__).parent.parent / "diagrams" / "densenet.dot"
+    dot2torch.load(path)
+    assert sorted(passes) == ["DenseBlock", "DenseLayer", "DenseNet", "TransitionLayer"]
+    labels = [data["label"] for d in reader.read_path(path) for _, data in d.graph.nodes(data=True)]
+    assert sorted(parsed) == sorted(labels)

@@ -1,0 +1,340 @@
+"""The reading pass: every label of a digraph read once, and everything the library decides
+about it decided once (op or formula, which block a name calls, what each node is for, the
+inputs, the edges formula names imply). Planning a use of the digraph reads the result.
+
+A formula name refers to the node whose label starts with it, whether or not an edge was
+drawn (a missing edge is a warning).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Mapping
+
+import networkx as nx
+
+from . import expr as E
+from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, error_for
+from .formula import FUNCTIONS, is_time_index, key_of, leaves
+from .grammar import Dim, FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, label_names
+from .library import Library
+from .ops import find
+from .ops.torch_nn import find_torch_nn
+from .reader import Diagram
+
+OPERAND = "⟨input⟩"  # the formula name of the tensor an `@ expr` node receives
+
+
+class Role(Enum):
+    """What a node is for, as the reading pass decides it."""
+
+    INPUT = "input"  # an input of the graph (a cell's X[t] and states too)
+    OUTPUT = "output"  # 输出 / output, or a bare sink
+    ANNOTATION = "annotation"  # a feature-map box
+    NAMED = "named"  # a value with a name in a diagram drawn as equations (F[t], μ)
+    PARAMETER = "parameter"  # W（参数）[NIn, NOut]
+    NOISE = "noise"  # ε randn(BatchSize, N)
+    FORMULA = "formula"  # an equation, or `@ W [..]` applied to the tensor it receives
+    LAYER = "layer"  # an op, a torch.nn layer, or a call of a block
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One digraph as read: the same for every use of it."""
+
+    diagram: Diagram
+    graph: nx.DiGraph  # the diagram's graph with the edges formula names imply
+    order: tuple[str, ...]  # nodes in declaration order
+    labels: Mapping[str, Label]  # the reading chosen for each node
+    roles: Mapping[str, Role]
+    formulas: Mapping[str, E.Expr]  # the expression of each formula node
+    defined: Mapping[str, str]  # formula name → the node whose label starts with it
+    defaults: Mapping[str, E.Value]  # symbol defaults written in labels (`NFeature(768)`)
+    inputs: tuple[str, ...]
+    time_inputs: tuple[str, ...]  # a cell's X[t] and states, if it is drawn as one
+    is_cell: bool
+    warnings: tuple[Diagnostic, ...]
+
+    def where(self, node: str | None) -> dict[str, object]:
+        """The place of a node (or of the digraph) for a diagnostic."""
+        return locate(self.diagram, self.graph, node)
+
+
+def locate(diagram: Diagram, graph: nx.DiGraph, node: str | None) -> dict[str, object]:
+    place: dict[str, object] = {"file": diagram.file, "graph": diagram.name}
+    if node is not None:
+        data = graph.nodes[node]
+        place.update(node=node, label=data["label"], line=data["line"], column=data["column"])
+    else:
+        place["line"] = diagram.line
+    return place
+
+
+def head_key(label: OpLabel) -> str:
+    """The name a node defines: `F[t]` for `F[t]（遗忘门）[BatchSize, NOut]` (read as F [t] [...])."""
+    first = label.args[0] if label.args else None
+    if first is not None and first.key is None and is_time_index(first.value):
+        return f"{label.name}[{E.render(first.value).replace(' ', '')}]"
+    return label.name
+
+
+def named_dims(label: OpLabel) -> tuple[Dim, ...]:
+    """The shape annotation of a named node: its parameters after any time index."""
+    args = label.args[1:] if head_key(label) != label.name else label.args
+    return tuple(Dim(a.key, a.values) for a in args)
+
+
+def label_dims(label: Label) -> tuple[Dim, ...] | None:
+    """The shape a node's label annotates, if any."""
+    if isinstance(label, (IOLabel, FeatureMapLabel)):
+        return label.dims
+    if isinstance(label, OpLabel):
+        return named_dims(label)
+    return None
+
+
+def is_time_key(key: str) -> bool:
+    return key.endswith("]") and "[t" in key
+
+
+def formula_constructs(label: OpLabel) -> bool:
+    """Does an op reading carry formula syntax (subscripts, attributes, @, math functions)?"""
+    exprs = [v for a in label.args for v in a.values] + ([label.tail[1]] if label.tail else [])
+
+    def formulaic(e: E.Expr) -> bool:
+        match e:
+            case E.Subscript() | E.Attribute():
+                return True
+            case E.BinOp(op=op, left=left, right=right):
+                return op == "@" or formulaic(left) or formulaic(right)
+            case E.Call(function=f, args=args):
+                return f in FUNCTIONS or any(formulaic(a) for a in args)
+            case E.Neg(operand=operand):
+                return formulaic(operand)
+        return False
+
+    return any(formulaic(e) for e in exprs)
+
+
+def choose(parsed_label: Label, formula: FormulaLabel | None, names_op: bool) -> Label:
+    """Choose between a label's op reading and its formula reading."""
+    if formula is None or not isinstance(parsed_label, OpLabel):
+        return parsed_label
+    if names_op and not formula_constructs(parsed_label):
+        return parsed_label
+    if isinstance(formula.expr, (E.Name, E.Subscript)) and parsed_label.tail is None:
+        return parsed_label  # `W [NIn]` is a named node, not the formula `W[NIn]`
+    return formula
+
+
+def read(library: Library, diagram: Diagram, root: str) -> Reading:
+    """Read a digraph for the model `root` (block names resolve from there), once: every
+    later use of it in this library gets the same reading."""
+    key = (id(diagram), root)
+    if key not in library.readings:
+        library.readings[key] = (diagram, _ReadingPass(library, diagram, root).run())
+    return library.readings[key][1]
+
+
+class _ReadingPass:
+    def __init__(self, library: Library, diagram: Diagram, root: str) -> None:
+        self.library = library
+        self.diagram = diagram
+        self.root = root
+        self.g = diagram.graph.copy()  # formulas add the edges their names imply
+        self.order = tuple(sorted(self.g, key=lambda n: self.g.nodes[n]["order"]))
+        self.labels: dict[str, Label] = {}
+        self.warnings: list[Diagnostic] = []
+
+    def fail(self, node: str | None, error: PlanError) -> Dot2TorchError:
+        return error_for(error.diagnostic().located(**locate(self.diagram, self.g, node)), tuple(self.warnings))
+
+    def warn(self, node: str | None, error: PlanError) -> None:
+        self.warnings.append(error.diagnostic().located(**locate(self.diagram, self.g, node)))
+
+    def run(self) -> Reading:
+        if len(self.g) == 0:
+            raise self.fail(None, PlanError("D2T103", "expected a digraph with nodes, found none"))
+        self.read_labels()
+        defined = self.defined_names()
+        formulaic = self.is_formulaic()
+        roles = {n: self.role(n, formulaic) for n in self.order}
+        defaults = self.defaults()
+        time_inputs = self.time_inputs()
+        inputs, is_cell = self.find_inputs(time_inputs)
+        for node in inputs:
+            roles[node] = Role.INPUT
+        formulas = {n: f for n in self.order if (f := self.formula_of(n)) is not None}
+        self.link_references(inputs, roles, formulas, defined)
+        self.check_acyclic()
+        self.check_edges(inputs)
+        return Reading(self.diagram, self.g, self.order, self.labels, roles, formulas, defined, defaults,
+                       inputs, time_inputs, is_cell, tuple(self.warnings))
+
+    # -- labels --------------------------------------------------------------------------
+    def names_op(self, node: str, label: OpLabel) -> bool:
+        """Is the label's name an op, a torch.nn layer or a block?"""
+        if find(label.name) is not None or find_torch_nn(label.name) is not None:
+            return True
+        try:
+            return self.library.block_for(self.diagram, node, self.root) is not None
+        except PlanError:
+            return True  # an ambiguous block call: planning the layer reports it
+
+    def read_labels(self) -> None:
+        for node in self.order:
+            text = self.g.nodes[node]["label"]
+            if text.startswith("<") and text.endswith(">"):
+                raise self.fail(node, PlanError("D2T209", "HTML labels are not supported: write the label as a quoted string"))
+            if self.is_bare_sink(node):
+                self.labels[node] = IOLabel("output", None)
+                continue
+            try:
+                parsed = self.diagram.reading(node)
+            except PlanError as error:
+                raise self.fail(node, error) from None
+            for warning in parsed.warnings:
+                self.warn(node, warning)
+            names_op = isinstance(parsed.label, OpLabel) and self.names_op(node, parsed.label)
+            self.labels[node] = choose(parsed.label, parsed.formula, names_op)
+
+    def is_bare_sink(self, node: str) -> bool:
+        """A sink with no label that names no op is the output (the seed's ResNet blocks end
+        in `oup`, which appears only in an edge)."""
+        data = self.g.nodes[node]
+        if data["labelled"] or self.g.out_degree(node) or not self.g.in_degree(node):
+            return False
+        try:
+            label = self.diagram.reading(node).label
+        except PlanError:
+            return True
+        return not (isinstance(label, OpLabel) and (find(label.name) or find_torch_nn(label.name)))
+
+    def defined_names(self) -> dict[str, str]:
+        defined: dict[str, str] = {}
+        for node in self.order:
+            label = self.labels[node]
+            if isinstance(label, OpLabel) and label.name not in ("+", "@", "*"):
+                defined.setdefault(head_key(label), node)
+        return defined
+
+    def is_formulaic(self) -> bool:
+        """Is the diagram drawn as equations?"""
+        return any(
+            isinstance(lab, FormulaLabel)
+            or (isinstance(lab, OpLabel) and (lab.name == "@" and lab.tail is not None
+                                              or (lab.tail is not None and lab.tail[0] == "=")
+                                              or is_time_key(head_key(lab))))
+            for lab in self.labels.values()
+        )
+
+    def role(self, node: str, formulaic: bool) -> Role:
+        label = self.labels[node]
+        if isinstance(label, FormulaLabel):
+            return Role.FORMULA
+        if isinstance(label, IOLabel):
+            return Role.INPUT if label.role == "input" else Role.OUTPUT
+        if isinstance(label, FeatureMapLabel):
+            return Role.ANNOTATION
+        if label.name == "@" and label.tail is not None:
+            return Role.FORMULA
+        if self.names_op(node, label):
+            return Role.LAYER
+        if label.tail is not None and label.tail[0] == "=":
+            return Role.NOISE
+        if formulaic:
+            return Role.NAMED if self.g.in_degree(node) else Role.PARAMETER
+        return Role.LAYER
+
+    def formula_of(self, node: str) -> E.Expr | None:
+        label = self.labels[node]
+        if isinstance(label, FormulaLabel):
+            return label.expr
+        if isinstance(label, OpLabel) and label.name == "@" and label.tail is not None:
+            return E.BinOp("@", E.Name(OPERAND), label.tail[1])
+        return None
+
+    def defaults(self) -> dict[str, E.Value]:
+        """Defaults written in labels (`NFeature(768)`): only constants; one value per symbol."""
+        defaults: dict[str, E.Value] = {}
+        for node, label in self.labels.items():
+            for name in label_names(label):
+                if name.default is None or E.free_names(name.default) or isinstance(label, FormulaLabel):
+                    continue  # only constants are defaults: `foo(x)` in a formula is a call
+                try:
+                    value = E.evaluate(name.default, {})
+                except PlanError as error:
+                    raise self.fail(node, error) from None
+                if name.name in defaults and defaults[name.name] != value:
+                    raise self.fail(node, PlanError(
+                        "D2T403", f"symbol {name.name!r} has default {value!r} here but {defaults[name.name]!r} elsewhere"
+                    ))
+                defaults[name.name] = value
+        return defaults
+
+    # -- inputs and edges --------------------------------------------------------------
+    def time_inputs(self) -> tuple[str, ...]:
+        """A cell's inputs: X[t] first, then its states (H[t-1], C[t-1]) in declaration order."""
+        found = [
+            n for n in self.order
+            if self.g.in_degree(n) == 0 and isinstance(self.labels[n], OpLabel)
+            and is_time_key(head_key(self.labels[n])) and not self.names_op(n, self.labels[n])
+        ]
+        return tuple(sorted(found, key=lambda n: not head_key(self.labels[n]).endswith("[t]")))
+
+    def find_inputs(self, time_inputs: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
+        """Input nodes: those labelled as inputs; else a cell's X[t] and states; else the one
+        source that is a feature map (a part of a diagram drawn in pieces)."""
+        declared = tuple(n for n in self.order if isinstance(self.labels[n], IOLabel) and self.labels[n].role == "input")
+        if declared:
+            return declared, False
+        if time_inputs:
+            return time_inputs, len(time_inputs) > 1
+        sources = [n for n in self.order if self.g.in_degree(n) == 0]
+        declared = tuple(n for n in sources if isinstance(self.labels[n], FeatureMapLabel))[:1]
+        if not declared:
+            raise self.fail(None, PlanError("D2T106", "expected an input node (输入 or input with a shape), found none"))
+        return declared, False
+
+    def link_references(self, inputs: tuple[str, ...], roles: Mapping[str, Role],
+                        formulas: Mapping[str, E.Expr], defined: Mapping[str, str]) -> None:
+        """Draw the edges a formula's names imply (warning where the diagram left one out), and
+        feed every noise source from the first input, which gives it its batch size."""
+        for node in self.order:
+            if roles[node] is Role.NOISE and inputs:
+                self.g.add_edge(inputs[0], node, attrs={}, count=1)
+            expr = formulas.get(node)
+            if expr is None:
+                continue
+            try:
+                names = leaves(expr)
+            except PlanError as error:
+                raise self.fail(node, error) from None
+            for leaf in names:
+                if isinstance(leaf, E.Attribute):
+                    continue  # a layer's parameter, not a value that flows in
+                key = key_of(leaf)
+                source = defined.get(key)
+                if source is None or source == node or self.g.has_edge(source, node):
+                    continue
+                self.g.add_edge(source, node, attrs={}, count=1)
+                self.warn(node, PlanError(
+                    "D2T421", f"uses {key} (node {source!r}) without an edge from it", severity=Severity.WARNING))
+
+    def check_acyclic(self) -> None:
+        try:
+            cycle = nx.find_cycle(self.g)
+        except nx.NetworkXNoCycle:
+            return
+        path = " -> ".join([cycle[0][0], *(v for _, v in cycle)])
+        raise self.fail(cycle[0][0], PlanError("D2T104", f"the graph has a cycle: {path}"))
+
+    def check_edges(self, inputs: tuple[str, ...]) -> None:
+        """An edge drawn twice is ambiguous; an input that feeds nothing is a mistake."""
+        for source, target, data in self.g.edges(data=True):
+            if data.get("count", 1) > 1:
+                raise self.fail(target, PlanError("D2T108", f"the edge {source} -> {target} is drawn {data['count']} times"))
+        for node in inputs:
+            if self.g.out_degree(node) == 0 and len(self.g) > 1:
+                raise self.fail(node, PlanError("D2T107", "this input feeds nothing"))
