@@ -154,6 +154,7 @@ def _to_diagram(graph: Any, name: str, file: str | None, line: int | None, place
     for node_id, data in g.nodes(data=True):
         data["labelled"] = "label" in data["attrs"]
         data["label"] = data["attrs"].get("label", node_id)  # Graphviz shows the id when there is no label
+        data["html"] = data["label"].startswith("<") and data["label"].endswith(">")
     order = sorted(g.nodes, key=lambda n: g.nodes[n]["order"])
     for rank, node_id in enumerate(order):
         g.nodes[node_id]["order"] = rank

@@ -184,8 +184,7 @@ class _ReadingPass:
 
     def read_labels(self) -> None:
         for node in self.order:
-            text = self.g.nodes[node]["label"]
-            if text.startswith("<") and text.endswith(">"):
+            if self.g.nodes[node].get("html"):
                 raise self.fail(node, PlanError("D2T209", "HTML labels are not supported: write the label as a quoted string"))
             if self.is_bare_sink(node):
                 self.labels[node] = IOLabel("output", None)
