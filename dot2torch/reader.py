@@ -1,30 +1,25 @@
-"""DOT text → `Diagram`s: one networkx DiGraph per digraph, with clean attributes.
+"""DOT files and text → `Diagram`s: one networkx DiGraph per digraph, with clean attributes.
 
-pydot does the parsing. This module undoes DOT quoting and escapes, adds the nodes that
-appear only in edges, and records where each node is first written (pydot keeps no line
-numbers, so a light token pass over the text finds them).
+`dot.py` reads the DOT language as Graphviz does (defaults, `strict`, subgraphs, quoting).
+This module turns what it reads into diagrams: label escapes undone (`\\n`, `\\l`, `\\r` as
+newlines, `\\N` as the node id), each node placed where it is declared, decoding (UTF-8, or
+Latin-1 where the graph says `charset=latin1`) and the limits on files and nodes.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
 
 import networkx as nx
-import pydot
-import pyparsing
-from pydot.dot_parser import GraphParser
 
+from . import dot
 from .errors import Diagnostic, DotSyntaxError, PlanError
 from .grammar import Parsed, parse_label
 from .limits import Limits, current, exceeded
-
-_PARSER_LOCK = threading.Lock()  # pydot's pyparsing grammar is not thread-safe
-_KEYWORDS = {"node", "edge", "graph", "digraph", "subgraph", "strict"}
 
 
 @dataclass
@@ -68,216 +63,143 @@ def read_path(path: Path) -> list[Diagram]:
 def _read_path_cached(path_text: str, size: int, mtime_ns: int, limits: Limits) -> tuple[Diagram, ...]:
     path = Path(path_text)
     data = path.read_bytes()
-    return tuple(read_text(_decode(data, str(path)), file=str(path)))
+    return tuple(read_text(decode(data, str(path)), file=str(path)))
 
 
-def _decode(data: bytes, file: str) -> str:
+_LATIN1 = {"latin1", "latin-1", "l1", "iso-8859-1", "iso_8859-1", "iso8859-1", "iso-ir-100", "cp819", "csisolatin1"}
+_UTF8 = {"utf-8", "utf8"}
+
+
+def decode(data: bytes, file: str) -> str:
+    """The text of a DOT file: UTF-8, or Latin-1 where a graph in it says `charset=latin1`."""
     if b"\0" in data:
         raise DotSyntaxError(Diagnostic("D2T105", "expected DOT text, found binary data", file=file))
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
+        latin = data.decode("latin-1")
+        if _charsets(latin) & _LATIN1:
+            return latin
         raise DotSyntaxError(
             Diagnostic("D2T105", f"expected UTF-8 text, found an invalid byte at offset {err.start}", file=file)
         ) from None
+    if _charsets(text) & _LATIN1:
+        return data.decode("latin-1")
+    return text
+
+
+def _charsets(text: str) -> set[str]:
+    """The charsets the graphs of a text declare (lower case); none if it does not read."""
+    if "charset" not in text.lower():
+        return set()
+    try:
+        return {g.attrs[k].lower() for g in dot.parse(text) for k in g.attrs if k.lower() == "charset"}
+    except dot.DotError:
+        return set()
 
 
 def read_text(text: str, *, file: str | None = None) -> list[Diagram]:
     """Every digraph of a DOT text; raises DotSyntaxError for anything else."""
     if not text.strip():
         raise DotSyntaxError(Diagnostic("D2T103", "expected a digraph, found an empty file", file=file))
-    with _PARSER_LOCK:
-        try:
-            graphs = list(GraphParser.parser.parse_string(text, parse_all=True))
-        except pyparsing.ParseBaseException as err:
-            raise DotSyntaxError(_syntax_diagnostic(err, file)) from None
-        except RecursionError:
-            raise DotSyntaxError(Diagnostic("D2T502", "the DOT text is nested too deeply to read", file=file)) from None
-    places = locate_nodes(text)
+    places = _Places(text)
+    try:
+        graphs = dot.parse(text, max_depth=current().nesting)
+    except dot.DotError as err:
+        raise DotSyntaxError(places.diagnostic(err, file)) from None
     diagrams = []
     for index, graph in enumerate(graphs):
-        name = unquote(graph.get_name() or "") or f"graph{index + 1}"
-        header_line, node_places = places[index] if index < len(places) else (None, {})
-        if graph.get_type() != "digraph":
+        name = unescape(graph.name) if graph.name else f"graph{index + 1}"
+        line = places.line_col(graph.offset)[0]
+        if not graph.directed:
             raise DotSyntaxError(
-                Diagnostic("D2T102", "expected a digraph (->), found an undirected graph (--)", file=file, line=header_line, graph=name)
+                Diagnostic("D2T102", "expected a digraph (->), found an undirected graph (--)", file=file, line=line, graph=name)
             )
-        diagram = _to_diagram(graph, name, file, header_line, node_places)
-        if len(diagram.graph) > current().nodes:
+        charset = next((v for k, v in graph.attrs.items() if k.lower() == "charset"), None)
+        if charset is not None and charset.lower() not in _UTF8 | _LATIN1:
             raise DotSyntaxError(Diagnostic(
-                "D2T504", exceeded("nodes", "the number of nodes", len(diagram.graph)), file=file, line=header_line, graph=name
+                "D2T105", f"expected charset=utf-8 or charset=latin1, found charset={charset}", file=file, line=line, graph=name
             ))
-        diagrams.append(diagram)
+        if len(graph.nodes) > current().nodes:
+            raise DotSyntaxError(Diagnostic(
+                "D2T504", exceeded("nodes", "the number of nodes", len(graph.nodes)), file=file, line=line, graph=name
+            ))
+        diagrams.append(_to_diagram(graph, name, file, line, places))
     return diagrams
 
 
-def _syntax_diagnostic(err: pyparsing.ParseBaseException, file: str | None) -> Diagnostic:
-    line_text = err.line
-    caret = line_text + "\n" + " " * (err.column - 1) + "^"
-    found = repr(line_text[err.column - 1]) if err.column - 1 < len(line_text) else "the end of the line"
-    return Diagnostic(
-        "D2T101", f"DOT syntax error: unexpected {found}", file=file, line=err.lineno, column=err.column, detail=caret
-    )
+class _Places:
+    """Line and column of an offset in a text."""
 
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
-def _to_diagram(graph: Any, name: str, file: str | None, line: int | None, places: dict[str, tuple[int, int, int]]) -> Diagram:
-    g = nx.DiGraph()
-    sequence = 0
-    never = (1 << 62, 0, 0)
+    def line_col(self, offset: int) -> tuple[int, int]:
+        index = bisect.bisect_right(self.starts, offset) - 1
+        return index + 1, offset - self.starts[index] + 1
 
-    def add_node(node_id: str, attrs: dict[str, str]) -> None:
-        nonlocal sequence
-        sequence += 1
-        if node_id not in g:
-            pos, ln, col = places.get(node_id, never)
-            g.add_node(node_id, order=(pos, sequence), line=ln or None, column=col or None, attrs={})
-        g.nodes[node_id]["attrs"].update(attrs)
-
-    for stmt in _walk(graph):
-        if isinstance(stmt, pydot.Node):
-            node_id = unquote(stmt.get_name())
-            if node_id in _KEYWORDS:
-                continue
-            add_node(node_id, {k: unquote(v) for k, v in stmt.get_attributes().items()})
+    def diagnostic(self, err: dot.DotError, file: str | None) -> Diagnostic:
+        line, column = self.line_col(err.offset)
+        start = self.starts[line - 1]
+        stop = self.text.find("\n", start)
+        line_text = self.text[start: stop if stop >= 0 else len(self.text)]
+        caret = line_text + "\n" + " " * (column - 1) + "^"
+        if err.code == "D2T502":
+            message = exceeded("nesting", "how deep subgraphs nest", current().nesting + 1)
         else:
-            attrs = {k: unquote(v) for k, v in stmt.get_attributes().items()}
-            sources = _endpoints(stmt.get_source())
-            targets = _endpoints(stmt.get_destination())
-            for node_id in (*sources, *targets):
-                add_node(node_id, {})
-            for s in sources:
-                for t in targets:
-                    if g.has_edge(s, t):
-                        g.edges[s, t]["count"] += 1
-                    else:
-                        g.add_edge(s, t, count=1, attrs=attrs)
-    for node_id, data in g.nodes(data=True):
-        data["labelled"] = "label" in data["attrs"]
-        data["label"] = data["attrs"].get("label", node_id)  # Graphviz shows the id when there is no label
-        data["html"] = data["label"].startswith("<") and data["label"].endswith(">")
-    order = sorted(g.nodes, key=lambda n: g.nodes[n]["order"])
-    for rank, node_id in enumerate(order):
-        g.nodes[node_id]["order"] = rank
-    graph_attrs = {k: unquote(v) for k, v in graph.get_attributes().items()}
-    return Diagram(name, g, file, line, graph_attrs)
+            message = f"DOT syntax error: expected {err.expected}, found {err.found}"
+        return Diagnostic(err.code, message, file=file, line=line, column=column, detail=caret)
 
 
-def _walk(graph: Any) -> Iterator[Any]:
-    """Node and edge statements of a graph and its subgraphs, in pydot's sequence order."""
-    items = [*graph.get_nodes(), *graph.get_edges()]
-    items.sort(key=lambda s: s.obj_dict.get("sequence", 0))
-    yield from items
-    for sub in graph.get_subgraphs():
-        yield from _walk(sub)
+def _to_diagram(graph: dot.Graph, name: str, file: str | None, line: int, places: _Places) -> Diagram:
+    g = nx.DiGraph()
+    for rank, (written_id, node) in enumerate(sorted(graph.nodes.items(), key=lambda item: item[1].offset)):
+        node_id = unescape(written_id)
+        attrs = _clean(node)
+        raw_label = node.attrs.get("label")
+        labelled = raw_label is not None and raw_label != "\\N"  # Graphviz's default label is \N, the id
+        if labelled and "label" not in node.html:
+            attrs["label"] = unescape(raw_label, node_id, name)
+        elif not labelled:
+            attrs.pop("label", None)
+        label = attrs["label"] if labelled else node_id
+        node_line, column = places.line_col(node.offset)
+        g.add_node(node_id, order=rank, line=node_line, column=column, attrs=attrs,
+                   labelled=labelled, label=label, html="label" in node.html and labelled)
+    for edge in graph.edges:
+        tail, head = unescape(edge.tail), unescape(edge.head)
+        if g.has_edge(tail, head):
+            g.edges[tail, head]["count"] += 1
+        else:
+            g.add_edge(tail, head, count=1, attrs=_clean(edge))
+    return Diagram(name, g, file, line, {k: unescape(v) for k, v in graph.attrs.items()})
 
 
-def _endpoints(end: Any) -> list[str]:
-    if isinstance(end, str):
-        return [_strip_port(end)]
-    nodes = end.get("nodes", {}) if hasattr(end, "get") else {}
-    return [unquote(name) for name in nodes if unquote(name) not in _KEYWORDS]
-
-
-def _strip_port(name: str) -> str:
-    if name.startswith('"'):
-        end = name.rfind('"')
-        return unquote(name[: end + 1])
-    return name.split(":", 1)[0]
+def _clean(item: dot.Item) -> dict[str, str]:
+    return {k: v if k in item.html else unescape(v) for k, v in item.attrs.items()}
 
 
 _ESCAPES = re.compile(r"\\(.)", re.S)
 
 
-def unquote(value: Any) -> str:
-    """A DOT ID as the user meant it: quotes removed, `\\n` `\\l` `\\r` as newlines, `\\"` as `"`."""
-    text = str(value)
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        text = text[1:-1]
-        text = text.replace("\\\n", "")
-        return _ESCAPES.sub(lambda m: "\n" if m.group(1) in "nlr" else m.group(1) if m.group(1) in '"\\' else m.group(0), text)
-    return text
+def unescape(text: str, node: str | None = None, graph: str | None = None) -> str:
+    """A DOT string as the user meant it: `\\n` `\\l` `\\r` as newlines, `\\\\` as one backslash
+    (Graphviz's scanner has already undone `\\"`); in a node's label `\\N` is its id and
+    `\\G` the graph's name. Other escapes stay as written."""
+    if "\\" not in text:
+        return text
 
+    def one(m: re.Match) -> str:
+        char = m.group(1)
+        if char in "nlr":
+            return "\n"
+        if char == "\\":
+            return "\\"
+        if char == "N" and node is not None:
+            return node
+        if char == "G" and graph is not None:
+            return graph
+        return m.group(0)
 
-_TOKEN = re.compile(
-    r"""(?P<comment>//[^\n]*|/\*.*?\*/|^\s*\#[^\n]*)
-      | (?P<string>"(?:\\.|[^"\\])*")
-      | (?P<html><)
-      | (?P<id>[A-Za-z_\u0080-\U0010ffff][\w\u0080-\U0010ffff]*|-?(?:\.\d+|\d+(?:\.\d*)?))
-      | (?P<arrow>->|--)
-      | (?P<punct>[{}\[\]=;,:])""",
-    re.X | re.S | re.M,
-)
-
-
-def locate_nodes(text: str) -> list[tuple[int | None, dict[str, tuple[int, int, int]]]]:
-    """For each top-level graph: its header line and, per node id, (offset, line, column)
-    of the statement that declares it, or of its first mention in an edge."""
-    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    def line_col(offset: int) -> tuple[int, int]:
-        lo, hi = 0, len(line_starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if line_starts[mid] <= offset:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo + 1, offset - line_starts[lo] + 1
-
-    tokens = list(_tokens(text))
-    graphs: list[tuple[int | None, dict[str, tuple[int, int, int]]]] = []
-    depth = bracket = 0
-    current: dict[str, tuple[int, int, int]] = {}
-    declared: set[str] = set()
-    for i, (kind, value, offset) in enumerate(tokens):
-        if kind == "punct" and value == "{":
-            if depth == 0:
-                current, declared = {}, set()
-                header = next((o for k, v, o in reversed(tokens[:i]) if v.lower() in ("digraph", "graph")), offset)
-                graphs.append((line_col(header)[0], current))
-            depth += 1
-        elif kind == "punct" and value == "}":
-            depth = max(depth - 1, 0)
-        elif kind == "punct" and value in "[]":
-            bracket += 1 if value == "[" else -1
-        elif depth and not bracket and kind in ("id", "string"):
-            name = unquote(value)
-            nxt = tokens[i + 1][1] if i + 1 < len(tokens) else ""
-            prev = tokens[i - 1][1] if i else ""
-            if name.lower() in _KEYWORDS or nxt == "=" or prev in ("=", ":"):
-                continue
-            is_statement = nxt != "->" and prev != "->" and nxt != "--" and prev != "--"
-            if name not in current or (is_statement and name not in declared):
-                current[name] = (offset, *line_col(offset))
-            if is_statement:
-                declared.add(name)
-    return graphs
-
-
-def _tokens(text: str) -> Iterator[tuple[str, str, int]]:
-    pos = 0
-    while pos < len(text):
-        match = _TOKEN.search(text, pos)
-        if match is None:
-            return
-        kind = match.lastgroup or ""
-        if kind == "html":
-            end = _skip_html(text, match.start())
-            yield "string", text[match.start() : end], match.start()
-            pos = end
-            continue
-        if kind != "comment":
-            yield kind, match.group(), match.start()
-        pos = match.end()
-
-
-def _skip_html(text: str, start: int) -> int:
-    depth = 0
-    for i in range(start, len(text)):
-        if text[i] == "<":
-            depth += 1
-        elif text[i] == ">":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return len(text)
+    return _ESCAPES.sub(one, text)

@@ -58,9 +58,9 @@ def test_syntax_error_is_the_projects_own_error_and_prints_nothing(capsys):
     with pytest.raises(DotSyntaxError) as info:
         read_text("digraph G {\n  a -> \n}", file="bad.dot")
     d = info.value.diagnostic
-    assert (d.code, d.file, d.line, d.column) == ("D2T101", "bad.dot", 2, 5)
-    assert d.message == "DOT syntax error: unexpected '-'"
-    assert d.detail == "  a -> \n    ^"
+    assert (d.code, d.file, d.line, d.column) == ("D2T101", "bad.dot", 3, 1)
+    assert d.message == "DOT syntax error: expected a node id or a subgraph after '->', found '}'"
+    assert d.detail == "}\n^"
     assert capsys.readouterr() == ("", "")
 
 
@@ -68,7 +68,7 @@ def test_syntax_error_is_the_projects_own_error_and_prints_nothing(capsys):
     ("text", "code", "message"),
     [
         ("", "D2T103", "expected a digraph, found an empty file"),
-        ("  \n// nothing\n", "D2T101", "DOT syntax error: unexpected the end of the line"),
+        ("  \n// nothing\n", "D2T101", "DOT syntax error: expected 'digraph' or 'graph', found the end of the text"),
         ("graph G { a -- b }", "D2T102", "expected a digraph (->), found an undirected graph (--)"),
     ],
 )

@@ -1,0 +1,377 @@
+"""DOT text → graphs, read the way Graphviz reads them.
+
+A small tokenizer (one regular expression) and a recursive-descent parser for the DOT
+language, with Graphviz's meaning: `strict` merges repeated edges (their attributes too);
+`node [...]`, `edge [...]` and `graph [...]` defaults apply to what is created after them,
+scoped by subgraph (a subgraph sees its parent's defaults as they change, its own override
+them); subgraphs are edge endpoints (every node in them); `a, b` node lists; edge chains;
+ports (kept as `tailport`/`headport`, as Graphviz does); `+` joins quoted strings; `\\"` and
+backslash-newline are undone in quoted strings, other escapes are kept for the reader;
+HTML strings `<...>` are kept apart from quoted strings; `//`, `/* */` and `#` comments;
+numerals such as `-2.5` are ids. Every node keeps the offset where it is declared.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import ChainMap
+from dataclasses import dataclass, field
+
+KEYWORDS = frozenset({"node", "edge", "graph", "digraph", "subgraph", "strict"})
+
+_TOKEN = re.compile(
+    r"""(?P<space>[ \t\r\n\f\v\ufeff]+)
+      | (?P<comment>//[^\n]*|/\*.*?\*/|\#[^\n]*)
+      | (?P<string>"(?:[^"\\]|\\.)*")
+      | (?P<html><)
+      | (?P<edgeop>->|--)
+      | (?P<numeral>-?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?))
+      | (?P<name>[A-Za-z_\u0080-\U0010ffff][A-Za-z_0-9\u0080-\U0010ffff]*)
+      | (?P<punct>[{}\[\]=;,:+])
+      | (?P<other>.)""",
+    re.X | re.S,
+)
+_ESCAPED = re.compile(r"\\(\r\n|.)", re.S)  # a backslash and what it escapes, pair by pair
+
+
+class DotError(Exception):
+    """Text that is not DOT: what was expected, what was found, and where (an offset)."""
+
+    def __init__(self, expected: str, found: str, offset: int, code: str = "D2T101") -> None:
+        super().__init__(f"expected {expected}, found {found}")
+        self.expected, self.found, self.offset, self.code = expected, found, offset, code
+
+
+@dataclass
+class Item:
+    """A node or an edge: its attributes (values as Graphviz keeps them) and which of them
+    were written as HTML strings."""
+
+    attrs: dict[str, str] = field(default_factory=dict)
+    html: set[str] = field(default_factory=set)
+
+    def update(self, attrs: list[tuple[str, str, bool]]) -> None:
+        for key, value, is_html in attrs:
+            self.attrs[key] = value
+            if is_html:
+                self.html.add(key)
+            else:
+                self.html.discard(key)
+
+
+@dataclass
+class Node(Item):
+    offset: int = 0  # of the statement that declares it, else of its first mention
+    declared: bool = False
+
+
+@dataclass
+class Edge(Item):
+    tail: str = ""
+    head: str = ""
+    offset: int = 0
+
+
+@dataclass
+class Graph:
+    name: str | None
+    strict: bool
+    directed: bool
+    offset: int  # of the graph's first token
+    attrs: dict[str, str] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+
+
+@dataclass
+class _Token:
+    kind: str  # "id", "edgeop", a punctuation mark, a keyword, or "end"
+    text: str  # the id's value (unquoted, joined), or the token as written
+    offset: int
+    html: bool = False
+    written: str = ""  # the token as written, for messages
+
+
+def tokens(text: str) -> list[_Token]:
+    """The tokens of a DOT text, comments and spaces dropped; quoted strings joined by `+`."""
+    found: list[_Token] = []
+    pos, end = 0, len(text)
+    match_at = _TOKEN.match
+    while pos < end:
+        m = match_at(text, pos)
+        kind = m.lastgroup
+        if kind == "space" or kind == "comment":
+            pos = m.end()
+            continue
+        start = pos
+        if kind == "string":
+            value = _ESCAPED.sub(_scanned_escape, m.group()[1:-1])
+            if len(found) >= 2 and found[-1].kind == "+" and found[-2].kind == "id" and found[-2].written.startswith('"'):
+                found.pop()
+                joined = found[-1]
+                joined.text += value
+                joined.written += m.group()
+                pos = m.end()
+                continue
+            found.append(_Token("id", value, start, written=m.group()))
+            pos = m.end()
+        elif kind == "html":
+            stop = _html_end(text, start)
+            found.append(_Token("id", text[start + 1 : stop - 1], start, html=True, written=text[start:stop]))
+            pos = stop
+        elif kind == "numeral":
+            found.append(_Token("id", m.group(), start, written=m.group()))
+            pos = m.end()
+        elif kind == "name":
+            word = m.group()
+            lowered = word.lower()
+            found.append(_Token(lowered if lowered in KEYWORDS else "id", word, start, written=word))
+            pos = m.end()
+        elif kind == "edgeop":
+            found.append(_Token("edgeop", m.group(), start, written=m.group()))
+            pos = m.end()
+        elif kind == "punct":
+            found.append(_Token(m.group(), m.group(), start, written=m.group()))
+            pos = m.end()
+        else:
+            char = m.group()
+            if char == '"':
+                raise DotError("a closing quote for this string", "the end of the text", start)
+            raise DotError("a DOT token", repr(char), start)
+    found.append(_Token("end", "", end, written=""))
+    return found
+
+
+def _scanned_escape(pair: re.Match) -> str:
+    """What Graphviz's scanner makes of an escape in a quoted string: `\\"` is a quote, a
+    backslash before a line break joins the lines, every other pair stays as written."""
+    char = pair.group(1)
+    if char == '"':
+        return '"'
+    if char in ("\n", "\r\n"):
+        return ""
+    return pair.group()
+
+
+def _html_end(text: str, start: int) -> int:
+    """The offset just after the `>` that closes the HTML string opened at `start`."""
+    depth = 0
+    for i in range(start, len(text)):
+        char = text[i]
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    raise DotError("a '>' closing this HTML string", "the end of the text", start)
+
+
+@dataclass
+class _Scope:
+    """A graph or subgraph being read: its defaults (seen through its parent's) and nodes."""
+
+    node_defaults: ChainMap
+    edge_defaults: ChainMap
+    nodes: dict[str, None]  # the nodes in it, nested subgraphs' included, in order
+    parent: "_Scope | None" = None
+    children: dict[str, "_Scope"] = field(default_factory=dict)  # named subgraphs, reopened by name
+
+
+def parse(text: str, *, max_depth: int = 64) -> list[Graph]:
+    """Every graph of a DOT text. Raises DotError for text that is not DOT."""
+    return _Parser(tokens(text), max_depth).graphs()
+
+
+class _Parser:
+    def __init__(self, toks: list[_Token], max_depth: int) -> None:
+        self.toks = toks
+        self.i = 0
+        self.max_depth = max_depth
+        self.anonymous = 0
+
+    # -- tokens ------------------------------------------------------------------------
+    @property
+    def tok(self) -> _Token:
+        return self.toks[self.i]
+
+    def take(self, kind: str, expected: str) -> _Token:
+        tok = self.toks[self.i]
+        if tok.kind != kind:
+            raise self.error(expected)
+        self.i += 1
+        return tok
+
+    def error(self, expected: str) -> DotError:
+        tok = self.tok
+        found = "the end of the text" if tok.kind == "end" else repr(tok.written)
+        return DotError(expected, found, tok.offset)
+
+    # -- graphs ------------------------------------------------------------------------
+    def graphs(self) -> list[Graph]:
+        found = [self.graph()]
+        while self.tok.kind != "end":
+            found.append(self.graph())
+        return found
+
+    def graph(self) -> Graph:
+        start = self.tok.offset
+        strict = self.tok.kind == "strict"
+        if strict:
+            self.i += 1
+        if self.tok.kind not in ("graph", "digraph"):
+            raise self.error("'digraph' or 'graph'" if not strict else "'digraph' or 'graph' after 'strict'")
+        directed = self.tok.kind == "digraph"
+        self.i += 1
+        name = None
+        if self.tok.kind == "id":
+            name = self.tok.text
+            self.i += 1
+        self.take("{", "'{' to open the graph")
+        self.g = Graph(name, strict, directed, start)
+        self.pairs: dict[tuple[str, str], Edge] = {}
+        root = _Scope(ChainMap({}), ChainMap({}), {})
+        self.statements(root, 1)
+        self.take("}", "a statement or '}'")
+        return self.g
+
+    def statements(self, scope: _Scope, depth: int) -> None:
+        while self.tok.kind not in ("}", "end"):
+            self.statement(scope, depth)
+            if self.tok.kind == ";":
+                self.i += 1
+
+    def statement(self, scope: _Scope, depth: int) -> None:
+        kind = self.tok.kind
+        if kind in ("graph", "node", "edge") and self.toks[self.i + 1].kind == "[":
+            self.i += 1
+            attrs = self.attr_lists()
+            if kind == "graph":
+                if scope.parent is None:
+                    self.g.attrs.update((k, v) for k, v, _ in attrs)
+            else:
+                defaults = scope.node_defaults if kind == "node" else scope.edge_defaults
+                defaults.maps[0].update((k, (v, h)) for k, v, h in attrs)
+            return
+        if kind == "id" and self.toks[self.i + 1].kind == "=":
+            key = self.tok.text
+            self.i += 2
+            value = self.take("id", f"a value for {key!r}")
+            if scope.parent is None:
+                self.g.attrs[key] = value.text
+            return
+        offset = self.tok.offset
+        ends = [self.endpoint(scope, depth, "a statement or '}'")]
+        while self.tok.kind == "edgeop":
+            op = self.tok.text
+            if (op == "->") != self.g.directed:
+                raise DotError("'->' in a digraph" if self.g.directed else "'--' in a graph", repr(op), self.tok.offset)
+            self.i += 1
+            ends.append(self.endpoint(scope, depth, f"a node id or a subgraph after {op!r}"))
+        attrs = self.attr_lists() if self.tok.kind == "[" else []
+        if len(ends) == 1:
+            members, ports, is_subgraph = ends[0]
+            if not is_subgraph:
+                for node_id in members:
+                    node = self.g.nodes[node_id]
+                    if not node.declared:
+                        node.declared, node.offset = True, offset
+                    node.update(attrs)
+            return
+        for (tails, tail_ports, _), (heads, head_ports, _) in zip(ends, ends[1:]):
+            for tail in tails:
+                for head in heads:
+                    self.edge(scope, tail, head, tail_ports.get(tail), head_ports.get(head), attrs, offset)
+
+    def endpoint(self, scope: _Scope, depth: int, expected: str) -> tuple[list[str], dict[str, str], bool]:
+        """A node list (`a, b:port`) or a subgraph: its nodes, their ports, and which it was."""
+        if self.tok.kind in ("subgraph", "{"):
+            return list(self.subgraph(scope, depth).nodes), {}, True
+        nodes: list[str] = []
+        ports: dict[str, str] = {}
+        while True:
+            tok = self.take("id", expected if not nodes else "a node id after ','")
+            port = self.port()
+            self.mention(scope, tok.text, tok.offset)
+            nodes.append(tok.text)
+            if port is not None:
+                ports[tok.text] = port
+            if self.tok.kind != "," or self.toks[self.i + 1].kind != "id":
+                return nodes, ports, False
+            self.i += 1
+
+    def port(self) -> str | None:
+        parts = []
+        while self.tok.kind == ":" and len(parts) < 2:
+            self.i += 1
+            parts.append(self.take("id", "a port name after ':'").text)
+        return ":".join(parts) if parts else None
+
+    def subgraph(self, parent: _Scope, depth: int) -> _Scope:
+        if depth >= self.max_depth:
+            raise DotError(f"subgraphs nested at most {self.max_depth} deep", "deeper nesting", self.tok.offset, "D2T502")
+        name = None
+        if self.tok.kind == "subgraph":
+            self.i += 1
+            if self.tok.kind == "id":
+                name = self.tok.text
+                self.i += 1
+        if name is not None and name in parent.children:
+            scope = parent.children[name]
+        else:
+            scope = _Scope(parent.node_defaults.new_child(), parent.edge_defaults.new_child(), {}, parent)
+            if name is not None:
+                parent.children[name] = scope
+        if self.tok.kind != "{":
+            return scope  # `subgraph s` alone names a subgraph already read
+        self.i += 1
+        self.statements(scope, depth + 1)
+        self.take("}", "a statement or '}' to close the subgraph")
+        return scope
+
+    # -- what statements make ----------------------------------------------------------
+    def mention(self, scope: _Scope, node_id: str, offset: int) -> None:
+        """A node named in a scope: created there with the defaults in force, if new."""
+        nodes = self.g.nodes
+        if node_id not in nodes:
+            node = Node(offset=offset)
+            for key, (value, is_html) in scope.node_defaults.items():
+                node.attrs[key] = value
+                if is_html:
+                    node.html.add(key)
+            nodes[node_id] = node
+        s: _Scope | None = scope
+        while s is not None and node_id not in s.nodes:
+            s.nodes[node_id] = None
+            s = s.parent
+
+    def edge(self, scope: _Scope, tail: str, head: str, tail_port: str | None, head_port: str | None,
+             attrs: list[tuple[str, str, bool]], offset: int) -> None:
+        key = (tail, head) if self.g.directed else (min(tail, head), max(tail, head))
+        edge = self.pairs.get(key) if self.g.strict else None
+        if edge is None:
+            edge = Edge(tail=tail, head=head, offset=offset)
+            for name, (value, is_html) in scope.edge_defaults.items():
+                edge.attrs[name] = value
+                if is_html:
+                    edge.html.add(name)
+            self.g.edges.append(edge)
+            self.pairs.setdefault(key, edge)
+        ports = [("tailport", tail_port, False)] if tail_port else []
+        ports += [("headport", head_port, False)] if head_port else []
+        edge.update(ports + attrs)
+
+    def attr_lists(self) -> list[tuple[str, str, bool]]:
+        """`[a=1, b=2; c=3][d=4]`: (key, value, whether the value is an HTML string)."""
+        found = []
+        while self.tok.kind == "[":
+            self.i += 1
+            while self.tok.kind != "]":
+                key = self.take("id", "an attribute name or ']'")
+                self.take("=", f"'=' after attribute {key.text!r}")
+                value = self.take("id", f"a value for attribute {key.text!r}")
+                found.append((key.text, value.text, value.html))
+                if self.tok.kind in (",", ";"):
+                    self.i += 1
+            self.i += 1
+        return found
