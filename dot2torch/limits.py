@@ -50,10 +50,12 @@ def using(limits: Limits | None) -> Iterator[None]:
         _CURRENT.reset(token)
 
 
-def exceeded(field: str, what: str, found: int) -> str:
-    """The message for a broken limit: what was found, the limit, and how to raise it."""
+def exceeded(field: str, what: str, found: int, why: str = "", verb: str = "is") -> str:
+    """The message for a broken limit: what was found (`why`: how it adds up; `verb`: `is`,
+    or `may be` for a bound), the limit, and how to raise it."""
     limit = getattr(current(), field)
-    return f"{what} is {found:,}; the limit is {limit:,} (raise it with {Limits.option(field)})"
+    how = f" ({why})" if why else ""
+    return f"{what} {verb} {found:,}{how}; the limit is {limit:,} (raise it with {Limits.option(field)})"
 
 
 def check_elements(what: str, tensor: torch.Tensor) -> None:

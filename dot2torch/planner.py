@@ -15,7 +15,7 @@ import networkx as nx
 import torch
 
 from . import expr as E
-from .blocks import bind_call, repeat_count
+from .blocks import Cost, Costing, bind_call, cell_symbols, repeat_count
 from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, error_for
 from .grammar import FeatureMapLabel, IOLabel, Label, OpLabel, label_names
 from .library import Library, stitch
@@ -46,6 +46,7 @@ class Frame:
     inherited: Mapping[str, E.Value] = field(default_factory=dict)  # symbols bound in the callers
     inputs: tuple[tuple[Shape, torch.dtype], ...] | None = None  # what the caller passes in (blocks only)
     steps: list[int] = field(default_factory=lambda: [0])  # steps planned so far in the whole model
+    counted: dict[object, object] = field(default_factory=dict)  # the model's blocks.Costing memo
     collect: bool = False  # go on after an error, to report every one (check); else stop at the first
 
     @staticmethod
@@ -321,6 +322,7 @@ class Planner:
                      inputs: list[torch.Tensor]) -> tuple[list[Layer], torch.Tensor]:
         """`Linear x 3 [8, 8]`: copies in sequence, each with its own weights; #Layer counts them."""
         count = repeat_count(label.repeat, self.scope)
+        self.refuse_past_limit(label, Cost(count))
         copies = []
         for i in range(count):
             layer, out = self.plan_layer(spec, label, {**self.scope, "#": i}, preds, inputs)
@@ -343,6 +345,8 @@ class Planner:
         if cell is not None and (len(inputs) != 1 or inputs[0].dim() != 3):
             raise PlanError("D2T311", f"{block.name} is a recurrent cell: call it on one sequence [BatchSize, SeqLen, N]")
         count = 1 if label.repeat is None else repeat_count(label.repeat, self.scope)
+        costing = Costing(self.library, stack[0], self.frame.counted)
+        self.refuse_past_limit(label, costing.call(label, block, self.scope, stack, self.layers_left()))
         plans: list[Plan] = []
         flowing = tuple((tuple(v.shape), v.dtype) for v in inputs)
         for i in range(count):
@@ -352,7 +356,8 @@ class Planner:
                 self.warn(node, PlanError("D2T420", note, severity=Severity.INFO))
             inherited = {k: v for k, v in self.scope.items() if k != "#"}
             given = flowing if cell is None else (((flowing[0][0][0], flowing[0][0][2]), flowing[0][1]),)
-            frame = Frame((*stack, block.name), bindings, inherited, given, self.frame.steps, self.frame.collect)
+            frame = Frame((*stack, block.name), bindings, inherited, given, self.frame.steps, self.frame.counted,
+                          self.frame.collect)
             try:
                 sub = Planner(self.library, block, frame).run()
             except Dot2TorchError as error:
@@ -374,6 +379,23 @@ class Planner:
             return ir.Kind.REPETITION, plans, out
         return (ir.Kind.SEQUENCE if cell is not None else ir.Kind.BLOCK_CALL), plans, out
 
+    def layers_left(self) -> int:
+        return current().layers - self.frame.steps[0]
+
+    def refuse_past_limit(self, label: OpLabel, cost: Cost) -> None:
+        """Refuse a block call or repetition, before planning any of it, if what it expands to
+        would take the model past the layer limit (blocks.Costing counts it from the labels)."""
+        if cost.layers <= self.layers_left():
+            return
+        written = label.name if label.repeat is None else f"{label.name} x {E.render(label.repeat)}"
+        bound = "more than " if cost.more else "as many as " if cost.guessed else ""
+        why = f"{self.frame.steps[0]:,} planned so far, and {written} expands to {bound}{cost.layers:,}"
+        if cost.guessed:
+            why += (f", counting {' and '.join(cost.guessed)} as {current().repeat:,} copies, the most a repetition "
+                    "makes: the count comes from the shape a block receives")
+        total = self.frame.steps[0] + cost.layers
+        raise PlanError("D2T506", exceeded("layers", "the number of layers, blocks expanded", total, why, cost.verb()))
+
     @staticmethod
     def within(error: Dot2TorchError, context: str) -> Dot2TorchError:
         """The same error, and what came with it, said to have happened inside a block call."""
@@ -387,26 +409,3 @@ def _suggest(name: str, library: Library) -> str:
     close = difflib.get_close_matches(name.lower(), list(pool), n=3, cutoff=0.6)
     return f"; did you mean {', '.join(repr(pool[c]) for c in close)}?" if close else ""
 
-
-def cell_symbols(library: Library, block: Diagram, root: str) -> tuple[str, ...] | None:
-    """For a recurrent cell (a digraph with X[t] and H[t-1] sources): the symbols that size
-    its input and its state, which a call's positional parameters bind. None for other blocks
-    (and for one that cannot be read: planning the call reports why)."""
-    try:
-        reading = read(library, block, root)
-    except Dot2TorchError:
-        return None
-    found: dict[str, str | None] = {}
-    for node in reading.time_inputs:
-        label = reading.labels[node]
-        dims = named_dims(label)
-        last = dims[-1].values[0] if dims else None
-        symbol = last.name if isinstance(last, E.Name) else None
-        key = head_key(label)
-        if key.endswith("[t]"):
-            found.setdefault("x", symbol)
-        elif key.endswith("[t-1]"):
-            found.setdefault("state", symbol)
-    if "x" not in found or "state" not in found:
-        return None
-    return tuple(s for s in (found["x"], found["state"]) if s is not None)
