@@ -1,27 +1,97 @@
 """Where diagrams come from: a .dot file (with its folder's other files for block lookup),
-a folder of them, or DOT text; and which digraph is the model (the one no other refers to)."""
+a folder of them, or DOT text; and which digraph is the model (the one no other refers to).
+
+A file's folder may hold hundreds of other files: they are indexed by the digraph names their
+text declares (sources.scan), and one is parsed only when a name resolves to it, or when it
+might call one of the user's digraphs (which is then a block, not a model). A broken one costs
+nothing unless a name resolves to it; then its error is the caller's.
+"""
 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import networkx as nx
 
+from . import sources
 from .errors import Diagnostic, DotSyntaxError, PlanError, SymbolError, error_for
 from .grammar import OpLabel
-from .reader import Diagram, read_path, read_text
+from .reader import Diagram, read_text
+
+
+@dataclass
+class Sibling:
+    """One of the folder's other .dot files: what its text declares, and its digraphs (or
+    why they cannot be read) once a name has resolved to it."""
+
+    path: Path
+    declared: sources.Declared
+    parsed: list[Diagram] | DotSyntaxError | None = None
+
+
+class Shelf:
+    """A folder's other .dot files, indexed by the names their digraphs declare. Files are
+    scanned when the index is first needed, and parsed one by one, when asked for."""
+
+    def __init__(self, paths: list[Path] | None = None):
+        self.paths = list(paths or [])
+        self._entries: list[Sibling] | None = None
+        self._by_name: dict[str, list[Sibling]] = {}
+
+    @property
+    def entries(self) -> list[Sibling]:
+        """The files that could be scanned (regular files), in path order."""
+        return self._index()[0]
+
+    def declaring(self, name: str) -> list[Sibling]:
+        """The files whose text declares a digraph of this name (perhaps falsely: a parse decides)."""
+        return self._index()[1].get(name, [])
+
+    def _index(self) -> tuple[list[Sibling], dict[str, list[Sibling]]]:
+        if self._entries is None:
+            self._entries = []
+            for path in self.paths:
+                found = sources.scan(path)
+                if found is None:
+                    continue
+                entry = Sibling(path, found)
+                self._entries.append(entry)
+                for name in found.names:
+                    self._by_name.setdefault(name, []).append(entry)
+        return self._entries, self._by_name
+
+    def names(self) -> list[str]:
+        return list(dict.fromkeys(name for entry in self.entries for name in entry.declared.names))
+
+    @staticmethod
+    def diagrams(entry: Sibling) -> list[Diagram]:
+        """The file's digraphs, parsed once; raises DotSyntaxError for a file that cannot be read."""
+        if entry.parsed is None:
+            try:
+                entry.parsed = sources.read_diagrams(entry.path)
+            except DotSyntaxError as error:
+                entry.parsed = error
+        if isinstance(entry.parsed, DotSyntaxError):
+            raise entry.parsed
+        return entry.parsed
+
+
+# Digraphs of one name: those that could be read, and the siblings that declare it but cannot be.
+Found = tuple[list[Diagram], list[tuple[Sibling, DotSyntaxError]]]
 
 
 @dataclass
 class Library:
-    """The digraphs a build can see; `primary` are the ones the user named."""
+    """The digraphs a build can see; `primary` are the ones the user named, `shelf` the other
+    files of their folder, parsed only when a name resolves to them."""
 
     primary: list[Diagram]
-    others: list[Diagram] = field(default_factory=list)
+    shelf: Shelf = field(default_factory=Shelf)
     _references: dict[int, list[str]] = field(default_factory=dict, repr=False)
     # (id of caller, node, root) → (the caller, kept alive so that its id stays its own; what it calls)
     _calls: dict[tuple[int, str, str | None], tuple[Diagram, "Diagram | None | PlanError"]] = field(
@@ -29,16 +99,66 @@ class Library:
     # (id of digraph, root) → (the digraph, kept alive; its reading.Reading): see reading.read
     readings: dict[tuple[int, str], tuple[Diagram, Any]] = field(default_factory=dict, repr=False)
     _stitched: dict[int, tuple[Diagram, Diagram]] = field(default_factory=dict, repr=False)
+    _callers: list[Diagram] | None = field(default=None, repr=False)
 
     @property
     def all(self) -> list[Diagram]:
-        return [*self.primary, *self.others]
+        """The digraphs that may refer to the user's: theirs, and those of the other files
+        whose text could call one of them (the rest are not parsed for this)."""
+        if self._callers is None:
+            self._callers = []
+            for entry in self.shelf.entries:
+                if self._could_call_primary(entry):
+                    try:
+                        self._callers.extend(self.shelf.diagrams(entry))
+                    except DotSyntaxError:
+                        continue  # a broken neighbour is reported when it is checked itself
+        return [*self.primary, *self._callers]
+
+    def _could_call_primary(self, entry: Sibling) -> bool:
+        """Could a digraph of this file call one of the user's? Only by writing its name, or
+        the part of it after a family of the caller's name (see _resolve), so the file's words
+        must hold that text."""
+        text = entry.declared
+        for name in dict.fromkeys(d.name for d in self.primary):
+            if text.mentions(name):
+                return True
+            for caller in text.names:
+                if any(len(f) < len(name) and name.startswith(f) and text.mentions(name[len(f):])
+                       for f in _families(caller)):
+                    return True
+        return False
 
     def get(self, name: str) -> Diagram | None:
-        return next((d for d in self.all if d.name == name), None)
+        found, _ = self._named(name)
+        return found[0] if found else None
 
     def names(self) -> list[str]:
-        return list(dict.fromkeys(d.name for d in self.all))
+        """Every digraph name in sight (the other files' as their text declares them)."""
+        return list(dict.fromkeys([*(d.name for d in self.primary), *self.shelf.names()]))
+
+    def _known(self, name: str) -> bool:
+        return any(d.name == name for d in self.primary) or bool(self.shelf.declaring(name))
+
+    def _named(self, name: str, besides: Diagram | None = None) -> Found:
+        """The digraphs called `name` (the user's first, then the other files' in path
+        order), parsing only the files whose text declares it."""
+        return self._matching(lambda n: n == name, self.shelf.declaring(name), besides)
+
+    def _matching(self, test: Callable[[str], bool], entries: list[Sibling] | None = None,
+                  besides: Diagram | None = None) -> Found:
+        """The digraphs whose names pass `test`, the user's first, then those of the other
+        files whose text declares such a name (`entries`, if known), in path order."""
+        found = [d for d in self.primary if test(d.name) and d is not besides]
+        broken: list[tuple[Sibling, DotSyntaxError]] = []
+        if entries is None:
+            entries = [e for e in self.shelf.entries if any(test(n) for n in e.declared.names)]
+        for entry in entries:
+            try:
+                found += [d for d in self.shelf.diagrams(entry) if test(d.name) and d is not besides]
+            except DotSyntaxError as error:
+                broken.append((entry, error))
+        return found, broken
 
     def references(self, diagram: Diagram) -> list[str]:
         """The user's digraphs (`primary`) this one uses: parts it stitches, blocks it calls.
@@ -49,7 +169,7 @@ class Library:
         return self._references[key]
 
     def _find_references(self, diagram: Diagram) -> list[str]:
-        found = [n for n in stitched_parts(diagram) if self.get(n) is not None]
+        found = [n for n in stitched_parts(diagram) if self._known(n)]
         wanted = [d.name for d in self.primary]
         for node_id, data in diagram.graph.nodes(data=True):
             if "block" not in data["attrs"] and not _could_name(data["label"], wanted):
@@ -84,8 +204,11 @@ class Library:
         data = caller.graph.nodes[node_id]
         explicit = data["attrs"].get("block")
         if explicit is not None:
-            chosen = self._prefer_file([d for d in self.all if d.name == explicit], caller, explicit)
+            found, broken = self._named(explicit)
+            chosen = self._prefer_file(found, caller, explicit)
             if chosen is None:
+                if broken:
+                    raise _unreadable(explicit, *broken[0])
                 raise PlanError("D2T413", f"block={explicit!r} names no digraph here{_close(explicit, self.names())}")
             return chosen
         try:
@@ -94,22 +217,30 @@ class Library:
             return None
         if not isinstance(label, OpLabel):
             return None
-        others = [d for d in self.all if d is not caller]
         written = label.name if label.index is None else f"{label.name}{label.index}"
         for name in dict.fromkeys((written, label.name)):  # `L1` may name a digraph L1 or L
-            exact = [d for d in others if d.name == name]
+            exact, broken = self._named(name, besides=caller)
             if exact:
                 return self._prefer_file(exact, caller, name)
+            if broken:  # had it been readable, it would be the one
+                raise _unreadable(name, *broken[0])
         families = _families(caller.name) | (_families(root) if root else set())
-        scored = [
-            (len(d.name) - len(label.name), d)
-            for d in others
-            if d.name.endswith(label.name) and d.name[: len(d.name) - len(label.name)] in families
-        ]
-        if not scored:
+
+        def score(name: str) -> int | None:
+            head = len(name) - len(label.name)
+            return head if name.endswith(label.name) and name[:head] in families else None
+
+        found, broken = self._matching(lambda n: score(n) is not None, besides=caller)
+        scored = [(score(d.name), d) for d in found]
+        best = max((s for s, _ in scored), default=None)
+        claims = [(score(n), n, entry, error) for entry, error in broken
+                  for n in entry.declared.names if score(n) is not None]
+        if claims and (best is None or max(c[0] for c in claims) > best):
+            _, name, entry, error = max(claims, key=lambda c: c[0])
+            raise _unreadable(name, entry, error)
+        if best is None:
             return None
-        best = max(score for score, _ in scored)
-        return self._prefer_file([d for score, d in scored if score == best], caller, label.name)
+        return self._prefer_file([d for s, d in scored if s == best], caller, label.name)
 
     def _prefer_file(self, candidates: list[Diagram], caller: Diagram, head: str) -> Diagram | None:
         if len(candidates) > 1:
@@ -126,12 +257,15 @@ class Library:
     def pick(self, name: str | None) -> Diagram:
         """The digraph called `name`, or the one root of the primary digraphs."""
         if name is not None:
-            found = self.get(name)
-            if found is None:
-                hint = _close(name, self.names())
-                here = ", ".join(dict.fromkeys(d.name for d in self.primary))
-                raise SymbolError(Diagnostic("D2T404", f"no digraph named {name!r} (this source has {here}){hint}", file=self._file()))
-            return found
+            found, broken = self._named(name)
+            if found:
+                return found[0]
+            if broken:  # the file that declares it cannot be read: its own error says why
+                error = broken[0][1]
+                raise type(error)(error.diagnostic, error.diagnostics[1:])
+            hint = _close(name, self.names())
+            here = ", ".join(dict.fromkeys(d.name for d in self.primary))
+            raise SymbolError(Diagnostic("D2T404", f"no digraph named {name!r} (this source has {here}){hint}", file=self._file()))
         roots = self.roots()
         if len(roots) == 1:
             return roots[0]
@@ -174,23 +308,45 @@ def _close(name: str, names: list[str]) -> str:
     return f"; did you mean {', '.join(map(repr, close))}?" if close else ""
 
 
+def _unreadable(name: str, entry: Sibling, error: DotSyntaxError) -> PlanError:
+    """A name resolves to a file that cannot be read: the caller gets that file's error."""
+    d = error.diagnostic
+    place = ":".join(str(p) for p in (d.file or entry.path, d.line, d.column) if p is not None)
+    return PlanError(d.code, f"{name!r} is declared in {entry.path}, which cannot be read: {place}: {d.message}",
+                     detail=d.detail)
+
+
 def open_source(source: str | Path) -> Library:
-    """A file (its folder's other .dot files join the library), a folder, or DOT text."""
+    """A file (its folder's other .dot files join the library, indexed, parsed when used),
+    a folder (its .dot files are all the user's; D2T103 if it has none), or DOT text. Only
+    regular files are read: a FIFO, device or directory among the .dot files is passed over,
+    and refused (D2T105) when it is the file the user named."""
     if isinstance(source, Path) or _looks_like_path(source):
         path = Path(source)
         if path.is_dir():
-            return Library([d for f in sorted(path.glob("*.dot")) for d in read_path(f)])
+            files = _regular_files(path)
+            if not files:
+                raise DotSyntaxError(Diagnostic("D2T103", "expected a digraph, found a folder with no .dot file to read",
+                                                file=str(path)))
+            return Library([d for f in files for d in sources.read_diagrams(f)])
         if not path.exists():
             raise FileNotFoundError(f"no such file or folder: {path}")
-        others = []
-        for sibling in sorted(path.parent.glob("*.dot")):
-            if sibling.resolve() != path.resolve():
-                try:
-                    others.extend(read_path(sibling))
-                except DotSyntaxError:
-                    continue  # a broken neighbour is reported when it is checked itself
-        return Library(read_path(path), others)
+        primary = sources.read_diagrams(path)
+        own = sources.regular_stat(path)
+        siblings = _regular_files(path.parent, besides=own)
+        return Library(primary, Shelf(siblings))
     return Library(read_text(str(source), file="<text>"))
+
+
+def _regular_files(folder: Path, besides: os.stat_result | None = None) -> list[Path]:
+    """The folder's .dot files that are regular files (symlinks followed), in path order;
+    not the file `besides` (under whatever name or link)."""
+    found = []
+    for path in sorted(folder.glob("*.dot")):
+        status = sources.regular_stat(path)
+        if status is not None and not (besides is not None and os.path.samestat(status, besides)):
+            found.append(path)
+    return found
 
 
 def _looks_like_path(text: str) -> bool:
@@ -213,7 +369,12 @@ def _stitch(library: Library, diagram: Diagram) -> Diagram:
     g = nx.DiGraph()
     offset = 0
     for part_name in parts:
-        part = library.get(part_name)
+        found, broken = library._named(part_name)
+        part = found[0] if found else None
+        if part is None and broken:
+            unreadable = _unreadable(part_name, *broken[0])
+            raise error_for(Diagnostic(unreadable.code, f"stitch names {part_name!r}: {unreadable.message}",
+                                       file=diagram.file, line=diagram.line, graph=diagram.name, detail=unreadable.detail))
         if part is None:
             raise error_for(Diagnostic("D2T406", f"stitch names {part_name!r}, which is no digraph here", file=diagram.file, line=diagram.line, graph=diagram.name))
         for node_id, data in part.graph.nodes(data=True):
