@@ -90,13 +90,13 @@ class Planner:
         self.record = Recorder(self.walk)  # what each node means, as IR
         self.formulas = FormulaTyping(self.walk, self.record)
         inputs = self.reading.inputs
+        errors = self.report_unreadable()
         self.check_inputs_given(inputs)
         order = nx.lexicographical_topological_sort(self.g, key=lambda n: self.g.nodes[n]["order"])
         outputs: list[str] = []
-        errors: list[Diagnostic] = []
         for node in order:
-            if any(p not in self.value_of for p in self.g.predecessors(node)):
-                continue  # fed by a node that failed: nothing true can be said here
+            if node in self.reading.unreadable or any(p not in self.value_of for p in self.g.predecessors(node)):
+                continue  # a label that cannot be read, or fed by a node that failed: nothing true can be said here
             try:
                 self.visit(node, inputs, outputs)
             except PlanError as error:
@@ -121,6 +121,18 @@ class Planner:
         graph = self.record.graph(list(inputs), outputs, list(self.reading.order))
         return Plan(self.diagram.name, self.diagram.file, self.walk.steps, outputs, self.warnings,
                     graph=graph, children=self.children)
+
+    def report_unreadable(self) -> list[Diagnostic]:
+        """The labels that cannot be read: the first raises, unless the frame collects every
+        error; then they are the first errors, and the walk goes on around them. In a block
+        whose unreadable label may be one of its inputs, which tensor the caller passes to
+        which input is unknown, so nothing more is planned there."""
+        found = list(self.reading.unreadable.values())
+        if found and not self.frame.collect:
+            raise error_for(found[0], tuple(self.warnings))
+        if self.frame.inputs is not None and any(self.g.in_degree(n) == 0 for n in self.reading.unreadable):
+            raise error_for(found[0], (*found[1:], *self.warnings))
+        return found
 
     def bind_symbols(self) -> dict[str, E.Value]:
         """Inherited symbols, then defaults written in labels (`NFeature(768)`), then the

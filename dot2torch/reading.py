@@ -4,6 +4,10 @@ inputs, the edges formula names imply). Planning a use of the digraph reads the 
 
 A formula name refers to the node whose label starts with it, whether or not an edge was
 drawn (a missing edge is a warning).
+
+A label that cannot be read does not stop the pass: the node is recorded as unreadable, with
+its diagnostic, and the rest is read around it. The planner decides whether to report one
+(load) or all of them (check), since a Reading is shared by every use of the digraph.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from .ops.torch_nn import find_torch_nn
 from .reader import Diagram
 
 OPERAND = "⟨input⟩"  # the formula name of the tensor an `@ expr` node receives
+# What `Reading.labels` holds for a node whose label cannot be read, so that every node has
+# a label: an annotation of nothing, which names no symbol and no op. Its role, UNREADABLE,
+# keeps every pass off it.
+UNREADABLE_LABEL = FeatureMapLabel(())
 
 
 class Role(Enum):
@@ -37,6 +45,7 @@ class Role(Enum):
     NOISE = "noise"  # ε randn(BatchSize, N)
     FORMULA = "formula"  # an equation, or `@ W [..]` applied to the tensor it receives
     LAYER = "layer"  # an op, a torch.nn layer, or a call of a block
+    UNREADABLE = "unreadable"  # a label that does not parse (or is HTML): see Reading.unreadable
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,7 @@ class Reading:
     diagram: Diagram
     graph: nx.DiGraph  # the diagram's graph with the edges formula names imply
     order: tuple[str, ...]  # nodes in declaration order
-    labels: Mapping[str, Label]  # the reading chosen for each node
+    labels: Mapping[str, Label]  # the reading chosen for each node (UNREADABLE_LABEL where there is none)
     roles: Mapping[str, Role]
     formulas: Mapping[str, E.Expr]  # the expression of each formula node
     defined: Mapping[str, str]  # formula name → the node whose label starts with it
@@ -55,6 +64,7 @@ class Reading:
     time_inputs: tuple[str, ...]  # a cell's X[t] and states, if it is drawn as one
     is_cell: bool
     warnings: tuple[Diagnostic, ...]
+    unreadable: Mapping[str, Diagnostic]  # node → why its label cannot be read, located, in declaration order
 
     def where(self, node: str | None) -> dict[str, object]:
         """The place of a node (or of the digraph) for a diagnostic."""
@@ -146,6 +156,8 @@ class _ReadingPass:
         self.order = tuple(sorted(self.g, key=lambda n: self.g.nodes[n]["order"]))
         self.labels: dict[str, Label] = {}
         self.warnings: list[Diagnostic] = []
+        self.unreadable: dict[str, Diagnostic] = {}  # node → why its label cannot be read
+        self.readable: tuple[str, ...] = ()  # the other nodes, in order (once the labels are read)
 
     def fail(self, node: str | None, error: PlanError) -> Dot2TorchError:
         return error_for(error.diagnostic().located(**locate(self.diagram, self.g, node)), tuple(self.warnings))
@@ -157,20 +169,32 @@ class _ReadingPass:
         if len(self.g) == 0:
             raise self.fail(None, PlanError("D2T103", "expected a digraph with nodes, found none"))
         self.read_labels()
+        self.readable = tuple(n for n in self.order if n not in self.unreadable)
+        try:
+            return self.read_rest()
+        except Dot2TorchError as error:
+            if not self.unreadable:
+                raise
+            first, *others = self.unreadable.values()  # the first problem in the file comes first
+            raise error_for(first, (*others, *error.diagnostics)) from None
+
+    def read_rest(self) -> Reading:
+        """Everything after the labels, read around the unreadable ones."""
         defined = self.defined_names()
         formulaic = self.is_formulaic()
-        roles = {n: self.role(n, formulaic) for n in self.order}
+        roles = {n: self.role(n, formulaic) if n in self.labels else Role.UNREADABLE for n in self.order}
         defaults = self.defaults()
         time_inputs = self.time_inputs()
         inputs, is_cell = self.find_inputs(time_inputs)
         for node in inputs:
             roles[node] = Role.INPUT
-        formulas = {n: f for n in self.order if (f := self.formula_of(n)) is not None}
+        formulas = {n: f for n in self.readable if (f := self.formula_of(n)) is not None}
         self.link_references(inputs, roles, formulas, defined)
         self.check_acyclic()
         self.check_edges(inputs)
-        return Reading(self.diagram, self.g, self.order, self.labels, roles, formulas, defined, defaults,
-                       inputs, time_inputs, is_cell, tuple(self.warnings))
+        labels = {n: self.labels.get(n, UNREADABLE_LABEL) for n in self.order}
+        return Reading(self.diagram, self.g, self.order, labels, roles, formulas, defined, defaults,
+                       inputs, time_inputs, is_cell, tuple(self.warnings), dict(self.unreadable))
 
     # -- labels --------------------------------------------------------------------------
     def names_op(self, node: str, label: OpLabel) -> bool:
@@ -183,16 +207,20 @@ class _ReadingPass:
             return True  # an ambiguous block call: planning the layer reports it
 
     def read_labels(self) -> None:
+        """Every node's label; one that cannot be read is recorded in `unreadable` instead."""
         for node in self.order:
             if self.g.nodes[node].get("html"):
-                raise self.fail(node, PlanError("D2T209", "HTML labels are not supported: write the label as a quoted string"))
+                error = PlanError("D2T209", "HTML labels are not supported: write the label as a quoted string")
+                self.unreadable[node] = error.diagnostic().located(**locate(self.diagram, self.g, node))
+                continue
             if self.is_bare_sink(node):
                 self.labels[node] = IOLabel("output", None)
                 continue
             try:
                 parsed = self.diagram.reading(node)
             except PlanError as error:
-                raise self.fail(node, error) from None
+                self.unreadable[node] = error.diagnostic().located(**locate(self.diagram, self.g, node))
+                continue
             for warning in parsed.warnings:
                 self.warn(node, warning)
             names_op = isinstance(parsed.label, OpLabel) and self.names_op(node, parsed.label)
@@ -212,7 +240,7 @@ class _ReadingPass:
 
     def defined_names(self) -> dict[str, str]:
         defined: dict[str, str] = {}
-        for node in self.order:
+        for node in self.readable:
             label = self.labels[node]
             if isinstance(label, OpLabel) and label.name not in ("+", "@", "*"):
                 defined.setdefault(head_key(label), node)
@@ -276,7 +304,7 @@ class _ReadingPass:
     def time_inputs(self) -> tuple[str, ...]:
         """A cell's inputs: X[t] first, then its states (H[t-1], C[t-1]) in declaration order."""
         found = [
-            n for n in self.order
+            n for n in self.readable
             if self.g.in_degree(n) == 0 and isinstance(self.labels[n], OpLabel)
             and is_time_key(head_key(self.labels[n])) and not self.names_op(n, self.labels[n])
         ]
@@ -285,12 +313,14 @@ class _ReadingPass:
     def find_inputs(self, time_inputs: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
         """Input nodes: those labelled as inputs; else a cell's X[t] and states; else the one
         source that is a feature map (a part of a diagram drawn in pieces)."""
-        declared = tuple(n for n in self.order if isinstance(self.labels[n], IOLabel) and self.labels[n].role == "input")
+        declared = tuple(n for n in self.readable if isinstance(self.labels[n], IOLabel) and self.labels[n].role == "input")
         if declared:
             return declared, False
         if time_inputs:
             return time_inputs, len(time_inputs) > 1
         sources = [n for n in self.order if self.g.in_degree(n) == 0]
+        if any(n in self.unreadable for n in sources):
+            return (), False  # the input may be the node that cannot be read: the planner reports that
         declared = tuple(n for n in sources if isinstance(self.labels[n], FeatureMapLabel))[:1]
         if not declared:
             raise self.fail(None, PlanError("D2T106", "expected an input node (输入 or input with a shape), found none"))

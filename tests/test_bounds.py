@@ -1,9 +1,13 @@
 """Bounds before work: a block call or repetition is counted from its labels (its count times
 its body, recursively) and refused before any of it is expanded if it would take the model
-past the layer limit. Work is measured by counting planner calls, never by a clock."""
+past the layer limit. Work is measured by counting planner calls, never by a clock.
+
+And a label that cannot be read stops nothing but `load`: `check` reports every one, and
+the rest of the diagram around them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +16,7 @@ import torch
 import dot2torch
 from conftest import DIAGRAMS, linear_params
 from dot2torch.blocks import Costing
-from dot2torch.errors import LimitError, SymbolError
+from dot2torch.errors import LabelError, LimitError, SymbolError
 from dot2torch.free_symbols import plan_diagram
 from dot2torch.library import open_source, stitch
 from dot2torch.limits import Limits
@@ -226,3 +230,113 @@ def test_the_count_before_planning_is_what_planning_counts(path: Path, name, par
     planner.run()
     counted = Costing(library, diagram.name, {}).digraph(whole, planner.scope)
     assert (counted.layers, counted.guessed, counted.more) == (frame.steps[0], (), False)
+
+
+# -- check reports every unreadable label -------------------------------------------------
+
+UNREADABLE = """digraph Net {
+    inp [label="input [BatchSize, 4]"]
+    a [label="Linear [4,, 8]"]
+    after_a [label="Linear [99, 2]"]
+    b [label="Relu"]
+    c [label="Conv2D [K=3 In=4]"]
+    d [label="Linear [5, 2]"]
+    inp -> a -> after_a
+    inp -> b -> c
+    inp -> d
+}
+"""
+UNREADABLE_LINES = [
+    "{path}:3:5: D2T201 node 'a' (Linear [4,, 8]): cannot read the label: unexpected ',' at column 11",
+    "Linear [4,, 8]",
+    "          ^",
+    "{path}:6:5: D2T201 node 'c' (Conv2D [K=3 In=4]): cannot read the label: unexpected 'I' at column 13",
+    "Conv2D [K=3 In=4]",
+    "            ^",
+    "{path}:7:5: D2T301 node 'd' (Linear [5, 2]): expects 5 input features (5), receives 4 from 'inp'",
+    "1 model(s) checked: 3 problem(s), 0 warning(s)",
+]
+
+
+def test_check_reports_every_unreadable_label_and_goes_on(tmp_path, capsys):
+    from dot2torch.cli import main
+
+    path = tmp_path / "net.dot"
+    path.write_text(UNREADABLE, encoding="utf-8")
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    # after_a, fed by the unreadable a, is not planned: its Linear [99, 2] is no error of its own
+    assert out.splitlines() == [line.format(path=path) for line in UNREADABLE_LINES]
+
+
+def test_check_reports_them_as_json_too(tmp_path, capsys):
+    from dot2torch.cli import main
+
+    path = tmp_path / "net.dot"
+    path.write_text(UNREADABLE, encoding="utf-8")
+    assert main(["check", str(path), "--format", "json"]) == 1
+    found = json.loads(capsys.readouterr().out)
+    assert [(d["code"], d["node"], d["line"]) for d in found] == [("D2T201", "a", 3), ("D2T201", "c", 6), ("D2T301", "d", 7)]
+
+
+def test_load_still_stops_at_the_first_unreadable_label():
+    text = UNREADABLE.replace('    d [label="Linear [5, 2]"]\n', "").replace("    inp -> d\n", "")
+    shape_error_first = text.replace('    inp [label="input [BatchSize, 4]"]\n',
+                                     '    inp [label="input [BatchSize, 4]"]\n    e [label="Linear [5, 2]"]\n    inp -> e\n')
+    for source in (text, shape_error_first):
+        with pytest.raises(LabelError) as info:
+            dot2torch.load(source)
+        assert (info.value.code, info.value.node) == ("D2T201", "a")
+        assert info.value.diagnostics == (info.value.diagnostic,)
+
+
+def test_the_reading_is_shared_by_check_and_load():
+    """A digraph is read once per library; whether its problems are all reported is the planner's choice."""
+    library = open_source(UNREADABLE)
+    diagram = library.pick(None)
+    with pytest.raises(LabelError) as collected:
+        plan_diagram(library, diagram, collect=True)
+    assert [d.node for d in collected.value.diagnostics] == ["a", "c", "d"]
+    with pytest.raises(LabelError) as first:
+        plan_diagram(library, diagram)
+    assert [d.node for d in first.value.diagnostics] == ["a"]
+
+
+def test_unreadable_labels_inside_a_block_are_all_reported_with_the_call():
+    text = net("Blk x 3", "Linear [BlockIn,, 4]").replace(
+        "    inp -> body\n", '    other [label="Relu(("]\n    inp -> body\n    inp -> other\n')
+    found = dot2torch.check(text)
+    assert [(d.code, d.node, d.line, d.context) for d in found] == [
+        ("D2T201", "body", 8, "in block Blk called as 'call' (copy 1 of 3)"),
+        ("D2T201", "other", 9, "in block Blk called as 'call' (copy 1 of 3)"),
+    ]
+
+
+def test_a_block_whose_input_cannot_be_read_reports_only_that():
+    text = net("Blk", "Linear [7, 4]", width="BlockIn,,")
+    (d,) = dot2torch.check(text)
+    assert (d.code, d.node, d.context) == ("D2T201", "inp", "in block Blk called as 'call'")
+
+
+def test_an_unreadable_input_of_the_model_reports_only_that():
+    text = 'digraph N { inp [label="input [BatchSize,, 4]"] r [label="Relu"] inp -> r }'
+    (d,) = dot2torch.check(text)
+    assert (d.code, d.node) == ("D2T201", "inp")
+
+
+def test_unreadable_labels_come_with_what_else_is_wrong_with_the_graph():
+    text = """digraph N {
+    inp [label="input [BatchSize, 4]"]
+    a [label="Relu(("]
+    h [label=<<b>Relu</b>>]
+    b [label="Relu"]
+    c [label="Relu"]
+    inp -> a
+    inp -> h
+    inp -> b -> c -> b
+}"""
+    found = dot2torch.check(text)
+    assert [(d.code, d.node) for d in found] == [("D2T201", "a"), ("D2T209", "h"), ("D2T104", "b")]
+    with pytest.raises(LabelError) as info:
+        dot2torch.load(text)
+    assert info.value.node == "a"
