@@ -20,15 +20,16 @@ from dataclasses import dataclass, field
 KEYWORDS = frozenset({"node", "edge", "graph", "digraph", "subgraph", "strict"})
 
 _TOKEN = re.compile(
-    r"""(?P<space>[ \t\r\n\f\v\ufeff]+)
-      | (?P<comment>//[^\n]*|/\*.*?\*/|\#[^\n]*)
+    r"""[ \t\r\n\f\v\ufeff]*
+    (?: (?P<comment>//[^\n]*|/\*.*?\*/|\#[^\n]*)
       | (?P<string>"(?:[^"\\]|\\.)*")
       | (?P<html><)
       | (?P<edgeop>->|--)
       | (?P<numeral>-?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?))
       | (?P<name>[A-Za-z_\u0080-\U0010ffff][A-Za-z_0-9\u0080-\U0010ffff]*)
       | (?P<punct>[{}\[\]=;,:+])
-      | (?P<other>.)""",
+      | (?P<end>\Z)
+      | (?P<other>.))""",
     re.X | re.S,
 )
 _ESCAPED = re.compile(r"\\(\r\n|.)", re.S)  # a backslash and what it escapes, pair by pair
@@ -37,9 +38,10 @@ _ESCAPED = re.compile(r"\\(\r\n|.)", re.S)  # a backslash and what it escapes, p
 class DotError(Exception):
     """Text that is not DOT: what was expected, what was found, and where (an offset)."""
 
-    def __init__(self, expected: str, found: str, offset: int, code: str = "D2T101") -> None:
+    def __init__(self, expected: str, found: str, offset: int, code: str = "D2T101", tokens: list | None = None) -> None:
         super().__init__(f"expected {expected}, found {found}")
         self.expected, self.found, self.offset, self.code = expected, found, offset, code
+        self.tokens = tokens or []  # a tokenizer error: the tokens before it
 
 
 @dataclass
@@ -83,7 +85,7 @@ class Graph:
     edges: list[Edge] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Token:
     kind: str  # "id", "edgeop", a punctuation mark, a keyword, or "end"
     text: str  # the id's value (unquoted, joined), or the token as written
@@ -92,54 +94,57 @@ class _Token:
     written: str = ""  # the token as written, for messages
 
 
-def tokens(text: str) -> list[_Token]:
-    """The tokens of a DOT text, comments and spaces dropped; quoted strings joined by `+`."""
+def tokens(text: str, *, to_first_error: bool = False) -> list[_Token]:
+    """The tokens of a DOT text, comments and spaces dropped; quoted strings joined by `+`.
+    With `to_first_error`, a text that stops being DOT gives the tokens before that point."""
+    try:
+        return _tokens(text)
+    except DotError as error:
+        if not to_first_error:
+            raise
+        found = error.tokens
+        found.append(_Token("end", "", error.offset, False, ""))
+        return found
+
+
+def _tokens(text: str) -> list[_Token]:
     found: list[_Token] = []
-    pos, end = 0, len(text)
-    match_at = _TOKEN.match
-    while pos < end:
-        m = match_at(text, pos)
-        kind = m.lastgroup
-        if kind == "space" or kind == "comment":
-            pos = m.end()
-            continue
-        start = pos
-        if kind == "string":
-            value = _ESCAPED.sub(_scanned_escape, m.group()[1:-1])
-            if len(found) >= 2 and found[-1].kind == "+" and found[-2].kind == "id" and found[-2].written.startswith('"'):
-                found.pop()
-                joined = found[-1]
-                joined.text += value
-                joined.written += m.group()
-                pos = m.end()
+    pos = 0
+    while True:
+        for m in _TOKEN.finditer(text, pos):
+            kind = m.lastgroup
+            if kind == "comment":
                 continue
-            found.append(_Token("id", value, start, written=m.group()))
-            pos = m.end()
-        elif kind == "html":
-            stop = _html_end(text, start)
-            found.append(_Token("id", text[start + 1 : stop - 1], start, html=True, written=text[start:stop]))
-            pos = stop
-        elif kind == "numeral":
-            found.append(_Token("id", m.group(), start, written=m.group()))
-            pos = m.end()
-        elif kind == "name":
-            word = m.group()
-            lowered = word.lower()
-            found.append(_Token(lowered if lowered in KEYWORDS else "id", word, start, written=word))
-            pos = m.end()
-        elif kind == "edgeop":
-            found.append(_Token("edgeop", m.group(), start, written=m.group()))
-            pos = m.end()
-        elif kind == "punct":
-            found.append(_Token(m.group(), m.group(), start, written=m.group()))
-            pos = m.end()
-        else:
-            char = m.group()
-            if char == '"':
-                raise DotError("a closing quote for this string", "the end of the text", start)
-            raise DotError("a DOT token", repr(char), start)
-    found.append(_Token("end", "", end, written=""))
-    return found
+            start = m.start(kind)
+            word = m.group(kind)
+            if kind == "name":
+                lowered = word.lower()
+                found.append(_Token(lowered if lowered in KEYWORDS else "id", word, start, False, word))
+            elif kind == "punct":
+                found.append(_Token(word, word, start, False, word))
+            elif kind == "numeral":
+                found.append(_Token("id", word, start, False, word))
+            elif kind == "edgeop":
+                found.append(_Token("edgeop", word, start, False, word))
+            elif kind == "string":
+                value = _ESCAPED.sub(_scanned_escape, word[1:-1]) if "\\" in word else word[1:-1]
+                if len(found) >= 2 and found[-1].kind == "+" and found[-2].written.startswith('"'):
+                    found.pop()
+                    found[-1].text += value
+                    found[-1].written += word
+                else:
+                    found.append(_Token("id", value, start, False, word))
+            elif kind == "html":
+                pos = _html_end(text, start, found)
+                found.append(_Token("id", text[start + 1 : pos - 1], start, True, text[start:pos]))
+                break  # go on after the HTML string
+            elif kind == "end":
+                found.append(_Token("end", "", start, False, ""))
+                return found
+            else:
+                if word == '"':
+                    raise DotError("a closing quote for this string", "the end of the text", start, tokens=found)
+                raise DotError("a DOT token", repr(word), start, tokens=found)
 
 
 def _scanned_escape(pair: re.Match) -> str:
@@ -153,7 +158,7 @@ def _scanned_escape(pair: re.Match) -> str:
     return pair.group()
 
 
-def _html_end(text: str, start: int) -> int:
+def _html_end(text: str, start: int, found: list[_Token]) -> int:
     """The offset just after the `>` that closes the HTML string opened at `start`."""
     depth = 0
     for i in range(start, len(text)):
@@ -164,7 +169,7 @@ def _html_end(text: str, start: int) -> int:
             depth -= 1
             if depth == 0:
                 return i + 1
-    raise DotError("a '>' closing this HTML string", "the end of the text", start)
+    raise DotError("a '>' closing this HTML string", "the end of the text", start, tokens=found)
 
 
 @dataclass
@@ -209,7 +214,7 @@ class _Parser:
 
     # -- graphs ------------------------------------------------------------------------
     def graphs(self) -> list[Graph]:
-        found = [self.graph()]
+        found: list[Graph] = []  # none in a text of comments only, as for Graphviz
         while self.tok.kind != "end":
             found.append(self.graph())
         return found
@@ -270,23 +275,25 @@ class _Parser:
             ends.append(self.endpoint(scope, depth, f"a node id or a subgraph after {op!r}"))
         attrs = self.attr_lists() if self.tok.kind == "[" else []
         if len(ends) == 1:
-            members, ports, is_subgraph = ends[0]
-            if not is_subgraph:
+            members, ports, subgraph = ends[0]
+            if subgraph is None:
                 for node_id in members:
                     node = self.g.nodes[node_id]
                     if not node.declared:
                         node.declared, node.offset = True, offset
                     node.update(attrs)
             return
+        # a subgraph's nodes are taken when the statement ends (a later part may add to it)
+        ends = [(list(sub.nodes) if sub is not None else nodes, ports, sub) for nodes, ports, sub in ends]
         for (tails, tail_ports, _), (heads, head_ports, _) in zip(ends, ends[1:]):
             for tail in tails:
                 for head in heads:
                     self.edge(scope, tail, head, tail_ports.get(tail), head_ports.get(head), attrs, offset)
 
-    def endpoint(self, scope: _Scope, depth: int, expected: str) -> tuple[list[str], dict[str, str], bool]:
-        """A node list (`a, b:port`) or a subgraph: its nodes, their ports, and which it was."""
+    def endpoint(self, scope: _Scope, depth: int, expected: str) -> tuple[list[str], dict[str, str], "_Scope | None"]:
+        """A node list (`a, b:port`) with its ports, or a subgraph (its nodes taken later)."""
         if self.tok.kind in ("subgraph", "{"):
-            return list(self.subgraph(scope, depth).nodes), {}, True
+            return [], {}, self.subgraph(scope, depth)
         nodes: list[str] = []
         ports: dict[str, str] = {}
         while True:
@@ -297,7 +304,7 @@ class _Parser:
             if port is not None:
                 ports[tok.text] = port
             if self.tok.kind != "," or self.toks[self.i + 1].kind != "id":
-                return nodes, ports, False
+                return nodes, ports, None
             self.i += 1
 
     def port(self) -> str | None:

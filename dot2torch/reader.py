@@ -9,17 +9,15 @@ Latin-1 where the graph says `charset=latin1`) and the limits on files and nodes
 from __future__ import annotations
 
 import bisect
-import functools
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import networkx as nx
 
 from . import dot
 from .errors import Diagnostic, DotSyntaxError, PlanError
 from .grammar import Parsed, parse_label
-from .limits import Limits, current, exceeded
+from .limits import current, exceeded
 
 
 @dataclass
@@ -46,24 +44,6 @@ class Diagram:
         if isinstance(found, PlanError):
             raise found
         return found
-
-
-def read_path(path: Path) -> list[Diagram]:
-    """Every digraph of a .dot file. Reads are cached by path, size, modification time and
-    limits: callers treat the returned diagrams as read-only."""
-    stat = path.stat()
-    if stat.st_size > current().file_bytes:
-        raise DotSyntaxError(
-            Diagnostic("D2T501", exceeded("file_bytes", "the file's size in bytes", stat.st_size), file=str(path))
-        )
-    return list(_read_path_cached(str(path), stat.st_size, stat.st_mtime_ns, current()))
-
-
-@functools.lru_cache(maxsize=256)
-def _read_path_cached(path_text: str, size: int, mtime_ns: int, limits: Limits) -> tuple[Diagram, ...]:
-    path = Path(path_text)
-    data = path.read_bytes()
-    return tuple(read_text(decode(data, str(path)), file=str(path)))
 
 
 _LATIN1 = {"latin1", "latin-1", "l1", "iso-8859-1", "iso_8859-1", "iso8859-1", "iso-ir-100", "cp819", "csisolatin1"}
@@ -107,6 +87,9 @@ def read_text(text: str, *, file: str | None = None) -> list[Diagram]:
         graphs = dot.parse(text, max_depth=current().nesting)
     except dot.DotError as err:
         raise DotSyntaxError(places.diagnostic(err, file)) from None
+    if not graphs:
+        end = dot.DotError("'digraph' or 'graph'", "the end of the text", len(text))
+        raise DotSyntaxError(places.diagnostic(end, file))
     diagrams = []
     for index, graph in enumerate(graphs):
         name = unescape(graph.name) if graph.name else f"graph{index + 1}"

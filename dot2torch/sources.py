@@ -17,13 +17,11 @@ import stat as st
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import reader
+from . import dot, reader
 from .errors import Diagnostic, DotSyntaxError
 from .limits import Limits, current, exceeded
 from .reader import Diagram
 
-# Bytes to text (UTF-8, or Latin-1 where a graph says charset=latin1); `_decode` before the new reader.
-_decode = getattr(reader, "decode", None) or reader._decode
 
 _KINDS = (
     (st.S_ISDIR, "a directory"),
@@ -115,7 +113,7 @@ def _parse_cached(path_text: str, size: int, mtime_ns: int, limits: Limits) -> t
         raise _unreadable(path, error) from None
     if len(data) > limits.file_bytes:  # it grew since its stat
         raise _too_big(path, max(size, len(data)))
-    return tuple(reader.read_text(_decode(data, path_text), file=path_text))
+    return tuple(reader.read_text(reader.decode(data, path_text), file=path_text))
 
 
 def _fresh(diagram: Diagram) -> Diagram:
@@ -182,134 +180,31 @@ def _texts(data: bytes) -> list[str]:
 
 
 _WORD = re.compile(r"\w+")
-# DOT tokens as dot.py's tokenizer reads them, those the scan needs: between graphs, ids too
-# (heads); inside a graph, only what could hide a brace (strings, HTML, comments) is skipped,
-# in one match.
-_PIECES = r"""(?P<comment>//[^\n]*|/\*.*?(?:\*/|\Z)|\#[^\n]*)
-      | (?P<string>"(?:[^"\\]|\\.)*(?:"|\Z))
-      | (?P<html><)
-      | (?P<punct>[{}+])"""
-_STRINGS = re.compile(_PIECES, re.X | re.S)
-_BETWEEN = re.compile(_PIECES + r"""
-      | (?P<id>-?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)|[A-Za-z_\u0080-\U0010ffff][A-Za-z_0-9\u0080-\U0010ffff]*)""",
-                      re.X | re.S)
-_INSIDE = re.compile(r"""(?:[^{}"/\#<+]+|"(?:[^"\\]|\\.)*"|//[^\n]*|/\*.*?\*/|\#[^\n]*|/(?![/*]))*""", re.S)
-_SCANNED = re.compile(r"\\(\r\n|.)", re.S)  # a quoted string's escapes, pair by pair
-_ESCAPES = re.compile(r"\\(.)", re.S)
-_JOINS = re.compile(r'\\\r?\n|"\s*\+\s*"')  # what joins two pieces of text into one string
-_SPLICES = re.compile(r"\\[NG]")
 
 
 def declared(text: str) -> Declared:
-    """Scan DOT text for its top-level graph heads, `[strict] (di)graph [ID] {` in any case,
-    skipping comments, strings and HTML strings and counting braces; a head's ID is read as
-    the reader reads it (`"A" + "B"` is AB, `<B>` is B, escapes undone; none: graphN)."""
+    """The top-level graph heads of a DOT text, `[strict] (di)graph [ID] {` (an unnamed one is
+    graphN), read with the reader's own tokenizer as far as the text is DOT, and the words of
+    every id in it."""
     names: list[str] = []
+    words: set[str] = set()
+    spliced = False
     depth = count = 0
-    joins = False  # a `+`: strings joined, perhaps across a comment
     head: list[str] | None = None  # after a top-level graph keyword: its ID, if any
-    last: list[tuple[str, str]] = []  # the last two tokens between graphs, to join "a" + "b"
-    pos, end = 0, len(text)
-    while pos < end:
-        if depth:
-            pos = _INSIDE.match(text, pos).end()
-            if pos >= end:
-                break
-            char = text[pos]
-            if char == "<":
-                pos = _html_end(text, pos)
-                continue
-            pos += 1  # a brace, a `+`, or the start of an unterminated string or comment
-            depth += char == "{"
-            depth -= char == "}"
-            joins |= char == "+"
-            continue
-        match = _BETWEEN.search(text, pos)
-        if match is None:
-            break
-        kind_, value = match.lastgroup or "", match.group()
-        pos = match.end()
-        if kind_ == "comment":
-            continue
-        if kind_ == "html":
-            pos = _html_end(text, match.start())
-            value = text[match.start() + 1 : pos - 1]
-        elif kind_ == "string":
-            value = _scanned(value)
-            if len(last) == 2 and last[-1] == ("punct", "+") and last[-2][0] == "string":
-                value = last[-2][1] + value
-                if head:
-                    head[-1] = value
-                last = [("string", value)]
-                continue
-        if kind_ == "punct" and value == "{":
-            count += 1
-            name = _unescape(head[0]) if head else ""
-            names.append(name or f"graph{count}")
-            head, last, depth = None, [], 1
-            continue
-        joins |= value == "+" and kind_ == "punct"
-        if kind_ == "id" and value.lower() in ("graph", "digraph"):
-            head = []
-        elif head is not None and kind_ in ("id", "string", "html") and not (kind_ == "id" and value.lower() in _KEYWORDS):
-            head.append(value)
-        last = [*last[-1:], (kind_, value)]
-    words = frozenset(_WORD.findall(_JOINS.sub("", text)))
-    if joins:
-        words |= _joined_words(text)
-    return Declared(tuple(dict.fromkeys(names)), words, _SPLICES.search(text) is not None)
-
-
-def _joined_words(text: str) -> frozenset[str]:
-    """The words of strings joined by `+` (as `"a" /* note */ + "b"`, which _JOINS misses)."""
-    found: set[str] = set()
-    last: list[tuple[str, str]] = []
-    pos = 0
-    while (match := _STRINGS.search(text, pos)) is not None:
-        kind_, value = match.lastgroup or "", match.group()
-        pos = match.end()
-        if kind_ == "comment":
-            continue
-        if kind_ == "html":
-            pos = _html_end(text, match.start())
-        elif kind_ == "string":
-            value = _scanned(value)
-            if len(last) == 2 and last[-1] == ("punct", "+") and last[-2][0] == "string":
-                value = last[-2][1] + value
-                found.update(_WORD.findall(value))
-                last = [("string", value)]
-                continue
-        last = [*last[-1:], (kind_, value)]
-    return frozenset(found)
-
-
-_KEYWORDS = frozenset({"node", "edge", "graph", "digraph", "subgraph", "strict"})
-
-
-def _scanned(written: str) -> str:
-    """A quoted string's value as DOT's scanner gives it: `\\"` a quote, a backslash before
-    a line break joins the lines, other escapes kept."""
-    inner = written[1:-1] if len(written) >= 2 and written.endswith('"') else written[1:]
-
-    def one(pair: re.Match) -> str:
-        char = pair.group(1)
-        return '"' if char == '"' else "" if char in ("\n", "\r\n") else pair.group()
-
-    return _SCANNED.sub(one, inner)
-
-
-def _unescape(text: str) -> str:
-    """A graph name as the reader gives it: `\\n` `\\l` `\\r` newlines, `\\\\` one backslash."""
-    return _ESCAPES.sub(lambda m: "\n" if m.group(1) in "nlr" else "\\" if m.group(1) == "\\" else m.group(0), text)
-
-
-def _html_end(text: str, start: int) -> int:
-    depth = 0
-    for i in range(start, len(text)):
-        if text[i] == "<":
-            depth += 1
-        elif text[i] == ">":
-            depth -= 1
+    for tok in dot.tokens(text, to_first_error=True):
+        if tok.kind == "id":
+            words.update(_WORD.findall(tok.text))
+            spliced = spliced or "\\N" in tok.text or "\\G" in tok.text
+            if head is not None and depth == 0:
+                head.append(tok.text)
+        elif tok.kind == "{":
             if depth == 0:
-                return i + 1
-    return len(text)
+                count += 1
+                names.append(reader.unescape(head[0]) if head and head[0] else f"graph{count}")
+                head = None
+            depth += 1
+        elif tok.kind == "}":
+            depth = max(depth - 1, 0)
+        elif tok.kind in ("graph", "digraph") and depth == 0:
+            head = []
+    return Declared(tuple(dict.fromkeys(names)), frozenset(words), spliced)

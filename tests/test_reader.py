@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from dot2torch.errors import DotSyntaxError
-from dot2torch.reader import read_path, read_text
+from dot2torch.reader import read_text
+from dot2torch.sources import read_diagrams
 
 TEXT = """// two digraphs in one text
 digraph "First" {
@@ -82,7 +83,7 @@ def test_binary_file(tmp_path):
     path = tmp_path / "model.dot"
     path.write_bytes(b"digraph G {\x00\x01}")
     with pytest.raises(DotSyntaxError) as info:
-        read_path(path)
+        read_diagrams(path)
     assert (info.value.code, info.value.diagnostic.message) == ("D2T105", "expected DOT text, found binary data")
 
 
@@ -90,5 +91,5 @@ def test_file_that_is_not_utf8(tmp_path):
     path = tmp_path / "model.dot"
     path.write_bytes(b"digraph G { a [label=\"\xff\"] }")
     with pytest.raises(DotSyntaxError) as info:
-        read_path(path)
+        read_diagrams(path)
     assert info.value.diagnostic.message == "expected UTF-8 text, found an invalid byte at offset 22"
