@@ -112,7 +112,7 @@ def _module_text(writer: "_Writer", what: str, command: str, version: str) -> st
         f"# Regenerate with: {P.comment(command)[2:]}",
         f"# Needs only torch (>= {OLDEST_TORCH}) and the standard library; do not edit by hand.",
     ]
-    imports = ["import torch", "from torch import nn"]
+    imports = ["import torch", *(["import torch.nn.functional as F"] if writer.functional else []), "from torch import nn"]
     if writer.imported:
         imports += ["", f"from .shared import {', '.join(sorted(writer.imported))}"]
     return "\n".join([*header, *imports, *body]).rstrip("\n") + "\n"
@@ -138,7 +138,7 @@ def _conflict(g: ir.Graph, conflict: ir.Conflict) -> Diagnostic:
                       column=node.location.column, graph=g.name, node=node.id, label=node.label)
 
 
-_RESERVED_NAMES = frozenset({"AddNoise", "whole_size", "torch", "nn"})
+_RESERVED_NAMES = frozenset({"AddNoise", "whole_size", "torch", "nn", "F"})
 
 
 class _Writer:
@@ -153,6 +153,7 @@ class _Writer:
         self.root = model.root if roots is None else None  # the model itself: its symbols take `defaults`
         self.external = external or set()
         self.imported: set[str] = set()
+        self.functional = False  # calls torch.nn.functional as F
         self.needs_whole = False
         self.needs_noise = False
         taken: set[str] = set(_RESERVED_NAMES)
@@ -455,9 +456,13 @@ class _Writer:
             return [f"        {target}{args[0]} @ {args[1]}"]
         extra = [self._forward_size(a, c) if a.positional else f"{a.keyword}={self._forward_size(a, c)}"
                  for a in node.args]
+        called = node.target or ""
+        if called.startswith(_FUNCTIONAL):  # a stateless layer: `F.max_pool2d(x, 2, stride=2)`
+            called = "F." + called.removeprefix(_FUNCTIONAL)
+            self.functional = True
         if node.convention is ir.Convention.LIST:
-            return P.call(f"{target}{node.target}", [f"[{', '.join(args)}]", *extra], "        ")
-        return P.call(f"{target}{node.target}", [*args, *extra], "        ")
+            return P.call(f"{target}{called}", [f"[{', '.join(args)}]", *extra], "        ")
+        return P.call(f"{target}{called}", [*args, *extra], "        ")
 
     def _formula(self, node: ir.Node, local: dict[str, str], c: _Class, target: str) -> list[str]:
         """The formula as torch expressions; one too long for a line is computed in parts,
@@ -595,7 +600,8 @@ def _forward_symbols(g: ir.Graph) -> list[str]:
 
 # Names the generated code calls: a symbol must not take them.
 _FIRST = "#first"  # the loop variable's key where a repetition's first copy differs but no #Layer is written
-_CODE_NAMES = frozenset({"self", "device", "dtype", "super", "range", "int", "float", "len", "torch", "nn",
+_FUNCTIONAL = "torch.nn.functional."
+_CODE_NAMES = frozenset({"self", "device", "dtype", "super", "range", "int", "float", "len", "torch", "nn", "F",
                          "whole_size", "AddNoise", "parameter", "bound", "x", "state", "outputs", "t"})
 
 

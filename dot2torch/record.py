@@ -14,6 +14,7 @@ import torch
 from . import expr as E
 from . import ir, lower
 from .formula import key_of
+from .functional import functional, positional_first, takes
 from .grammar import FormulaLabel, OpLabel, label_names
 from .ops import Layer, find
 from .ops.torch_nn import find_torch_nn
@@ -120,6 +121,7 @@ class Recorder:
             fields, exprs = self._layer(node, layer, preds, previous, sizes)
         else:
             fields, exprs = self._call(node, kind, preds, previous, sizes, copies)
+        kind = fields.pop("kind", kind)
         self.exprs[node] = exprs
         self.walked.append(node)
         location = ir.Location(r.diagram.file, data.get("line"), data.get("column"))
@@ -146,7 +148,9 @@ class Recorder:
         return out
 
     def _layer(self, node: str, layer: Layer, preds: list[str], previous: lower.Exprs,
-               sizes: tuple[int, ...]) -> tuple[dict[str, Any], lower.Exprs]:
+               sizes: tuple[int, ...], *, as_module: bool = False) -> tuple[dict[str, Any], lower.Exprs]:
+        """A layer's fields; a stateless one becomes the function call its module makes,
+        unless it must stay a module (`as_module`: the body of a repetition)."""
         w, r = self.walk, self.walk.reading
         args = tuple(self._args(layer, previous))
         label = r.labels[node]
@@ -163,6 +167,9 @@ class Recorder:
         else:
             exprs = lower.flowing(previous, before, sizes)
         fields = dict(op=op, target=qualified(layer.target), args=args, convention=convention)
+        as_function = None if as_module else _as_function(layer, args)
+        if as_function is not None:
+            fields.update(as_function)
         return fields, self._held(exprs, sizes)
 
     def _call(self, node: str, kind: ir.Kind, preds: list[str], previous: lower.Exprs,
@@ -179,7 +186,7 @@ class Recorder:
                 before = tuple(w.values[preds[0]][1].shape)
                 bodies = [self._args(copy, previous if i == 0 else (None,) * len(before)) for i, copy in enumerate(copies)]
                 args = tuple(self._repeated(bodies, node, copies))
-                body_fields, _ = self._layer(node, copies[0], preds, previous, sizes)
+                body_fields, _ = self._layer(node, copies[0], preds, previous, sizes, as_module=True)
                 body_fields["args"] = args
                 fields["copy_args"] = tuple(tuple(b) for b in bodies)
                 location = ir.Location(r.diagram.file)
@@ -321,6 +328,24 @@ class Recorder:
             tuple(ir.Ref(node_of_name[name]) for name in outputs), parameters, symbols, cell, list(self.conflicts),
             dict(self.patterns), tuple(self.walked),
         )
+
+
+def _as_function(layer: Layer, args: tuple[ir.Arg, ...]) -> dict[str, Any] | None:
+    """A stateless layer (ReLU, MaxPool2d, Flatten...) as the function call its module makes,
+    when every argument it was given is one the function takes by the same name."""
+    found = functional(layer.target)
+    if found is None:
+        return None
+    accepted = takes(found.function)
+    given = {a.keyword for a in args}
+    if any(a.keyword.startswith("arg") or (accepted is not None and a.keyword not in accepted) for a in args):
+        return None
+    added = tuple(ir.Arg(k, v, None) for k, v in found.defaults.items() if k not in given)
+    calls = tuple(ir.Arg(a.keyword, a.value, a.expr, positional_first(a.keyword)) for a in (*added, *args))
+    ordered = tuple(sorted(calls, key=lambda a: not a.positional))
+    if sum(a.positional for a in ordered) > 1:
+        return None
+    return dict(kind=ir.Kind.FUNCTION, target=qualified(found.function), args=ordered, convention=ir.Convention.SPREAD)
 
 
 def _copy_index(label: OpLabel) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from .functional import qualified_names
 from .ops.torch_nn import torch_nn_classes
 from .runtime import AddNoise, batch_randn
 
@@ -20,6 +21,7 @@ _BY_NAME: dict[str, Any] = {
     "torch.reshape": torch.reshape,
     "dot2torch.runtime.AddNoise": AddNoise,
     "dot2torch.runtime.batch_randn": batch_randn,
+    **qualified_names(),
 }
 _BY_OBJECT = {id(target): name for name, target in _BY_NAME.items()}
 

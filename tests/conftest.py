@@ -9,6 +9,10 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+import dot2torch
+from dot2torch.functional import STATELESS
+from dot2torch.targets import qualified
+
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAMS = ROOT / "diagrams"
 SEED = Path(__file__).resolve().parent / "fixtures" / "seed"
@@ -44,6 +48,18 @@ def one_op_diagram(label: str, in_shape: tuple[int, ...], inputs: int = 1) -> st
             lines += [f'f{i} [label="[{dims}]"]', f"inp -> f{i} -> op"]
         lines.append("op -> oup")
     return "digraph OneOp {\n" + "\n".join(lines) + "\n}\n"
+
+
+def built_layer(model: torch.nn.Module, source: str, node_id: str = "op") -> torch.nn.Module:
+    """The layer a node built: its submodule, or for a stateless layer written as a function
+    call (F.relu, F.max_pool2d, torch.flatten), the module that call stands for, made from the
+    arguments the call passes (dot2torch.functional)."""
+    children = dict(model.named_children())
+    if node_id in children:
+        return children[node_id]
+    node = dot2torch.model_ir(source).main.node(node_id)
+    cls = next(c for c, f in STATELESS.items() if qualified(f.function) == node.target)
+    return cls(**{a.keyword: a.value for a in node.args})
 
 
 # Fuzzing (tests/test_fuzz.py): by default derandomised, so the quick share of the default run and

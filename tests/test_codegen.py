@@ -210,6 +210,23 @@ def test_symbols_with_defaults_are_arguments_with_those_defaults():
     assert [tuple(p.shape) for p in model.parameters()] == [(30, 20), (30,), (40, 30), (40,), (5, 40), (5,)]
 
 
+def test_stateless_layers_are_written_as_calls_of_torch_functions(tmp_path):
+    text = _code(DIAGRAMS / "lenet.dot")
+    assert "import torch.nn.functional as F\n" in text
+    assert "        relu1 = F.relu(conv1)\n        pool1 = F.max_pool2d(relu1, 2, stride=2)\n" in text
+    assert "        reshape = torch.flatten(pool2, 1)\n" in text
+    assert "nn.ReLU" not in text and "nn.MaxPool2d" not in text
+    module = _import_text(text, "lenet_functional")
+    assert [n for n, _ in module.Lenet().named_children()] == ["conv1", "conv2", "ll1", "ll2", "ll3"]
+    # a symbol or a digraph named F does not take the name the calls use
+    path = tmp_path / "f.dot"
+    path.write_text('digraph F { x [label="input [BatchSize, F(4)]"]; r [label="Relu"]; '
+                    'l [label="Linear [F, 2]"]; y [label="output"]; x -> r -> l -> y }', encoding="utf-8")
+    named_f = _code(path)
+    assert "class F_(nn.Module)" in named_f and "F_2: int = 4" in named_f and "F.relu(x)" in named_f
+    _import_text(named_f, "named_f").F_()
+
+
 def test_params_given_to_codegen_become_defaults():
     module = _import_text(dot2torch.codegen(DIAGRAMS / "regression.dot", "LinearRegression", params={"NFeature": 7}),
                           "regression_defaults")

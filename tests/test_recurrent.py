@@ -144,7 +144,7 @@ def test_vae_returns_reconstruction_mu_and_log_variance_and_trains():
     x = torch.rand(8, 768)
     reconstruction, mu, log_var = model(x)
     assert [tuple(t.shape) for t in (reconstruction, mu, log_var)] == [(8, 768), (8, 128), (8, 128)]
-    assert torch.equal(mu, model.ll3_mean(model.sigma2(model.ll2(model.sigma1(model.ll1(x))))))
+    assert torch.equal(mu, model.ll3_mean(torch.sigmoid(model.ll2(torch.sigmoid(model.ll1(x))))))
 
     def loss_fn(out, target):
         recon, mu, log_var = out

@@ -2,6 +2,7 @@
 # Regenerate with: dot2torch build diagrams/alexnet.dot --name AlexNet -o OUT.py
 # Needs only torch (>= 2.4) and the standard library; do not edit by hand.
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -47,57 +48,45 @@ class AlexNet(nn.Module):
         self.conv1 = nn.Conv2d(
             3, 48 * 2, kernel_size=11, stride=4, device=device, dtype=dtype
         )
-        self.relu1 = nn.ReLU()
-        self.maxpool1 = nn.MaxPool2d(kernel_size=3, stride=2)
         self.conv2 = nn.Conv2d(
             48 * 2, 128 * 2, kernel_size=5, padding=2, device=device, dtype=dtype
         )
-        self.relu2 = nn.ReLU()
-        self.maxpool2 = nn.MaxPool2d(kernel_size=3, stride=2)
         self.conv3 = nn.Conv2d(
             128 * 2, 192 * 2, kernel_size=3, padding=1, device=device, dtype=dtype
         )
-        self.relu3 = nn.ReLU()
         self.conv4 = nn.Conv2d(
             192 * 2, 192 * 2, kernel_size=3, padding=1, device=device, dtype=dtype
         )
-        self.relu4 = nn.ReLU()
         self.conv5 = nn.Conv2d(
             192 * 2, 128 * 2, kernel_size=3, padding=1, device=device, dtype=dtype
         )
-        self.relu5 = nn.ReLU()
-        self.maxpool5 = nn.MaxPool2d(kernel_size=3, stride=2)
-        self.reshape = nn.Flatten()
         self.linear6 = nn.Linear(6 * 6 * 128 * 2, 4096, device=device, dtype=dtype)
-        self.relu6 = nn.ReLU()
         self.dropout6 = nn.Dropout()
         self.linear7 = nn.Linear(4096, 4096, device=device, dtype=dtype)
-        self.relu7 = nn.ReLU()
         self.dropout7 = nn.Dropout()
         self.linear8 = nn.Linear(4096, 1000, device=device, dtype=dtype)
-        self.softmax = nn.Softmax(dim=-1)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
-        relu1 = self.relu1(conv1)
-        maxpool1 = self.maxpool1(relu1)
+        relu1 = F.relu(conv1)
+        maxpool1 = F.max_pool2d(relu1, 3, stride=2)
         conv2 = self.conv2(maxpool1)
-        relu2 = self.relu2(conv2)
-        maxpool2 = self.maxpool2(relu2)
+        relu2 = F.relu(conv2)
+        maxpool2 = F.max_pool2d(relu2, 3, stride=2)
         conv3 = self.conv3(maxpool2)
-        relu3 = self.relu3(conv3)
+        relu3 = F.relu(conv3)
         conv4 = self.conv4(relu3)
-        relu4 = self.relu4(conv4)
+        relu4 = F.relu(conv4)
         conv5 = self.conv5(relu4)
-        relu5 = self.relu5(conv5)
-        maxpool5 = self.maxpool5(relu5)
-        reshape = self.reshape(maxpool5)
+        relu5 = F.relu(conv5)
+        maxpool5 = F.max_pool2d(relu5, 3, stride=2)
+        reshape = torch.flatten(maxpool5, 1)
         linear6 = self.linear6(reshape)
-        relu6 = self.relu6(linear6)
+        relu6 = F.relu(linear6)
         dropout6 = self.dropout6(relu6)
         linear7 = self.linear7(dropout6)
-        relu7 = self.relu7(linear7)
+        relu7 = F.relu(linear7)
         dropout7 = self.dropout7(relu7)
         linear8 = self.linear8(dropout7)
-        softmax = self.softmax(linear8)
+        softmax = F.softmax(linear8, dim=-1)
         return softmax

@@ -2,6 +2,7 @@
 # Regenerate with: dot2torch build diagrams/conv_autoencoder.dot --name ConvAutoEncoder -o OUT.py
 # Needs only torch (>= 2.4) and the standard library; do not edit by hand.
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -22,14 +23,12 @@ class CAEConvBlock(nn.Module):
             BlockIn, BlockOut, kernel_size=3, padding=1, device=device, dtype=dtype
         )
         self.batchnorm = nn.BatchNorm2d(BlockOut, device=device, dtype=dtype)
-        self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(kernel_size=2, stride=2)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv = self.conv(inp)
         batchnorm = self.batchnorm(conv)
-        relu = self.relu(batchnorm)
-        maxpool = self.maxpool(relu)
+        relu = F.relu(batchnorm)
+        maxpool = F.max_pool2d(relu, 2, stride=2)
         return maxpool
 
 
@@ -51,13 +50,12 @@ class CAEDeconvBlock(nn.Module):
             BlockIn, BlockOut, kernel_size=3, padding=1, device=device, dtype=dtype
         )
         self.batchnorm = nn.BatchNorm2d(BlockOut, device=device, dtype=dtype)
-        self.relu = nn.ReLU()
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         upsamp = self.upsamp(inp)
         conv = self.conv(upsamp)
         batchnorm = self.batchnorm(conv)
-        relu = self.relu(batchnorm)
+        relu = F.relu(batchnorm)
         return relu
 
 
@@ -94,7 +92,6 @@ class ConvAutoEncoder(nn.Module):
         self.upconv1 = CAEDeconvBlock(
             BlockIn=16, BlockOut=3, device=device, dtype=dtype
         )
-        self.tanh = nn.Tanh()
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
@@ -103,5 +100,5 @@ class ConvAutoEncoder(nn.Module):
         upconv3 = self.upconv3(conv3)
         upconv2 = self.upconv2(upconv3)
         upconv1 = self.upconv1(upconv2)
-        tanh = self.tanh(upconv1)
+        tanh = torch.tanh(upconv1)
         return tanh

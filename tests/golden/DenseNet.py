@@ -2,6 +2,7 @@
 # Regenerate with: dot2torch build diagrams/densenet.dot --name DenseNet -o OUT.py
 # Needs only torch (>= 2.4) and the standard library; do not edit by hand.
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -31,12 +32,10 @@ class DenseLayer(nn.Module):
     ) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(LayerIn, device=device, dtype=dtype)
-        self.relu1 = nn.ReLU()
         self.conv1 = nn.Conv2d(
             LayerIn, BNSize * GrowthRate, kernel_size=1, device=device, dtype=dtype
         )
         self.bn2 = nn.BatchNorm2d(BNSize * GrowthRate, device=device, dtype=dtype)
-        self.relu2 = nn.ReLU()
         self.conv2 = nn.Conv2d(
             BNSize * GrowthRate,
             GrowthRate,
@@ -48,10 +47,10 @@ class DenseLayer(nn.Module):
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         bn1 = self.bn1(inp)
-        relu1 = self.relu1(bn1)
+        relu1 = F.relu(bn1)
         conv1 = self.conv1(relu1)
         bn2 = self.bn2(conv1)
-        relu2 = self.relu2(bn2)
+        relu2 = F.relu(bn2)
         conv2 = self.conv2(relu2)
         cat = torch.cat([inp, conv2], dim=1)
         return cat
@@ -109,7 +108,6 @@ class TransitionLayer(nn.Module):
     ) -> None:
         super().__init__()
         self.bn = nn.BatchNorm2d(LayerIn, device=device, dtype=dtype)
-        self.relu = nn.ReLU()
         self.conv = nn.Conv2d(
             LayerIn,
             whole_size(LayerIn * CompRate),
@@ -117,13 +115,12 @@ class TransitionLayer(nn.Module):
             device=device,
             dtype=dtype,
         )
-        self.maxpool = nn.MaxPool2d(kernel_size=2, stride=2)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         bn = self.bn(inp)
-        relu = self.relu(bn)
+        relu = F.relu(bn)
         conv = self.conv(relu)
-        maxpool = self.maxpool(conv)
+        maxpool = F.max_pool2d(conv, 2, stride=2)
         return maxpool
 
 
@@ -164,8 +161,6 @@ class DenseNet(nn.Module):
             3, 64, kernel_size=7, stride=2, padding=3, device=device, dtype=dtype
         )
         self.bn0 = nn.BatchNorm2d(64, device=device, dtype=dtype)
-        self.relu0 = nn.ReLU()
-        self.maxpool0 = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.dense1 = DenseBlock(
             NLayers=6, LayerIn=64, GrowthRate=32, BNSize=4, device=device, dtype=dtype
         )
@@ -187,16 +182,13 @@ class DenseNet(nn.Module):
         self.dense4 = DenseBlock(
             NLayers=16, LayerIn=512, GrowthRate=32, BNSize=4, device=device, dtype=dtype
         )
-        self.avgpool = nn.AvgPool2d(kernel_size=7, stride=7)
-        self.reshape = nn.Flatten()
         self.linear = nn.Linear(1024, 1000, device=device, dtype=dtype)
-        self.softmax = nn.Softmax(dim=-1)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv0 = self.conv0(inp)
         bn0 = self.bn0(conv0)
-        relu0 = self.relu0(bn0)
-        maxpool0 = self.maxpool0(relu0)
+        relu0 = F.relu(bn0)
+        maxpool0 = F.max_pool2d(relu0, 3, stride=2, padding=1)
         dense1 = self.dense1(maxpool0)
         trans1 = self.trans1(dense1)
         dense2 = self.dense2(trans1)
@@ -204,8 +196,8 @@ class DenseNet(nn.Module):
         dense3 = self.dense3(trans2)
         trans3 = self.trans3(dense3)
         dense4 = self.dense4(trans3)
-        avgpool = self.avgpool(dense4)
-        reshape = self.reshape(avgpool)
+        avgpool = F.avg_pool2d(dense4, 7, stride=7)
+        reshape = torch.flatten(avgpool, 1)
         linear = self.linear(reshape)
-        softmax = self.softmax(linear)
+        softmax = F.softmax(linear, dim=-1)
         return softmax

@@ -2,6 +2,7 @@
 # Regenerate with: dot2torch build diagrams/lenet.dot --name Lenet -o OUT.py
 # Needs only torch (>= 2.4) and the standard library; do not edit by hand.
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -32,31 +33,23 @@ class Lenet(nn.Module):
     def __init__(self, NLabel: int = 10, *, device=None, dtype=None) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 6, kernel_size=5, device=device, dtype=dtype)
-        self.relu1 = nn.ReLU()
-        self.pool1 = nn.MaxPool2d(kernel_size=2, stride=2)
         self.conv2 = nn.Conv2d(6, 16, kernel_size=5, device=device, dtype=dtype)
-        self.relu2 = nn.ReLU()
-        self.pool2 = nn.MaxPool2d(kernel_size=2, stride=2)
-        self.reshape = nn.Flatten()
         self.ll1 = nn.Linear(16 * 5 * 5, 120, device=device, dtype=dtype)
-        self.relu3 = nn.ReLU()
         self.ll2 = nn.Linear(120, 84, device=device, dtype=dtype)
-        self.relu4 = nn.ReLU()
         self.ll3 = nn.Linear(84, NLabel, device=device, dtype=dtype)
-        self.softmax = nn.Softmax(dim=-1)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
-        relu1 = self.relu1(conv1)
-        pool1 = self.pool1(relu1)
+        relu1 = F.relu(conv1)
+        pool1 = F.max_pool2d(relu1, 2, stride=2)
         conv2 = self.conv2(pool1)
-        relu2 = self.relu2(conv2)
-        pool2 = self.pool2(relu2)
-        reshape = self.reshape(pool2)
+        relu2 = F.relu(conv2)
+        pool2 = F.max_pool2d(relu2, 2, stride=2)
+        reshape = torch.flatten(pool2, 1)
         ll1 = self.ll1(reshape)
-        relu3 = self.relu3(ll1)
+        relu3 = F.relu(ll1)
         ll2 = self.ll2(relu3)
-        relu4 = self.relu4(ll2)
+        relu4 = F.relu(ll2)
         ll3 = self.ll3(relu4)
-        softmax = self.softmax(ll3)
+        softmax = F.softmax(ll3, dim=-1)
         return softmax

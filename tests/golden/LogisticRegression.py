@@ -17,9 +17,8 @@ class LogisticRegression(nn.Module):
     def __init__(self, NFeature: int, *, device=None, dtype=None) -> None:
         super().__init__()
         self.ll = nn.Linear(NFeature, 1, device=device, dtype=dtype)
-        self.sigmoid = nn.Sigmoid()
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         ll = self.ll(inp)
-        sigmoid = self.sigmoid(ll)
+        sigmoid = torch.sigmoid(ll)
         return sigmoid

@@ -2,6 +2,7 @@
 # Regenerate with: dot2torch build diagrams/mlp.dot --name MLP -o OUT.py
 # Needs only torch (>= 2.4) and the standard library; do not edit by hand.
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -30,17 +31,14 @@ class MLP(nn.Module):
     ) -> None:
         super().__init__()
         self.ll1 = nn.Linear(NFeature, NHidden1, device=device, dtype=dtype)
-        self.relu1 = nn.ReLU()
         self.ll2 = nn.Linear(NHidden1, NHidden2, device=device, dtype=dtype)
-        self.relu2 = nn.ReLU()
         self.ll3 = nn.Linear(NHidden2, NLabels, device=device, dtype=dtype)
-        self.softmax = nn.Softmax(dim=-1)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         ll1 = self.ll1(inp)
-        relu1 = self.relu1(ll1)
+        relu1 = F.relu(ll1)
         ll2 = self.ll2(relu1)
-        relu2 = self.relu2(ll2)
+        relu2 = F.relu(ll2)
         ll3 = self.ll3(relu2)
-        softmax = self.softmax(ll3)
+        softmax = F.softmax(ll3, dim=-1)
         return softmax

@@ -25,7 +25,6 @@ class RNNCellCore(nn.Module):
         self.W = nn.Parameter(torch.empty((NIn, NOut), device=device, dtype=dtype))
         self.U = nn.Parameter(torch.empty((NOut, NOut), device=device, dtype=dtype))
         self.b = nn.Parameter(torch.empty((1, NOut), device=device, dtype=dtype))
-        self.sigma = nn.Sigmoid()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -41,7 +40,7 @@ class RNNCellCore(nn.Module):
         matmul1 = X_t @ W
         matmul2 = H_t_1 @ U
         plus = b + matmul1 + matmul2
-        sigma = self.sigma(plus)
+        sigma = torch.sigmoid(plus)
         return sigma
 
 

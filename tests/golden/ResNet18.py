@@ -2,6 +2,7 @@
 # Regenerate with: dot2torch build diagrams/resnet18.dot --name ResNet18 -o OUT.py
 # Needs only torch (>= 2.4) and the standard library; do not edit by hand.
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -22,18 +23,16 @@ class ResNet18ConvBlock(nn.Module):
         self.conv1 = nn.Conv2d(
             BlockC, BlockC, kernel_size=3, padding=1, device=device, dtype=dtype
         )
-        self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(
             BlockC, BlockC, kernel_size=3, padding=1, device=device, dtype=dtype
         )
-        self.relu2 = nn.ReLU()
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
-        relu1 = self.relu1(conv1)
+        relu1 = F.relu(conv1)
         conv2 = self.conv2(relu1)
         add = inp + conv2
-        relu2 = self.relu2(add)
+        relu2 = F.relu(add)
         return relu2
 
 
@@ -61,22 +60,20 @@ class ResNet18DownConvBlock(nn.Module):
             device=device,
             dtype=dtype,
         )
-        self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(
             BlockOut, BlockOut, kernel_size=3, padding=1, device=device, dtype=dtype
         )
         self.downconv = nn.Conv2d(
             BlockIn, BlockOut, kernel_size=1, stride=2, device=device, dtype=dtype
         )
-        self.relu2 = nn.ReLU()
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
-        relu1 = self.relu1(conv1)
+        relu1 = F.relu(conv1)
         conv2 = self.conv2(relu1)
         downconv = self.downconv(inp)
         add = conv2 + downconv
-        relu2 = self.relu2(add)
+        relu2 = F.relu(add)
         return relu2
 
 
@@ -112,7 +109,6 @@ class ResNet18(nn.Module):
         self.conv0 = nn.Conv2d(
             3, 64, kernel_size=7, stride=2, padding=3, device=device, dtype=dtype
         )
-        self.maxpool0 = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.convblock1 = ResNet18ConvBlock(BlockC=64, device=device, dtype=dtype)
         self.convblock2 = ResNet18ConvBlock(BlockC=64, device=device, dtype=dtype)
         self.downconvblock3 = ResNet18DownConvBlock(
@@ -127,14 +123,11 @@ class ResNet18(nn.Module):
             BlockIn=256, BlockOut=512, device=device, dtype=dtype
         )
         self.convblock8 = ResNet18ConvBlock(BlockC=512, device=device, dtype=dtype)
-        self.avgpool = nn.AvgPool2d(kernel_size=7, stride=7)
-        self.reshape = nn.Flatten()
         self.linear = nn.Linear(512, 1000, device=device, dtype=dtype)
-        self.softmax = nn.Softmax(dim=-1)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv0 = self.conv0(inp)
-        maxpool0 = self.maxpool0(conv0)
+        maxpool0 = F.max_pool2d(conv0, 3, stride=2, padding=1)
         convblock1 = self.convblock1(maxpool0)
         convblock2 = self.convblock2(convblock1)
         downconvblock3 = self.downconvblock3(convblock2)
@@ -143,8 +136,8 @@ class ResNet18(nn.Module):
         convblock6 = self.convblock6(downconvblock5)
         downconvblock7 = self.downconvblock7(convblock6)
         convblock8 = self.convblock8(downconvblock7)
-        avgpool = self.avgpool(convblock8)
-        reshape = self.reshape(avgpool)
+        avgpool = F.avg_pool2d(convblock8, 7, stride=7)
+        reshape = torch.flatten(avgpool, 1)
         linear = self.linear(reshape)
-        softmax = self.softmax(linear)
+        softmax = F.softmax(linear, dim=-1)
         return softmax

@@ -2,6 +2,7 @@
 # Regenerate with: dot2torch build diagrams/regression.dot --name SoftmaxRegression -o OUT.py
 # Needs only torch (>= 2.4) and the standard library; do not edit by hand.
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -17,9 +18,8 @@ class SoftmaxRegression(nn.Module):
     def __init__(self, NFeature: int, NLabel: int, *, device=None, dtype=None) -> None:
         super().__init__()
         self.ll = nn.Linear(NFeature, NLabel, device=device, dtype=dtype)
-        self.softmax = nn.Softmax(dim=-1)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         ll = self.ll(inp)
-        softmax = self.softmax(ll)
+        softmax = F.softmax(ll, dim=-1)
         return softmax

@@ -30,19 +30,16 @@ class StackAutoEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.ll1 = nn.Linear(NFeature, NHidden1, device=device, dtype=dtype)
-        self.sigma1 = nn.Sigmoid()
         self.ll2 = nn.Linear(NHidden1, NHidden2, device=device, dtype=dtype)
-        self.sigma2 = nn.Sigmoid()
         self.ll3 = nn.Linear(NHidden2, NHidden1, device=device, dtype=dtype)
-        self.sigma3 = nn.Sigmoid()
         self.ll4 = nn.Linear(NHidden1, NFeature, device=device, dtype=dtype)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         ll1 = self.ll1(inp)
-        sigma1 = self.sigma1(ll1)
+        sigma1 = torch.sigmoid(ll1)
         ll2 = self.ll2(sigma1)
-        sigma2 = self.sigma2(ll2)
+        sigma2 = torch.sigmoid(ll2)
         ll3 = self.ll3(sigma2)
-        sigma3 = self.sigma3(ll3)
+        sigma3 = torch.sigmoid(ll3)
         ll4 = self.ll4(sigma3)
         return ll4

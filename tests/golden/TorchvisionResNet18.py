@@ -2,6 +2,7 @@
 # Regenerate with: dot2torch build diagrams/resnet18_torchvision.dot --name TorchvisionResNet18 -o OUT.py
 # Needs only torch (>= 2.4) and the standard library; do not edit by hand.
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -31,7 +32,6 @@ class TorchvisionResNet18BasicBlock(nn.Module):
             dtype=dtype,
         )
         self.bn1 = nn.BatchNorm2d(BlockC, device=device, dtype=dtype)
-        self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(
             BlockC,
             BlockC,
@@ -42,16 +42,15 @@ class TorchvisionResNet18BasicBlock(nn.Module):
             dtype=dtype,
         )
         self.bn2 = nn.BatchNorm2d(BlockC, device=device, dtype=dtype)
-        self.relu2 = nn.ReLU()
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         bn1 = self.bn1(conv1)
-        relu1 = self.relu1(bn1)
+        relu1 = F.relu(bn1)
         conv2 = self.conv2(relu1)
         bn2 = self.bn2(conv2)
         add = inp + bn2
-        relu2 = self.relu2(add)
+        relu2 = F.relu(add)
         return relu2
 
 
@@ -84,7 +83,6 @@ class TorchvisionResNet18DownBlock(nn.Module):
             dtype=dtype,
         )
         self.bn1 = nn.BatchNorm2d(BlockOut, device=device, dtype=dtype)
-        self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(
             BlockOut,
             BlockOut,
@@ -105,18 +103,17 @@ class TorchvisionResNet18DownBlock(nn.Module):
             dtype=dtype,
         )
         self.downbn = nn.BatchNorm2d(BlockOut, device=device, dtype=dtype)
-        self.relu2 = nn.ReLU()
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         bn1 = self.bn1(conv1)
-        relu1 = self.relu1(bn1)
+        relu1 = F.relu(bn1)
         conv2 = self.conv2(relu1)
         bn2 = self.bn2(conv2)
         downconv = self.downconv(inp)
         downbn = self.downbn(downconv)
         add = bn2 + downbn
-        relu2 = self.relu2(add)
+        relu2 = F.relu(add)
         return relu2
 
 
@@ -160,8 +157,6 @@ class TorchvisionResNet18(nn.Module):
             dtype=dtype,
         )
         self.bn1 = nn.BatchNorm2d(64, device=device, dtype=dtype)
-        self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1_0 = TorchvisionResNet18BasicBlock(
             BlockC=64, device=device, dtype=dtype
         )
@@ -186,15 +181,13 @@ class TorchvisionResNet18(nn.Module):
         self.layer4_1 = TorchvisionResNet18BasicBlock(
             BlockC=512, device=device, dtype=dtype
         )
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.flatten = nn.Flatten()
         self.fc = nn.Linear(512, 1000, device=device, dtype=dtype)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         bn1 = self.bn1(conv1)
-        relu = self.relu(bn1)
-        maxpool = self.maxpool(relu)
+        relu = F.relu(bn1)
+        maxpool = F.max_pool2d(relu, 3, stride=2, padding=1)
         layer1_0 = self.layer1_0(maxpool)
         layer1_1 = self.layer1_1(layer1_0)
         layer2_0 = self.layer2_0(layer1_1)
@@ -203,7 +196,7 @@ class TorchvisionResNet18(nn.Module):
         layer3_1 = self.layer3_1(layer3_0)
         layer4_0 = self.layer4_0(layer3_1)
         layer4_1 = self.layer4_1(layer4_0)
-        avgpool = self.avgpool(layer4_1)
-        flatten = self.flatten(avgpool)
+        avgpool = F.adaptive_avg_pool2d(layer4_1, (1, 1))
+        flatten = torch.flatten(avgpool, 1)
         fc = self.fc(flatten)
         return fc

@@ -2,6 +2,7 @@
 # Regenerate with: dot2torch build diagrams/vgg16.dot --name VGG16 -o OUT.py
 # Needs only torch (>= 2.4) and the standard library; do not edit by hand.
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -24,14 +25,12 @@ class VGG16ConvBlock(nn.Module):
         self.conv2 = nn.Conv2d(
             BlockOut, BlockOut, kernel_size=3, padding=1, device=device, dtype=dtype
         )
-        self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(kernel_size=2, stride=2)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         conv2 = self.conv2(conv1)
-        relu = self.relu(conv2)
-        maxpool = self.maxpool(relu)
+        relu = F.relu(conv2)
+        maxpool = F.max_pool2d(relu, 2, stride=2)
         return maxpool
 
 
@@ -78,15 +77,10 @@ class VGG16(nn.Module):
         self.convblock5 = VGG16ConvBlock(
             BlockIn=512, BlockOut=512, device=device, dtype=dtype
         )
-        self.reshape = nn.Flatten()
         self.linear1 = nn.Linear(7 * 7 * 512, 4096, device=device, dtype=dtype)
-        self.relu1 = nn.ReLU()
         self.linear2 = nn.Linear(4096, 4096, device=device, dtype=dtype)
-        self.relu2 = nn.ReLU()
         self.linear3 = nn.Linear(4096, 1000, device=device, dtype=dtype)
-        self.relu3 = nn.ReLU()
         self.linear4 = nn.Linear(1000, 1000, device=device, dtype=dtype)
-        self.softmax = nn.Softmax(dim=-1)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         convblock1 = self.convblock1(inp)
@@ -94,13 +88,13 @@ class VGG16(nn.Module):
         convblock3 = self.convblock3(convblock2)
         convblock4 = self.convblock4(convblock3)
         convblock5 = self.convblock5(convblock4)
-        reshape = self.reshape(convblock5)
+        reshape = torch.flatten(convblock5, 1)
         linear1 = self.linear1(reshape)
-        relu1 = self.relu1(linear1)
+        relu1 = F.relu(linear1)
         linear2 = self.linear2(relu1)
-        relu2 = self.relu2(linear2)
+        relu2 = F.relu(linear2)
         linear3 = self.linear3(relu2)
-        relu3 = self.relu3(linear3)
+        relu3 = F.relu(linear3)
         linear4 = self.linear4(relu3)
-        softmax = self.softmax(linear4)
+        softmax = F.softmax(linear4, dim=-1)
         return softmax

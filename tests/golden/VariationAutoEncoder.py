@@ -40,15 +40,11 @@ class VariationAutoEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.ll1 = nn.Linear(NFeature, NHidden1, device=device, dtype=dtype)
-        self.sigma1 = nn.Sigmoid()
         self.ll2 = nn.Linear(NHidden1, NHidden2, device=device, dtype=dtype)
-        self.sigma2 = nn.Sigmoid()
         self.ll3_mean = nn.Linear(NHidden2, NHidden3, device=device, dtype=dtype)
         self.ll3_log_var = nn.Linear(NHidden2, NHidden3, device=device, dtype=dtype)
         self.ll4 = nn.Linear(NHidden3, NHidden2, device=device, dtype=dtype)
-        self.sigma4 = nn.Sigmoid()
         self.ll5 = nn.Linear(NHidden2, NHidden1, device=device, dtype=dtype)
-        self.sigma5 = nn.Sigmoid()
         self.ll6 = nn.Linear(NHidden1, NFeature, device=device, dtype=dtype)
         self.NHidden3_value = NHidden3
 
@@ -56,9 +52,9 @@ class VariationAutoEncoder(nn.Module):
         self, inp: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         ll1 = self.ll1(inp)
-        sigma1 = self.sigma1(ll1)
+        sigma1 = torch.sigmoid(ll1)
         ll2 = self.ll2(sigma1)
-        sigma2 = self.sigma2(ll2)
+        sigma2 = torch.sigmoid(ll2)
         ll3_mean = self.ll3_mean(sigma2)
         ll3_log_var = self.ll3_log_var(sigma2)
         eps = torch.randn(
@@ -66,8 +62,8 @@ class VariationAutoEncoder(nn.Module):
         )
         sample = ll3_mean + torch.exp(ll3_log_var / 2) * eps
         ll4 = self.ll4(sample)
-        sigma4 = self.sigma4(ll4)
+        sigma4 = torch.sigmoid(ll4)
         ll5 = self.ll5(sigma4)
-        sigma5 = self.sigma5(ll5)
+        sigma5 = torch.sigmoid(ll5)
         ll6 = self.ll6(sigma5)
         return ll6, ll3_mean, ll3_log_var

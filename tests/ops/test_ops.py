@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import dot2torch
-from conftest import one_op_diagram
+from conftest import built_layer, one_op_diagram
 from dot2torch.ops import find, register, registered
 from dot2torch.runtime import AddNoise
 
@@ -58,8 +58,9 @@ def _example_input(spec) -> torch.Tensor:
 @pytest.mark.parametrize("name", sorted(MODULE_REFERENCES))
 def test_module_op_matches_reference(name):
     spec = SPECS[name]
-    model = dot2torch.load(one_op_diagram(spec.example, spec.example_shape)).eval()
-    built = model.get_submodule("op")
+    source = one_op_diagram(spec.example, spec.example_shape)
+    model = dot2torch.load(source).eval()
+    built = built_layer(model, source)
     reference = MODULE_REFERENCES[name]().eval()
     assert type(built) is type(reference)
     assert built.extra_repr() == reference.extra_repr()
@@ -109,8 +110,9 @@ def test_function_op_matches_reference(name):
     ],
 )
 def test_aliases_keywords_and_torch_nn_fallback(label, shape, reference):
-    model = dot2torch.load(one_op_diagram(label, shape)).eval()
-    built = model.get_submodule("op")
+    source = one_op_diagram(label, shape)
+    model = dot2torch.load(source).eval()
+    built = built_layer(model, source)
     assert type(built) is type(reference)
     assert built.extra_repr() == reference.extra_repr()
     reference.load_state_dict(built.state_dict())
