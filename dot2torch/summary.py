@@ -52,7 +52,7 @@ def layer_rows(plan: Plan, module: nn.Module, depth: int = 0) -> list[Row]:
             case ir.Kind.MODULE:
                 rows.append(Row(node.id, _describe(sub), shape, count_parameters(sub), depth))
             case ir.Kind.FUNCTION:
-                rows.append(Row(node.id, (node.target or "").rsplit(".", 1)[-1], shape, 0, depth))
+                rows.append(Row(node.id, _call_text(node), shape, 0, depth))
             case ir.Kind.NOISE:
                 rows.append(Row(node.id, "randn", shape, 0, depth))
             case ir.Kind.FORMULA:
@@ -86,6 +86,13 @@ def _graph_of(module: nn.Module) -> nn.Module:
     if isinstance(module, OverTime):
         module = module.cell
     return module.core if isinstance(module, RecurrentCell) else module
+
+
+def _call_text(node: ir.Node, width: int = 48) -> str:
+    """A function node as it is called: `max_pool2d(2, stride=2)`, `relu`, `cat(dim=1)`."""
+    args = ", ".join(repr(a.value) if a.positional else f"{a.keyword}={a.value!r}" for a in node.args)
+    text = (node.target or "").rsplit(".", 1)[-1] + (f"({args})" if args else "")
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _describe(module: nn.Module, width: int = 48) -> str:

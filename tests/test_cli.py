@@ -91,6 +91,9 @@ def test_summary_table_totals(capsys):
     assert rows["conv1"] == "156" and rows["conv2"] == "2,416" and rows["ll1"] == "48,120"
     assert sum(int(v.replace(",", "")) for v in rows.values()) == 61_706
     assert lines[-2:] == ["total parameters: 61,706", "trainable parameters: 61,706"]
+    calls = {line.split()[0]: line.split()[1] for line in lines[3:-3]}
+    assert (calls["relu1"], calls["pool1"], calls["reshape"]) == ("relu", "max_pool2d(2,", "flatten(1)")
+    assert "max_pool2d(2, stride=2)" in lines[7]
 
 
 @pytest.mark.parametrize(
