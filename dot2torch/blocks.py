@@ -188,16 +188,7 @@ class Cost:
 
 
 def _uses_copy_index(expr: E.Expr) -> bool:
-    match expr:
-        case E.CopyIndex():
-            return True
-        case E.BinOp(left=left, right=right):
-            return _uses_copy_index(left) or _uses_copy_index(right)
-        case E.Neg(operand=operand):
-            return _uses_copy_index(operand)
-        case E.TupleExpr(items=items) | E.Call(args=items):
-            return any(_uses_copy_index(i) for i in items)
-    return False
+    return any(isinstance(part, E.CopyIndex) for part in E.parts(expr))
 
 
 def _names(expr: E.Expr) -> set[str]:

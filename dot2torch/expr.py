@@ -83,6 +83,20 @@ class TupleExpr:
 Expr = Union[Num, Str, Name, CopyIndex, BinOp, Neg, Call, Subscript, Attribute, TupleExpr]
 
 
+def parts(expr: Expr) -> list[Expr]:
+    """The expression and every expression inside it, in reading order."""
+    match expr:
+        case BinOp(left=left, right=right):
+            return [expr, *parts(left), *parts(right)]
+        case Neg(operand=operand) | Attribute(base=operand):
+            return [expr, *parts(operand)]
+        case Call(args=args) | TupleExpr(items=args):
+            return [expr, *(p for a in args for p in parts(a))]
+        case Subscript(base=base, index=index):
+            return [expr, *parts(base), *parts(index)]
+    return [expr]
+
+
 def free_names(expr: Expr) -> list[Name]:
     """Every symbol the expression mentions, in reading order."""
     match expr:

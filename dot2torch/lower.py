@@ -27,18 +27,8 @@ def symbolic(expr: E.Expr | None) -> bool:
     """Does the expression rest on a symbol or a copy index (so it must be written, not its value)?"""
     if expr is None:
         return False
-    match expr:
-        case E.Name(name=n):
-            return n not in E.CONSTANTS
-        case E.CopyIndex():
-            return True
-        case E.BinOp(left=left, right=right):
-            return symbolic(left) or symbolic(right)
-        case E.Neg(operand=operand):
-            return symbolic(operand)
-        case E.TupleExpr(items=items) | E.Call(args=items):
-            return any(symbolic(i) for i in items)
-    return False
+    return any(isinstance(p, E.CopyIndex) or (isinstance(p, E.Name) and p.name not in E.CONSTANTS)
+               for p in E.parts(expr))
 
 
 def holds(expr: E.Expr | None, value: object, scope: Mapping[str, E.Value]) -> E.Expr | None:

@@ -355,18 +355,7 @@ def _copy_index(label: OpLabel) -> str | None:
 
 def _index_names(*exprs: E.Expr) -> list[str]:
     """The copy index names expressions use (`#Layer`), in reading order."""
-    found: list[str] = []
-    for expr in exprs:
-        match expr:
-            case E.CopyIndex(name=n):
-                found.append(n)
-            case E.BinOp(left=left, right=right):
-                found += _index_names(left, right)
-            case E.Neg(operand=operand):
-                found += _index_names(operand)
-            case E.TupleExpr(items=items) | E.Call(args=items):
-                found += _index_names(*items)
-    return found
+    return [p.name for e in exprs for p in E.parts(e) if isinstance(p, E.CopyIndex)]
 
 
 def _pattern_value(plan: Plan, symbol: str) -> E.Value:

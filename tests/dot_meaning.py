@@ -132,6 +132,17 @@ def _name(raw: str) -> tuple[str, str | None]:
     return head, port or None
 
 
+def _inherited(defaults: list[dict]) -> tuple[dict[str, str], set[str]]:
+    """The attributes a new node or edge takes from the defaults in force, outermost first."""
+    attrs: dict[str, str] = {}
+    html: set[str] = set()
+    for scope in defaults:
+        for k, (v, h) in scope.items():
+            attrs[k] = v
+            (html.add if h else html.discard)(k)
+    return attrs, html
+
+
 class _PydotGraph:
     def __init__(self, strict: bool) -> None:
         self.strict = strict
@@ -142,13 +153,7 @@ class _PydotGraph:
 
     def mention(self, node_id: str, defaults: list[dict], members: list[set[str]]) -> None:
         if node_id not in self.nodes:
-            attrs: dict[str, str] = {}
-            html: set[str] = set()
-            for scope in defaults:
-                for k, (v, h) in scope.items():
-                    attrs[k] = v
-                    (html.add if h else html.discard)(k)
-            self.nodes[node_id] = (attrs, html)
+            self.nodes[node_id] = _inherited(defaults)
         for m in members:
             m.add(node_id)
 
@@ -255,13 +260,7 @@ def _edge(g: _PydotGraph, tail: str, head: str, tail_port: str | None, head_port
           values: dict[str, tuple[str, bool]], edge_defaults: list[dict]) -> None:
     edge = g.pairs.get((tail, head)) if g.strict else None
     if edge is None:
-        attrs: dict[str, str] = {}
-        html: set[str] = set()
-        for scope in edge_defaults:
-            for k, (v, h) in scope.items():
-                attrs[k] = v
-                (html.add if h else html.discard)(k)
-        edge = [tail, head, attrs, html]
+        edge = [tail, head, *_inherited(edge_defaults)]
         g.edges.append(edge)
         g.pairs.setdefault((tail, head), edge)
     updates = {**({"tailport": (tail_port, False)} if tail_port else {}),
