@@ -16,14 +16,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-import lark
 import torch.nn
 
 from . import expr as E
 from .errors import PlanError, Severity
 from .limits import current, exceeded
+
+if TYPE_CHECKING:
+    import lark
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,10 @@ class Parsed:
 
 @functools.cache
 def _parser() -> lark.Lark:
+    """lark's Earley parser for label.lark, built (about a tenth of a second) only when a text
+    has two readings; lark itself is imported only then."""
+    import lark
+
     text = resources.files(__package__).joinpath("label.lark").read_text(encoding="utf-8")
     return lark.Lark(
         text,
@@ -233,11 +239,25 @@ def _parse(text: str, kind: str) -> Label:
         reading = _AMBIGUOUS
     if reading is not _AMBIGUOUS:
         return reading
+    import lark
+
     try:
-        return _ToLabel().transform(_parser().parse(text, start=kind))
+        return _earley(text, kind)
     except lark.UnexpectedInput as error:
         eof = isinstance(error, lark.UnexpectedEOF)
         raise _Unreadable(getattr(error, "line", 1), getattr(error, "column", 1), eof) from None
+
+
+def _earley(text: str, kind: str) -> Label:
+    """The reading lark's Earley parser chooses; raises lark's errors."""
+    return _transformer()().transform(_parser().parse(text, start=kind))
+
+
+@functools.cache
+def _transformer() -> type:
+    import lark
+
+    return type("_ToLabel", (_ToLabel, lark.Transformer), {})
 
 
 def _close_brackets(text: str) -> str | None:
@@ -758,8 +778,9 @@ class _Reader:
         return out
 
 
-class _ToLabel(lark.Transformer):
-    """lark tree → dataclasses. Method names are the grammar's rule and alias names."""
+class _ToLabel:
+    """lark tree → dataclasses. Method names are the grammar's rule and alias names; the class
+    becomes a lark.Transformer (_transformer) when lark is first needed."""
 
     # labels
     def io_label(self, items):
@@ -804,8 +825,10 @@ class _ToLabel(lark.Transformer):
         return str(items[0]), None
 
     def repeat(self, items):
+        from lark import Token
+
         (count,) = items
-        if isinstance(count, lark.Token):
+        if isinstance(count, Token):
             count = E.Num(int(count)) if count.type == "INT" else E.Name(str(count))
         return _Repeat(count)
 

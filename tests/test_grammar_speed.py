@@ -266,7 +266,7 @@ def reader_and_lark_agree(text: str) -> None:
         if mine is grammar._AMBIGUOUS:
             continue
         try:
-            theirs = grammar._ToLabel().transform(grammar._parser().parse(text, start=kind))
+            theirs = grammar._earley(text, kind)
         except lark.UnexpectedEOF:
             theirs = ("end",)
         except lark.UnexpectedInput as error:
