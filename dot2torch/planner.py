@@ -28,7 +28,7 @@ from .ops.torch_nn import find_torch_nn
 from .plan_formulas import FormulaTyping, Typed
 from .planned import Plan, Step
 from .record import Recorder
-from . import ir
+from . import ir, shape_rules
 from .reader import Diagram
 from .grammar import Dim
 from .shapes import batch_name, bind_pattern, check_shape, read_annotation
@@ -317,15 +317,24 @@ class Planner:
     @staticmethod
     def plan_layer(spec: OpSpec, label: OpLabel, scope: Mapping[str, E.Value], preds: list[str],
                    inputs: list[torch.Tensor]) -> tuple[Layer, torch.Tensor]:
-        """One op: its Layer, and the tensor that comes out, found on the meta device."""
+        """One op: its Layer, and the tensor that comes out. The module is constructed on the
+        meta device (no weights allocated, its arguments checked); the output's shape comes
+        from the op's closed-form rule (shape_rules), or, for an op without one or a call the
+        rule is not sure torch accepts, from running the layer on meta tensors, which gives
+        torch's own error."""
         call = OpCall(label, scope, tuple(tuple(v.shape) for v in inputs), tuple(preds))
         layer = spec.plan(call)
         try:
-            with torch.device("meta"):
+            with torch.device("meta"), shape_rules.skip_meta_normal():
                 module = layer.make().eval() if layer.is_module else None
-                for name, parameter in module.named_parameters() if module is not None else ():
-                    check_elements(f"parameter {name}", parameter)
-                out = layer.call(inputs, module)
+            for name, parameter in module.named_parameters() if module is not None else ():
+                check_elements(f"parameter {name}", parameter)
+            ruled = shape_rules.infer(layer, module, [(tuple(v.shape), v.dtype) for v in inputs])
+            if isinstance(ruled, shape_rules.Out):
+                out = torch.empty(ruled.shape, dtype=ruled.dtype, device="meta")
+            else:
+                with torch.device("meta"):
+                    out = layer.call(inputs, module)
         except (RuntimeError, ValueError, TypeError, OverflowError) as error:
             raise PlanError("D2T309", f"torch rejects this layer: {str(error).splitlines()[0]}") from None
         return layer, out

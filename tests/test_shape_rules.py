@@ -14,11 +14,16 @@ The default run tries a few hundred examples a property; DOT2TORCH_FUZZ=long tri
 from __future__ import annotations
 
 import copy
+import json
 import operator
+import subprocess
+import sys
 import warnings
 from typing import Any, Callable
 
+import pytest
 import torch
+from conftest import DIAGRAMS, ROOT
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -502,3 +507,87 @@ def test_broadcast_is_torchs(shapes):
 def test_no_rule_for_other_targets():
     assert infer(Layer(nn.LSTM), nn.LSTM(2, 3), [((1, 2, 2), torch.float32)]) is None
     assert infer(Layer(torch.sigmoid), None, [((1, 2), torch.float32)]) is None
+
+
+# -- the planner --------------------------------------------------------------------------
+
+SHIPPED = sorted(p.name for p in DIAGRAMS.glob("*.dot"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_plans_are_the_same_without_rules(name, monkeypatch):
+    """Every shipped diagram plans to the same shapes and dtypes with the rules as without."""
+    from dot2torch.api import check_all
+
+    def steps() -> list[tuple[str, tuple[int, ...], torch.dtype]]:
+        outcomes = check_all(DIAGRAMS / name)
+        found = []
+        for outcome in outcomes:
+            plans = [outcome.plan] if outcome.plan is not None else []
+            while plans:
+                plan = plans.pop()
+                found += [(s.node, s.shape, s.dtype) for s in plan.steps]
+                plans += [p for children in plan.children.values() for p in children]
+        return found
+
+    with_rules = steps()
+    monkeypatch.setattr(shape_rules, "infer", lambda *args: None)
+    assert with_rules == steps()
+
+
+HEAVY = ("torch._dynamo", "torch._meta_registrations", "sympy", "torch.fx.experimental.symbolic_shapes")
+BENCHMARKED = ("lenet.dot", "mlp.dot", "vgg16.dot", "resnet18.dot")
+# Ruled layers the benchmark diagrams do not use, Embedding's initialiser among them.
+MORE_LAYERS = """digraph More {
+  inp [label="输入\\n[BatchSize, 5]"]
+  emb [label="Embedding [100, 16]"]
+  n1 [label="LayerNorm(16)"]
+  g [label="GELU(approximate='tanh')"]
+  r [label="reshape [BatchSize, 16, 5]"]
+  c [label="ConvTranspose1D [K=2, S=2, In=16, Out=8]"]
+  p [label="AdaptiveAvgPool1D(4)"]
+  d [label="Dropout(p=0.1)"]
+  oup [label="输出\\n[BatchSize, 8, 4]"]
+  inp -> emb -> n1 -> g -> r -> c -> p -> d -> oup
+}"""
+
+
+def test_checking_imports_nothing_heavy():
+    """Checking the benchmark diagrams, and a diagram of other ruled layers, in a fresh process
+    imports neither torch._dynamo nor sympy. torch 2.13's `import torch` itself imports
+    torch._meta_registrations; checking adds none of the four."""
+    script = f"""
+import json, sys
+import torch
+after_torch = set(sys.modules)
+import dot2torch
+sources = {[str(DIAGRAMS / n) for n in BENCHMARKED]!r} + [{MORE_LAYERS!r}]
+problems = [d.message for source in sources for d in dot2torch.check(source) if d.severity.value == "error"]
+print(json.dumps({{"problems": problems, "loaded": [m for m in {HEAVY!r} if m in sys.modules],
+                  "added": [m for m in {HEAVY!r} if m in sys.modules and m not in after_torch]}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["problems"] == []
+    assert found["added"] == []
+    assert "torch._dynamo" not in found["loaded"] and "sympy" not in found["loaded"]
+
+
+def test_shipped_diagrams_use_only_ruled_layers(monkeypatch):
+    """Every layer of every shipped diagram is answered by a rule, not by running it."""
+    unruled = []
+    real_infer = shape_rules.infer
+
+    def watched(layer, module, inputs):
+        found = real_infer(layer, module, inputs)
+        if not isinstance(found, Out):
+            unruled.append((getattr(layer.target, "__name__", layer.target), found))
+        return found
+
+    monkeypatch.setattr(shape_rules, "infer", watched)
+    import dot2torch
+
+    for name in SHIPPED:
+        dot2torch.check(DIAGRAMS / name)
+    assert dot2torch.check(MORE_LAYERS) == []
+    assert unruled == []
