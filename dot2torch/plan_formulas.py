@@ -26,6 +26,7 @@ from .ops.base import Argument
 from .reading import OPERAND, Role, head_key, is_time_key, named_dims
 from .record import Recorder
 from .runtime import batch_randn
+from .shape_rules import skip_meta_normal
 from .walk import Walk
 
 
@@ -205,7 +206,7 @@ class FormulaTyping:
         attr = ATTRIBUTE_ALIASES.get(parts[0], parts[0])
         if len(parts) != 1 + transpose:
             raise PlanError("D2T210", f"{E.render(e)}: write Layer.weight, Layer.w or Layer.w.T")
-        with torch.device("meta"):
+        with torch.device("meta"), skip_meta_normal():
             module = step.layer.make()
         tensor = getattr(module, attr, None)
         if not isinstance(tensor, torch.Tensor):

@@ -66,10 +66,6 @@ class Reading:
     warnings: tuple[Diagnostic, ...]
     unreadable: Mapping[str, Diagnostic]  # node → why its label cannot be read, located, in declaration order
 
-    def where(self, node: str | None) -> dict[str, object]:
-        """The place of a node (or of the digraph) for a diagnostic."""
-        return locate(self.diagram, self.graph, node)
-
 
 def locate(diagram: Diagram, graph: nx.DiGraph, node: str | None) -> dict[str, object]:
     place: dict[str, object] = {"file": diagram.file, "graph": diagram.name}
@@ -155,6 +151,7 @@ class _ReadingPass:
         self.g = diagram.graph.copy()  # formulas add the edges their names imply
         self.order = tuple(sorted(self.g, key=lambda n: self.g.nodes[n]["order"]))
         self.labels: dict[str, Label] = {}
+        self.op_named: dict[str, bool] = {}  # node → does its name call an op, a torch.nn layer or a block
         self.warnings: list[Diagnostic] = []
         self.unreadable: dict[str, Diagnostic] = {}  # node → why its label cannot be read
         self.readable: tuple[str, ...] = ()  # the other nodes, in order (once the labels are read)
@@ -198,7 +195,12 @@ class _ReadingPass:
 
     # -- labels --------------------------------------------------------------------------
     def names_op(self, node: str, label: OpLabel) -> bool:
-        """Is the label's name an op, a torch.nn layer or a block?"""
+        """Is the label's name an op, a torch.nn layer or a block? Decided once per node."""
+        if node not in self.op_named:
+            self.op_named[node] = self._names_op(node, label)
+        return self.op_named[node]
+
+    def _names_op(self, node: str, label: OpLabel) -> bool:
         if find(label.name) is not None or find_torch_nn(label.name) is not None:
             return True
         try:
