@@ -10,6 +10,7 @@ normalisations stay modules.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -72,16 +73,18 @@ def qualified_names() -> dict[str, Callable[..., Any]]:
     return names
 
 
-def takes(function: Callable[..., Any]) -> set[str] | None:
-    """The keyword parameters a function accepts; None where its signature does not say (a
-    builtin, or a dispatcher taking **kwargs such as max_pool2d)."""
+@functools.lru_cache(maxsize=512)
+def takes(function: Callable[..., Any]) -> frozenset[str] | None:
+    """The keyword parameters a function (or a class's constructor) accepts; None where its
+    signature does not say (a builtin, or a dispatcher taking **kwargs such as max_pool2d).
+    Read once per function: planning asks for every node."""
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return None
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return None
-    return set(parameters)
+    return frozenset(parameters)
 
 
 def positional_first(keyword: str) -> bool:

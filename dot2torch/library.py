@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import networkx as nx
 
 from . import sources
 from .errors import Diagnostic, DotSyntaxError, PlanError, SymbolError, error_for
@@ -366,6 +365,7 @@ def _stitch(library: Library, diagram: Diagram) -> Diagram:
     parts = stitched_parts(diagram)
     if not parts:
         return diagram
+    import networkx as nx  # on first use: a quarter second, most of importing dot2torch
     g = nx.DiGraph()
     offset = 0
     for part_name in parts:

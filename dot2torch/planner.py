@@ -11,7 +11,6 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Mapping
 
-import networkx as nx
 import torch
 
 from . import expr as E
@@ -92,6 +91,7 @@ class Planner:
         inputs = self.reading.inputs
         errors = self.report_unreadable()
         self.check_inputs_given(inputs)
+        import networkx as nx  # on first use: a quarter second, most of importing dot2torch
         order = nx.lexicographical_topological_sort(self.g, key=lambda n: self.g.nodes[n]["order"])
         outputs: list[str] = []
         for node in order:
@@ -325,8 +325,7 @@ class Planner:
         call = OpCall(label, scope, tuple(tuple(v.shape) for v in inputs), tuple(preds))
         layer = spec.plan(call)
         try:
-            with torch.device("meta"), shape_rules.skip_meta_normal():
-                module = layer.make().eval() if layer.is_module else None
+            module = shape_rules.meta_module(layer) if layer.is_module else None
             for name, parameter in module.named_parameters() if module is not None else ():
                 check_elements(f"parameter {name}", parameter)
             ruled = shape_rules.infer(layer, module, [(tuple(v.shape), v.dtype) for v in inputs])

@@ -11,13 +11,15 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from . import dot
 from .errors import Diagnostic, DotSyntaxError, PlanError
 from .grammar import Parsed, parse_label
 from .limits import current, exceeded
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass
@@ -136,6 +138,7 @@ class _Places:
 
 
 def _to_diagram(graph: dot.Graph, name: str, file: str | None, line: int, places: _Places) -> Diagram:
+    import networkx as nx  # on first use: a quarter second, most of importing dot2torch
     g = nx.DiGraph()
     for rank, (written_id, node) in enumerate(sorted(graph.nodes.items(), key=lambda item: item[1].offset)):
         node_id = unescape(written_id)

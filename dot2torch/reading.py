@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Mapping
-
-import networkx as nx
+from typing import TYPE_CHECKING, Mapping
 
 from . import expr as E
 from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, error_for
@@ -26,6 +24,9 @@ from .library import Library
 from .ops import find
 from .ops.torch_nn import find_torch_nn
 from .reader import Diagram
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 OPERAND = "⟨input⟩"  # the formula name of the tensor an `@ expr` node receives
 # What `Reading.labels` holds for a node whose label cannot be read, so that every node has
@@ -354,6 +355,7 @@ class _ReadingPass:
                     "D2T421", f"uses {key} (node {source!r}) without an edge from it", severity=Severity.WARNING))
 
     def check_acyclic(self) -> None:
+        import networkx as nx  # on first use: a quarter second, most of importing dot2torch
         try:
             cycle = nx.find_cycle(self.g)
         except nx.NetworkXNoCycle:

@@ -24,6 +24,7 @@ import contextlib
 import math
 import numbers
 import operator
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -650,3 +651,44 @@ class _SkipMetaNormal(TorchFunctionMode):
 def skip_meta_normal() -> Iterator[None]:
     with _SkipMetaNormal():
         yield
+
+
+_META_MODULES: "OrderedDict[tuple[Any, ...], nn.Module]" = OrderedDict()
+_META_MODULES_KEPT = 256
+
+
+def _construction_key(layer: Any) -> tuple[Any, ...] | None:
+    """What decides a module built as target(*args, **kwargs): the target and each argument
+    with its exact type (True and 1, 2 and 2.0 construct different modules). None when an
+    argument is not a plain value (a tensor, a callable), which is never memoised."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return (type(value), tuple(plain(v) for v in value))
+        if value is None or isinstance(value, (bool, int, float, str, torch.dtype)):
+            return (type(value), value)
+        raise TypeError(value)
+
+    try:
+        return (layer.target, plain(tuple(layer.args)), tuple((k, plain(v)) for k, v in sorted(layer.kwargs.items())))
+    except TypeError:
+        return None
+
+
+def meta_module(layer: Any) -> nn.Module:
+    """The layer's module constructed on the meta device, in eval mode. Modules on meta hold
+    no values, so one constructed for the same call can serve again: a 5,000-node chain of
+    `Linear [16, 16]` constructs one Linear, not 5,000 (construction, with its initialisers,
+    is most of the time of planning a layer). The newest 256 are kept."""
+    key = _construction_key(layer)
+    module = _META_MODULES.get(key) if key is not None else None
+    if module is None:
+        with torch.device("meta"), skip_meta_normal():
+            module = layer.make().eval()
+        if key is not None:
+            _META_MODULES[key] = module
+            if len(_META_MODULES) > _META_MODULES_KEPT:
+                _META_MODULES.popitem(last=False)
+    else:
+        _META_MODULES.move_to_end(key)
+    return module

@@ -14,3 +14,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/constraints
     .venv/bin/python -m pip install --quiet -c scripts/constraints.txt -e '.[test]'
     touch "$stamp"
 fi
+# Bytecode, as a pip install compiles it: a shell with PYTHONDONTWRITEBYTECODE=1 would
+# otherwise compile every dot2torch module again in every process.
+.venv/bin/python -m compileall -q dot2torch >/dev/null

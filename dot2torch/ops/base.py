@@ -10,15 +10,15 @@ Layers. Ops check the sizes they are given against the incoming shapes and raise
 from __future__ import annotations
 
 import difflib
-import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import AbstractSet, Any, Callable, Iterable, Mapping
 
 import torch
 from torch import nn
 
 from .. import expr as E
 from ..errors import PlanError
+from ..functional import takes
 from ..grammar import Arg, OpLabel
 from ..ir import Convention
 
@@ -164,12 +164,12 @@ class OpCall:
             )
 
     def passthrough(self, target: Callable[..., Any], exclude: Iterable[str] = (), *,
-                    accepted: set[str] | None = None, name: str | None = None) -> dict[str, Any]:
+                    accepted: AbstractSet[str] | None = None, name: str | None = None) -> dict[str, Any]:
         """The remaining keyword arguments as a dict (see `rest`)."""
         return {a.keyword: a.value for a in self.rest(target, exclude, accepted=accepted, name=name)}
 
     def rest(self, target: Callable[..., Any], exclude: Iterable[str] = (), *,
-             accepted: set[str] | None = None, name: str | None = None) -> tuple[Argument, ...]:
+             accepted: AbstractSet[str] | None = None, name: str | None = None) -> tuple[Argument, ...]:
         """The label's remaining keyword arguments, seed keys translated to torch's, checked
         against the target's signature (or `accepted`, for ops that take no keywords)."""
         accepted = _parameters(target) if accepted is None else accepted
@@ -236,14 +236,10 @@ class Param:
     positional: bool = False  # written positionally in the torch call
 
 
-def _parameters(target: Callable[..., Any]) -> set[str] | None:
-    try:
-        params = inspect.signature(target).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return {p.name for p in params if p.name not in ("self", "device", "dtype")}
+def _parameters(target: Callable[..., Any]) -> frozenset[str] | None:
+    """The keywords a label may pass to `target` (None: any)."""
+    accepted = takes(target)
+    return None if accepted is None else accepted - {"self", "device", "dtype"}
 
 
 def _name(target: Callable[..., Any]) -> str:
