@@ -408,11 +408,17 @@ class _Writer:
         if len(outputs) > 1:
             result = f"tuple[{', '.join(['torch.Tensor'] * len(outputs))}]"
         lines = _def_line("forward", ["self", *inputs], result)
-        used = {local[r.node] for n in g.nodes for r in n.inputs} | set(outputs)
-        used |= {local[u.node] for n in g.nodes for _, u in n.uses if isinstance(u, ir.ValueUse)}
-        for node in g.in_order():
+        order = g.in_order()
+        reads = {node.id: _reads(node, local) for node in order}
+        used = {name for names in reads.values() for name in names} | set(outputs)
+        last_read = {name: node.id for node in order for name in reads[node.id]}
+        kept = {local[i] for i in g.inputs} | set(outputs)
+        for node in order:
             # a node nothing uses is computed as drawn, as a statement without a name
             lines += self._statement(node, local, c, f"{node.name} = " if node.name in used else "")
+            done = [name for name in dict.fromkeys(reads[node.id]) if last_read[name] == node.id and name not in kept]
+            if done:  # freed after its last use, as a hand-written `x = f(x)` frees it
+                lines.append(f"        del {', '.join(done)}")
         lines.append(f"        return {', '.join(outputs)}")
         return lines
 
@@ -590,6 +596,13 @@ class _Writer:
             f"            outputs.append({hidden})",
             "        return torch.stack(outputs, dim=1)",
         ]
+
+
+def _reads(node: ir.Node, local: dict[str, str]) -> list[str]:
+    """The locals a node's statement reads: its inputs and the values its formula names."""
+    names = [local[r.node] for r in node.inputs]
+    names += [local[u.node] for _, u in node.uses if isinstance(u, ir.ValueUse)]
+    return names
 
 
 def _forward_symbols(g: ir.Graph) -> list[str]:

@@ -149,7 +149,7 @@ class _ReadingPass:
         self.library = library
         self.diagram = diagram
         self.root = root
-        self.g = diagram.graph.copy()  # formulas add the edges their names imply
+        self.g = diagram.graph  # copied before formulas add the edges their names imply
         self.order = tuple(sorted(self.g, key=lambda n: self.g.nodes[n]["order"]))
         self.labels: dict[str, Label] = {}
         self.op_named: dict[str, bool] = {}  # node → does its name call an op, a torch.nn layer or a block
@@ -335,7 +335,7 @@ class _ReadingPass:
         feed every noise source from the first input, which gives it its batch size."""
         for node in self.order:
             if roles[node] is Role.NOISE and inputs:
-                self.g.add_edge(inputs[0], node, attrs={}, count=1)
+                self.add_edge(inputs[0], node)
             expr = formulas.get(node)
             if expr is None:
                 continue
@@ -350,12 +350,20 @@ class _ReadingPass:
                 source = defined.get(key)
                 if source is None or source == node or self.g.has_edge(source, node):
                     continue
-                self.g.add_edge(source, node, attrs={}, count=1)
+                self.add_edge(source, node)
                 self.warn(node, PlanError(
                     "D2T421", f"uses {key} (node {source!r}) without an edge from it", severity=Severity.WARNING))
 
+    def add_edge(self, source: str, target: str) -> None:
+        """An edge the diagram implies; the diagram's own graph stays as it was read."""
+        if self.g is self.diagram.graph:
+            self.g = self.g.copy()
+        self.g.add_edge(source, target, attrs={}, count=1)
+
     def check_acyclic(self) -> None:
         import networkx as nx  # on first use: a quarter second, most of importing dot2torch
+        if nx.is_directed_acyclic_graph(self.g):
+            return  # a twentieth of the time of looking for a cycle that is not there
         try:
             cycle = nx.find_cycle(self.g)
         except nx.NetworkXNoCycle:

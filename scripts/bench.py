@@ -22,6 +22,8 @@ Protocol (fixed; the output's header repeats it):
   * In-process ratios (forward speed): the median, over at least 15 interleaved pairs (A then
     B, then B then A, alternately), of time(A) / time(B); each sample times a batch of calls
     that lasts ~15 ms (the same number of calls on both sides; 1 call when one call is longer).
+    Each side is constructed 3 times, in rotating order, and pair i times instance i mod 3 of
+    both: where a model's weights land in memory moves a forward by a few per cent.
     Both sides run in eval mode under torch.inference_mode(), the garbage collector off.
   * Cold figures: fresh processes started with sys.executable (or the venv's `dot2torch`
     console script for the CLI), from start to exit. A figure "beyond import torch" is the
@@ -72,7 +74,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import traceback  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -158,6 +160,7 @@ PY = sys.executable
 _CONSOLE = Path(sys.executable).parent / "dot2torch"
 CLI = [str(_CONSOLE)] if _CONSOLE.exists() else [PY, "-m", "dot2torch"]
 IMPORT_TORCH = [PY, "-c", "import torch"]
+INSTANCES = 3  # of each side of a forward figure (see forward_figures)
 MIB = 1024 * 1024
 CLOCK_TEXT = {
     "cpu": "times are CPU seconds (user + system) of the measured code: in-process time.process_time(),"
@@ -173,7 +176,8 @@ PROTOCOL = [
     "clock: {clock}",
     "one thread: torch.set_num_threads(1) here; OMP_NUM_THREADS=1, MKL_NUM_THREADS=1 for children",
     "in-process ratios: median of >= {inproc} interleaved pairs (AB, BA, ...) of time(A)/time(B);"
-    " each sample a batch of calls lasting ~15 ms (same count both sides), eval + inference_mode",
+    " each sample a batch of calls lasting ~15 ms (same count both sides), eval + inference_mode;"
+    " 3 instances a side, constructed in rotating order, pair i timing instance i mod 3",
     "cold figures: fresh processes; median over interleaved pairs (baseline `python -c \"import torch\"`,"
     " measured; order alternates) of the difference (or ratio); up to {pairs} pairs, n column says how many",
     "peak memory: child's own ru_maxrss via os.wait4, measured minus baseline (MB = 2**20 bytes)",
@@ -281,22 +285,24 @@ def _batch(fn: Callable[[], object], calls: int) -> dict[str, float]:
             gc.enable()
 
 
-def interleaved_ratio(a: Callable[[], object], b: Callable[[], object],
+def interleaved_ratio(a: Sequence[Callable[[], object]], b: Sequence[Callable[[], object]],
                       pairs: int) -> tuple[float, list[float], int, float]:
     """Median of time(a)/time(b) over interleaved pairs, on the chosen clock; each sample a
-    batch of `calls` calls. Also the median ratio on the other clock."""
-    for _ in range(2):
-        a(), b()
-    single = min(_batch(b, 1)["wall"] for _ in range(3))
+    batch of `calls` calls. `a` and `b` are equal instances of each side (see forward_figures):
+    pair i times instance i mod len. Also the median ratio on the other clock."""
+    for fn in (*a, *b):
+        fn(), fn()
+    single = min(_batch(b[0], 1)["wall"] for _ in range(3))
     calls = max(1, math.ceil(SAMPLE_SECONDS / max(single, 1e-9)))
     ratios: dict[str, list[float]] = {"cpu": [], "wall": []}
     for i in range(pairs):
+        fa, fb = a[i % len(a)], b[i % len(b)]
         if i % 2 == 0:
-            ta = _batch(a, calls)
-            tb = _batch(b, calls)
+            ta = _batch(fa, calls)
+            tb = _batch(fb, calls)
         else:
-            tb = _batch(b, calls)
-            ta = _batch(a, calls)
+            tb = _batch(fb, calls)
+            ta = _batch(fa, calls)
         for clock in ratios:
             ratios[clock].append(ta[clock] / tb[clock])
     chosen = ratios[CLOCK]
@@ -335,7 +341,7 @@ def _same(model: torch.nn.Module, x: torch.Tensor, ref: torch.Tensor, who: str) 
     with torch.inference_mode():
         got = model(x)
     if not torch.equal(got, ref):
-        raise AssertionError(f"{who} output differs from hand-written by {(got - ref).abs().max().item():.3g}")
+        raise AssertionError(f"{who} output differs from the first loaded model's by {(got - ref).abs().max().item():.3g}")
 
 
 def forward_figures(args: argparse.Namespace, work: Path) -> list[Figure]:
@@ -343,7 +349,14 @@ def forward_figures(args: argparse.Namespace, work: Path) -> list[Figure]:
     its generated code (dot2torch.codegen written to a file, imported, built with its
     defaults, given the loaded model's state_dict) against the same network written by hand
     (scripts/bench_models.py, weights copied from the loaded model). Outputs must be
-    identical (torch.equal), checked once per model before timing."""
+    identical (torch.equal), checked for every instance before timing.
+
+    Each side is constructed INSTANCES times, the order of construction rotating (load, hand,
+    generated; then hand, generated, load; ...), and pair i times instance i mod INSTANCES of
+    both sides. Where a model's tensors land in memory moves a batch-8 ResNet18 forward by a
+    few per cent (measured here: the hand-written model constructed after the generated one
+    ran 3.5 % faster than constructed before it; two instances of the same class differ by up
+    to 2 %), which one instance per side would count as a difference between the code."""
     import dot2torch
     from dot2torch.library import open_source
 
@@ -357,43 +370,60 @@ def forward_figures(args: argparse.Namespace, work: Path) -> list[Figure]:
         fig_load = Figure(f"1-{label}-load", f"forward {label} b{batch}: load() / hand", 1.03, "x")
         fig_gen = Figure(f"1-{label}-gen", f"forward {label} b{batch}: generated / hand", 1.03, "x")
         figures += [fig_load, fig_gen]
+        log(f"[1] forward {label} batch {batch}")
+        path = DIAGRAMS / file
         try:
-            log(f"[1] forward {label} batch {batch}")
-            path = DIAGRAMS / file
             torch.manual_seed(0)
-            loaded = dot2torch.load(path).eval()
-            hand = hand_cls().eval()
-            n_loaded, n_hand = bench_models.count_parameters(loaded), bench_models.count_parameters(hand)
+            first = dot2torch.load(path).eval()
+            n_loaded, n_hand = bench_models.count_parameters(first), bench_models.count_parameters(hand_cls())
             if n_loaded != n_hand:
                 raise AssertionError(f"parameter counts differ: load {n_loaded:,}, hand {n_hand:,}")
-            bench_models.copy_in_order(loaded, hand)
             x = torch.randn(shape)
             with torch.inference_mode():
-                ref = hand(x)
-            _same(loaded, x, ref, "load()")
+                ref = first(x)
         except Exception as error:
             fig_load.error = fig_gen.error = _short(error)
             continue
-        models = [(fig_load, loaded)]
+        weights = first.state_dict()
+        makers: dict[str, Callable[[], torch.nn.Module]] = {
+            "load": lambda: dot2torch.load(path),
+            "hand": hand_cls,
+        }
         try:
             graph_name = open_source(path).pick(None).name
-            gen_cls = _import_generated(dot2torch.codegen(path), work, f"bench_gen_{label.lower()}", graph_name)
-            generated = gen_cls().eval()
-            generated.load_state_dict(loaded.state_dict())
-            _same(generated, x, ref, "generated")
-            models.append((fig_gen, generated))
+            makers["gen"] = _import_generated(dot2torch.codegen(path), work, f"bench_gen_{label.lower()}", graph_name)
         except Exception as error:
             fig_gen.error = _short(error)
-        for fig, model in models:
+        instances: dict[str, list[torch.nn.Module]] = {side: [] for side in makers}
+        try:
+            sides = list(makers)
+            for k in range(INSTANCES):
+                for side in sides[k % len(sides):] + sides[:k % len(sides)]:
+                    model = makers[side]().eval()
+                    if side == "hand":
+                        bench_models.copy_in_order(first, model)
+                    else:
+                        model.load_state_dict(weights)
+                    _same(model, x, ref, {"load": "load()", "hand": "hand-written", "gen": "generated"}[side])
+                    instances[side].append(model)
+        except Exception as error:
+            fig_load.error = fig_gen.error = _short(error)
+            continue
+        del first
+        hands = [partial(m, x) for m in instances["hand"]]
+        for fig, side in ((fig_load, "load"), (fig_gen, "gen")):
+            if side not in instances:
+                continue
             try:
                 with torch.inference_mode():
-                    ratio, ratios, calls, other = interleaved_ratio(partial(model, x), partial(hand, x),
-                                                                    args.inproc_pairs)
+                    ratio, ratios, calls, other = interleaved_ratio([partial(m, x) for m in instances[side]],
+                                                                    hands, args.inproc_pairs)
                 fig.value, fig.samples, fig.n = ratio, ratios, len(ratios)
                 fig.notes = (f"{_other(CLOCK)} {other:.3f}x; {calls} call(s)/sample; {n_hand:,} params;"
-                             " outputs identical")
+                             f" {INSTANCES} instances a side; outputs identical")
             except Exception as error:
                 fig.error = _short(error)
+        del instances, hands
         gc.collect()
     return figures
 

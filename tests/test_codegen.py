@@ -213,7 +213,7 @@ def test_symbols_with_defaults_are_arguments_with_those_defaults():
 def test_stateless_layers_are_written_as_calls_of_torch_functions(tmp_path):
     text = _code(DIAGRAMS / "lenet.dot")
     assert "import torch.nn.functional as F\n" in text
-    assert "        relu1 = F.relu(conv1)\n        pool1 = F.max_pool2d(relu1, 2, stride=2)\n" in text
+    assert "        relu1 = F.relu(conv1)\n        del conv1\n        pool1 = F.max_pool2d(relu1, 2, stride=2)\n" in text
     assert "        reshape = torch.flatten(pool2, 1)\n" in text
     assert "nn.ReLU" not in text and "nn.MaxPool2d" not in text
     module = _import_text(text, "lenet_functional")
@@ -225,6 +225,33 @@ def test_stateless_layers_are_written_as_calls_of_torch_functions(tmp_path):
     named_f = _code(path)
     assert "class F_(nn.Module)" in named_f and "F_2: int = 4" in named_f and "F.relu(x)" in named_f
     _import_text(named_f, "named_f").F_()
+
+
+def test_forward_frees_each_intermediate_after_its_last_use():
+    """A value is deleted right after the statement that reads it last (as `x = f(x)` frees
+    it in hand-written code), never an input or a result: a forward holding every
+    intermediate to the end needs memory for all of them at once."""
+    text = _code(DIAGRAMS / "resnet18.dot")
+    block = text[text.index("class ResNet18DownConvBlock"):text.index("class ResNet18(")]
+    forward = block[block.index("    def forward"):]
+    assert forward.splitlines()[1:] == [
+        "        conv1 = self.conv1(inp)",
+        "        relu1 = F.relu(conv1)",
+        "        del conv1",
+        "        conv2 = self.conv2(relu1)",
+        "        del relu1",
+        "        downconv = self.downconv(inp)",
+        "        add = conv2 + downconv",
+        "        del conv2, downconv",
+        "        relu2 = F.relu(add)",
+        "        del add",
+        "        return relu2",
+        "",
+        "",
+    ]
+    cell = _code(DIAGRAMS / "recurrent.dot", "LSTMCell")
+    assert "        calc_c = calc_f * C_t_1 + calc_i * calc_c_cand\n        del calc_f, calc_i, calc_c_cand\n" in cell
+    assert "del calc_h" not in cell and "del calc_c\n" not in cell  # the results
 
 
 def test_params_given_to_codegen_become_defaults():

@@ -69,24 +69,45 @@ class AlexNet(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         relu1 = F.relu(conv1)
+        del conv1
         maxpool1 = F.max_pool2d(relu1, 3, stride=2)
+        del relu1
         conv2 = self.conv2(maxpool1)
+        del maxpool1
         relu2 = F.relu(conv2)
+        del conv2
         maxpool2 = F.max_pool2d(relu2, 3, stride=2)
+        del relu2
         conv3 = self.conv3(maxpool2)
+        del maxpool2
         relu3 = F.relu(conv3)
+        del conv3
         conv4 = self.conv4(relu3)
+        del relu3
         relu4 = F.relu(conv4)
+        del conv4
         conv5 = self.conv5(relu4)
+        del relu4
         relu5 = F.relu(conv5)
+        del conv5
         maxpool5 = F.max_pool2d(relu5, 3, stride=2)
+        del relu5
         reshape = torch.flatten(maxpool5, 1)
+        del maxpool5
         linear6 = self.linear6(reshape)
+        del reshape
         relu6 = F.relu(linear6)
+        del linear6
         dropout6 = self.dropout6(relu6)
+        del relu6
         linear7 = self.linear7(dropout6)
+        del dropout6
         relu7 = F.relu(linear7)
+        del linear7
         dropout7 = self.dropout7(relu7)
+        del relu7
         linear8 = self.linear8(dropout7)
+        del dropout7
         softmax = F.softmax(linear8, dim=-1)
+        del linear8
         return softmax

@@ -27,8 +27,11 @@ class CAEConvBlock(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv = self.conv(inp)
         batchnorm = self.batchnorm(conv)
+        del conv
         relu = F.relu(batchnorm)
+        del batchnorm
         maxpool = F.max_pool2d(relu, 2, stride=2)
+        del relu
         return maxpool
 
 
@@ -54,8 +57,11 @@ class CAEDeconvBlock(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         upsamp = self.upsamp(inp)
         conv = self.conv(upsamp)
+        del upsamp
         batchnorm = self.batchnorm(conv)
+        del conv
         relu = F.relu(batchnorm)
+        del batchnorm
         return relu
 
 
@@ -96,9 +102,15 @@ class ConvAutoEncoder(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         conv2 = self.conv2(conv1)
+        del conv1
         conv3 = self.conv3(conv2)
+        del conv2
         upconv3 = self.upconv3(conv3)
+        del conv3
         upconv2 = self.upconv2(upconv3)
+        del upconv3
         upconv1 = self.upconv1(upconv2)
+        del upconv2
         tanh = torch.tanh(upconv1)
+        del upconv1
         return tanh

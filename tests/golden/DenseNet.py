@@ -48,11 +48,17 @@ class DenseLayer(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         bn1 = self.bn1(inp)
         relu1 = F.relu(bn1)
+        del bn1
         conv1 = self.conv1(relu1)
+        del relu1
         bn2 = self.bn2(conv1)
+        del conv1
         relu2 = F.relu(bn2)
+        del bn2
         conv2 = self.conv2(relu2)
+        del relu2
         cat = torch.cat([inp, conv2], dim=1)
+        del conv2
         return cat
 
 
@@ -119,8 +125,11 @@ class TransitionLayer(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         bn = self.bn(inp)
         relu = F.relu(bn)
+        del bn
         conv = self.conv(relu)
+        del relu
         maxpool = F.max_pool2d(conv, 2, stride=2)
+        del conv
         return maxpool
 
 
@@ -187,17 +196,31 @@ class DenseNet(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv0 = self.conv0(inp)
         bn0 = self.bn0(conv0)
+        del conv0
         relu0 = F.relu(bn0)
+        del bn0
         maxpool0 = F.max_pool2d(relu0, 3, stride=2, padding=1)
+        del relu0
         dense1 = self.dense1(maxpool0)
+        del maxpool0
         trans1 = self.trans1(dense1)
+        del dense1
         dense2 = self.dense2(trans1)
+        del trans1
         trans2 = self.trans2(dense2)
+        del dense2
         dense3 = self.dense3(trans2)
+        del trans2
         trans3 = self.trans3(dense3)
+        del dense3
         dense4 = self.dense4(trans3)
+        del trans3
         avgpool = F.avg_pool2d(dense4, 7, stride=7)
+        del dense4
         reshape = torch.flatten(avgpool, 1)
+        del avgpool
         linear = self.linear(reshape)
+        del reshape
         softmax = F.softmax(linear, dim=-1)
+        del linear
         return softmax

@@ -53,7 +53,9 @@ class GRUCellCore(nn.Module):
         calc_z = torch.sigmoid(X_t @ self.W_z + H_t_1 @ self.U_z + self.b_z)
         calc_r = torch.sigmoid(X_t @ self.W_r + H_t_1 @ self.U_r + self.b_r)
         calc_h_cand = torch.tanh(X_t @ self.W_h + H_t_1 * calc_r @ self.U_h + self.b_h)
+        del calc_r
         calc_h = (1 - calc_z) * H_t_1 + calc_z * calc_h_cand
+        del calc_z, calc_h_cand
         return calc_h
 
 

@@ -68,7 +68,9 @@ class LSTMCellCore(nn.Module):
         calc_c_cand = torch.tanh(X_t @ self.W_c + H_t_1 @ self.U_c + self.b_c)
         calc_o = torch.sigmoid(X_t @ self.W_o + H_t_1 @ self.U_o + self.b_o)
         calc_c = calc_f * C_t_1 + calc_i * calc_c_cand
+        del calc_f, calc_i, calc_c_cand
         calc_h = calc_o * torch.tanh(calc_c)
+        del calc_o
         return calc_h, calc_c
 
 

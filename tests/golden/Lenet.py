@@ -41,15 +41,27 @@ class Lenet(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         relu1 = F.relu(conv1)
+        del conv1
         pool1 = F.max_pool2d(relu1, 2, stride=2)
+        del relu1
         conv2 = self.conv2(pool1)
+        del pool1
         relu2 = F.relu(conv2)
+        del conv2
         pool2 = F.max_pool2d(relu2, 2, stride=2)
+        del relu2
         reshape = torch.flatten(pool2, 1)
+        del pool2
         ll1 = self.ll1(reshape)
+        del reshape
         relu3 = F.relu(ll1)
+        del ll1
         ll2 = self.ll2(relu3)
+        del relu3
         relu4 = F.relu(ll2)
+        del ll2
         ll3 = self.ll3(relu4)
+        del relu4
         softmax = F.softmax(ll3, dim=-1)
+        del ll3
         return softmax

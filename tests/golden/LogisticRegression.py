@@ -21,4 +21,5 @@ class LogisticRegression(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         ll = self.ll(inp)
         sigmoid = torch.sigmoid(ll)
+        del ll
         return sigmoid

@@ -37,8 +37,13 @@ class MLP(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         ll1 = self.ll1(inp)
         relu1 = F.relu(ll1)
+        del ll1
         ll2 = self.ll2(relu1)
+        del relu1
         relu2 = F.relu(ll2)
+        del ll2
         ll3 = self.ll3(relu2)
+        del relu2
         softmax = F.softmax(ll3, dim=-1)
+        del ll3
         return softmax

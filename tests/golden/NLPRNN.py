@@ -38,9 +38,13 @@ class RNNCellCore(nn.Module):
         U = self.U
         b = self.b
         matmul1 = X_t @ W
+        del W
         matmul2 = H_t_1 @ U
+        del U
         plus = b + matmul1 + matmul2
+        del b, matmul1, matmul2
         sigma = torch.sigmoid(plus)
+        del plus
         return sigma
 
 
@@ -107,5 +111,7 @@ class NLPRNN(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         emb = self.emb(inp)
         rnn = self.rnn(emb)
+        del emb
         emb_w_t = rnn @ self.emb.weight.t()
+        del rnn
         return emb_w_t

@@ -30,9 +30,13 @@ class ResNet18ConvBlock(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         relu1 = F.relu(conv1)
+        del conv1
         conv2 = self.conv2(relu1)
+        del relu1
         add = inp + conv2
+        del conv2
         relu2 = F.relu(add)
+        del add
         return relu2
 
 
@@ -70,10 +74,14 @@ class ResNet18DownConvBlock(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         relu1 = F.relu(conv1)
+        del conv1
         conv2 = self.conv2(relu1)
+        del relu1
         downconv = self.downconv(inp)
         add = conv2 + downconv
+        del conv2, downconv
         relu2 = F.relu(add)
+        del add
         return relu2
 
 
@@ -128,16 +136,29 @@ class ResNet18(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv0 = self.conv0(inp)
         maxpool0 = F.max_pool2d(conv0, 3, stride=2, padding=1)
+        del conv0
         convblock1 = self.convblock1(maxpool0)
+        del maxpool0
         convblock2 = self.convblock2(convblock1)
+        del convblock1
         downconvblock3 = self.downconvblock3(convblock2)
+        del convblock2
         convblock4 = self.convblock4(downconvblock3)
+        del downconvblock3
         downconvblock5 = self.downconvblock5(convblock4)
+        del convblock4
         convblock6 = self.convblock6(downconvblock5)
+        del downconvblock5
         downconvblock7 = self.downconvblock7(convblock6)
+        del convblock6
         convblock8 = self.convblock8(downconvblock7)
+        del downconvblock7
         avgpool = F.avg_pool2d(convblock8, 7, stride=7)
+        del convblock8
         reshape = torch.flatten(avgpool, 1)
+        del avgpool
         linear = self.linear(reshape)
+        del reshape
         softmax = F.softmax(linear, dim=-1)
+        del linear
         return softmax

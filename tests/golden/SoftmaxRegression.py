@@ -22,4 +22,5 @@ class SoftmaxRegression(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         ll = self.ll(inp)
         softmax = F.softmax(ll, dim=-1)
+        del ll
         return softmax

@@ -37,9 +37,15 @@ class StackAutoEncoder(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         ll1 = self.ll1(inp)
         sigma1 = torch.sigmoid(ll1)
+        del ll1
         ll2 = self.ll2(sigma1)
+        del sigma1
         sigma2 = torch.sigmoid(ll2)
+        del ll2
         ll3 = self.ll3(sigma2)
+        del sigma2
         sigma3 = torch.sigmoid(ll3)
+        del ll3
         ll4 = self.ll4(sigma3)
+        del sigma3
         return ll4

@@ -38,9 +38,13 @@ class RNNCellCore(nn.Module):
         U = self.U
         b = self.b
         matmul1 = X_t @ W
+        del W
         matmul2 = H_t_1 @ U
+        del U
         plus = b + matmul1 + matmul2
+        del b, matmul1, matmul2
         sigma = torch.sigmoid(plus)
+        del plus
         return sigma
 
 
@@ -116,5 +120,7 @@ class TimeRNN(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         rnn1 = self.rnn1(inp)
         rnn_rest = self.rnn_rest(rnn1)
+        del rnn1
         ll = self.ll(rnn_rest)
+        del rnn_rest
         return ll

@@ -46,11 +46,17 @@ class TorchvisionResNet18BasicBlock(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         bn1 = self.bn1(conv1)
+        del conv1
         relu1 = F.relu(bn1)
+        del bn1
         conv2 = self.conv2(relu1)
+        del relu1
         bn2 = self.bn2(conv2)
+        del conv2
         add = inp + bn2
+        del bn2
         relu2 = F.relu(add)
+        del add
         return relu2
 
 
@@ -107,13 +113,20 @@ class TorchvisionResNet18DownBlock(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         bn1 = self.bn1(conv1)
+        del conv1
         relu1 = F.relu(bn1)
+        del bn1
         conv2 = self.conv2(relu1)
+        del relu1
         bn2 = self.bn2(conv2)
+        del conv2
         downconv = self.downconv(inp)
         downbn = self.downbn(downconv)
+        del downconv
         add = bn2 + downbn
+        del bn2, downbn
         relu2 = F.relu(add)
+        del add
         return relu2
 
 
@@ -186,17 +199,31 @@ class TorchvisionResNet18(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         bn1 = self.bn1(conv1)
+        del conv1
         relu = F.relu(bn1)
+        del bn1
         maxpool = F.max_pool2d(relu, 3, stride=2, padding=1)
+        del relu
         layer1_0 = self.layer1_0(maxpool)
+        del maxpool
         layer1_1 = self.layer1_1(layer1_0)
+        del layer1_0
         layer2_0 = self.layer2_0(layer1_1)
+        del layer1_1
         layer2_1 = self.layer2_1(layer2_0)
+        del layer2_0
         layer3_0 = self.layer3_0(layer2_1)
+        del layer2_1
         layer3_1 = self.layer3_1(layer3_0)
+        del layer3_0
         layer4_0 = self.layer4_0(layer3_1)
+        del layer3_1
         layer4_1 = self.layer4_1(layer4_0)
+        del layer4_0
         avgpool = F.adaptive_avg_pool2d(layer4_1, (1, 1))
+        del layer4_1
         flatten = torch.flatten(avgpool, 1)
+        del avgpool
         fc = self.fc(flatten)
+        del flatten
         return fc

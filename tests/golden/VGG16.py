@@ -29,8 +29,11 @@ class VGG16ConvBlock(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         conv1 = self.conv1(inp)
         conv2 = self.conv2(conv1)
+        del conv1
         relu = F.relu(conv2)
+        del conv2
         maxpool = F.max_pool2d(relu, 2, stride=2)
+        del relu
         return maxpool
 
 
@@ -85,16 +88,29 @@ class VGG16(nn.Module):
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         convblock1 = self.convblock1(inp)
         convblock2 = self.convblock2(convblock1)
+        del convblock1
         convblock3 = self.convblock3(convblock2)
+        del convblock2
         convblock4 = self.convblock4(convblock3)
+        del convblock3
         convblock5 = self.convblock5(convblock4)
+        del convblock4
         reshape = torch.flatten(convblock5, 1)
+        del convblock5
         linear1 = self.linear1(reshape)
+        del reshape
         relu1 = F.relu(linear1)
+        del linear1
         linear2 = self.linear2(relu1)
+        del relu1
         relu2 = F.relu(linear2)
+        del linear2
         linear3 = self.linear3(relu2)
+        del relu2
         relu3 = F.relu(linear3)
+        del linear3
         linear4 = self.linear4(relu3)
+        del relu3
         softmax = F.softmax(linear4, dim=-1)
+        del linear4
         return softmax

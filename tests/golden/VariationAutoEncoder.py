@@ -53,17 +53,27 @@ class VariationAutoEncoder(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         ll1 = self.ll1(inp)
         sigma1 = torch.sigmoid(ll1)
+        del ll1
         ll2 = self.ll2(sigma1)
+        del sigma1
         sigma2 = torch.sigmoid(ll2)
+        del ll2
         ll3_mean = self.ll3_mean(sigma2)
         ll3_log_var = self.ll3_log_var(sigma2)
+        del sigma2
         eps = torch.randn(
             (inp.shape[0], self.NHidden3_value), dtype=inp.dtype, device=inp.device
         )
         sample = ll3_mean + torch.exp(ll3_log_var / 2) * eps
+        del eps
         ll4 = self.ll4(sample)
+        del sample
         sigma4 = torch.sigmoid(ll4)
+        del ll4
         ll5 = self.ll5(sigma4)
+        del sigma4
         sigma5 = torch.sigmoid(ll5)
+        del ll5
         ll6 = self.ll6(sigma5)
+        del sigma5
         return ll6, ll3_mean, ll3_log_var
