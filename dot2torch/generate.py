@@ -457,7 +457,7 @@ class _Writer:
 
     def _function(self, node: ir.Node, args: list[str], target: str, c: _Class) -> list[str]:
         if node.convention is ir.Convention.FOLD:
-            return [f"        {target}{' + '.join(args)}"]
+            return [f"        {target}{f' {_FOLD_SYMBOLS[node.target or _ADD]} '.join(args)}"]
         if node.target == "torch.matmul":
             return [f"        {target}{args[0]} @ {args[1]}"]
         extra = [self._forward_size(a, c) if a.positional else f"{a.keyword}={self._forward_size(a, c)}"
@@ -613,6 +613,8 @@ def _forward_symbols(g: ir.Graph) -> list[str]:
 
 # Names the generated code calls: a symbol must not take them.
 _FIRST = "#first"  # the loop variable's key where a repetition's first copy differs but no #Layer is written
+_ADD = "operator.add"
+_FOLD_SYMBOLS = {_ADD: "+", "operator.mul": "*", "operator.sub": "-", "operator.truediv": "/"}
 _FUNCTIONAL = "torch.nn.functional."
 _CODE_NAMES = frozenset({"self", "device", "dtype", "super", "range", "int", "float", "len", "torch", "nn", "F",
                          "whole_size", "AddNoise", "parameter", "bound", "x", "state", "outputs", "t"})

@@ -1,6 +1,6 @@
 """Op families. Importing this package registers every op."""
 
-from . import activation, conv, linear, merge, norm, pool, regularize, reshape, upsample  # noqa: F401
+from . import activation, conv, linear, merge, norm, pool, regularize, reshape, tensor, upsample  # noqa: F401
 from .base import Layer, OpCall, OpSpec, find, normalise, register, registered
 from .torch_nn import find_torch_nn, torch_nn_classes, torch_nn_layer
 
