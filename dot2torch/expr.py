@@ -15,7 +15,7 @@ from .errors import PlanError
 Value = Union[int, float, bool, str, None, tuple["Value", ...]]
 
 # Names a formula may call. Anything else written as `Name(x)` is a symbol with a default.
-FUNCTIONS = frozenset({"σ", "sigmoid", "tanh", "exp", "log", "relu", "softmax", "randn", "sqrt"})
+FUNCTIONS = frozenset({"σ", "sigmoid", "tanh", "exp", "log", "relu", "softmax", "randn", "sqrt", "transpose"})
 CONSTANTS: Mapping[str, Value] = {"True": True, "False": False, "None": None}
 
 

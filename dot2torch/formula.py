@@ -7,6 +7,7 @@ and operators listed here exist; nothing is looked up by name anywhere else.
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any, Callable
 
@@ -21,6 +22,11 @@ def softmax_last(x: torch.Tensor) -> torch.Tensor:
     return torch.softmax(x, dim=-1)
 
 
+def transpose_last(x: torch.Tensor) -> torch.Tensor:
+    """`K^T`, `K.T` and `transpose(K)` in a formula: the last two axes swapped (`K.mT`)."""
+    return x.mT
+
+
 FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
     "σ": torch.sigmoid,
     "sigmoid": torch.sigmoid,
@@ -30,7 +36,10 @@ FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
     "relu": torch.relu,
     "sqrt": torch.sqrt,
     "softmax": softmax_last,
+    "transpose": transpose_last,
 }
+# Functions of numbers alone (`X / sqrt(64)`) are numbers, computed when the formula is read.
+CONSTANT_FUNCTIONS: dict[str, Callable[[float], float]] = {"sqrt": math.sqrt, "exp": math.exp, "log": math.log}
 OPERATORS: dict[str, Callable[..., Any]] = {
     "+": operator.add,
     "-": operator.sub,
@@ -61,12 +70,45 @@ def walk(expr: E.Expr, leaf: Leaf, apply: Apply) -> Any:
         case E.Call(function=f, args=args) if f in FUNCTIONS:
             if len(args) != 1:
                 raise PlanError("D2T210", f"{f}(...) takes one argument, got {len(args)}")
+            folded = constant(expr)
+            if folded is not None:
+                return folded
             return apply(f, FUNCTIONS[f], [walk(args[0], leaf, apply)])
+        case E.Attribute(base=base, name="T") if not isinstance(base, E.Attribute):
+            return apply("transpose", transpose_last, [walk(base, leaf, apply)])  # `K.T`, `K^T`
+        case E.Name(name=n, default=d) if d is not None and n in FUNCTIONS:
+            return walk(E.Call(n, (d,)), leaf, apply)  # `transpose(K)` reads like a symbol's default
         case E.Name(name=n, default=d) if d is not None:
             return leaf(E.Call(n, (d,)))  # `foo(x)` in a formula: a call, not a symbol's default
         case E.Name() | E.Subscript() | E.Attribute() | E.Call():
             return leaf(expr)
     raise PlanError("D2T210", f"{E.render(expr)!r} cannot be used in a formula")
+
+
+def constant(expr: E.Expr) -> float | None:
+    """The value of a function of numbers alone (`sqrt(64)`, `exp(-1)`), else None."""
+    match expr:
+        case E.Call(function=f, args=(arg,)) if f in CONSTANT_FUNCTIONS:
+            value = _number(arg)
+            if value is None:
+                return None
+            try:
+                return CONSTANT_FUNCTIONS[f](value)
+            except (ValueError, OverflowError):
+                raise PlanError("D2T210", f"{E.render(expr)} has no value") from None
+    return None
+
+
+def _number(expr: E.Expr) -> float | None:
+    match expr:
+        case E.Num(value=v):
+            return v
+        case E.Neg(operand=operand):
+            value = _number(operand)
+            return None if value is None else -value
+        case E.Call():
+            return constant(expr)
+    return None
 
 
 def key_of(expr: E.Expr) -> str:

@@ -19,7 +19,7 @@ from . import expr as E
 from . import ir, lower
 from . import pysource as P
 from .errors import Diagnostic, Dot2TorchError
-from .formula import FUNCTIONS, key_of
+from .formula import FUNCTIONS, constant, key_of
 from .naming import identifier
 from .paths import shown_path
 
@@ -510,6 +510,15 @@ class _Writer:
                     return "-" + (text if prec >= 3 else f"({text})"), 3
                 case E.BinOp(op=op, left=left, right=right):
                     return combined(lambda p: P.binary(op, p[0], p[1]), [walk(left), walk(right)], top)
+                case E.Call() if constant(e) is not None:
+                    return P.value(constant(e)), _ATOM  # `sqrt(64)`: a number
+                case E.Call(function="transpose", args=(arg,)) | E.Attribute(base=arg, name="T") if not (
+                        isinstance(e, E.Attribute) and isinstance(arg, E.Attribute)):
+                    text, prec = walk(arg)
+                    return (text if prec >= _ATOM else f"({text})") + ".mT", _ATOM
+                case E.Name(name="transpose", default=arg) if arg is not None:
+                    text, prec = walk(arg)
+                    return (text if prec >= _ATOM else f"({text})") + ".mT", _ATOM
                 case E.Call(function="softmax", args=(arg,)):
                     return combined(lambda p: (f"torch.softmax({p[0][0]}, dim=-1)", _ATOM), [walk(arg)], top)
                 case E.Call(function=f, args=(arg,)) if f in FUNCTIONS:

@@ -713,12 +713,15 @@ class _Reader:
         return out
 
     def postfix(self, at: int) -> dict[int, Any]:
-        """?postfix: atom | postfix "[" expr "]" | postfix "." NAME"""
+        """?postfix: atom | postfix "[" expr "]" | postfix "." NAME | postfix "^T" (`K^T` is `K.T`)"""
 
         def more(end: int, base: Any, pending: dict[int, Any]) -> None:
             after = self.peek(end)
-            if after != "[" and after != ".":
+            if after != "[" and after != "." and after != "^":
                 return
+            transposed = self.lit("^T", end)
+            if transposed >= 0:
+                _put(pending, transposed, _AMBIGUOUS if base is _AMBIGUOUS else E.Attribute(base, "T"))
             open_end = self.lit("[", end)
             if open_end >= 0:
                 for index_end, index in self.expr(open_end).items():
@@ -896,6 +899,9 @@ class _ToLabel:
 
     def attribute(self, items):
         return E.Attribute(items[0], str(items[1]))
+
+    def transposed(self, items):
+        return E.Attribute(items[0], "T")
 
     def neg(self, items):
         return E.Neg(items[0])
