@@ -10,7 +10,7 @@ Layers. Ops check the sizes they are given against the incoming shapes and raise
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import AbstractSet, Any, Callable, Iterable, Mapping
 
 import torch
@@ -21,11 +21,11 @@ from ..errors import PlanError
 from ..functional import takes
 from ..grammar import Arg, OpLabel
 from ..ir import Convention
+from .keywords import SEED_KEYS
+from .values import check_arguments, refuse_empty_inputs, two_readings, with_hints
 
 Shape = tuple[int, ...]
 
-# The seed's parameter keys and the torch keywords they stand for.
-SEED_KEYS: Mapping[str, str] = {"K": "kernel_size", "S": "stride", "P": "padding", "D": "dilation", "G": "groups"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class Layer:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     convention: Convention = Convention.SPREAD
     arguments: tuple[Argument, ...] = ()
+    # What the planner should warn about at the node (a size that reads two ways); not part of the layer.
+    warnings: tuple[PlanError, ...] = field(default=(), compare=False)
 
     @staticmethod
     def of(target: Callable[..., Any], arguments: Iterable[Argument], convention: Convention = Convention.SPREAD) -> "Layer":
@@ -285,7 +287,10 @@ def register(
     programming error. `target` and `params` describe it as data where it has a table."""
 
     def decorate(plan: Callable[[OpCall], Layer]) -> Callable[[OpCall], Layer]:
-        spec = OpSpec(names[0], plan, min_inputs, max_inputs, integer_input, example, example_shape, target, params)
+        def checked(call: OpCall) -> Layer:
+            return run_plan(call, plan, params, names[0])
+
+        spec = OpSpec(names[0], checked, min_inputs, max_inputs, integer_input, example, example_shape, target, params)
         keys = {normalise(n): n for n in reversed(names)}
         for key, name in keys.items():
             if key in _REGISTRY:
@@ -294,6 +299,20 @@ def register(
         return plan
 
     return decorate
+
+
+def run_plan(call: OpCall, plan: Callable[[OpCall], Layer], params: Iterable[Param], name: str) -> Layer:
+    """An op's plan with the checks every op goes through: inputs with elements, argument
+    values of the type and range their keywords take, and products that read two ways
+    (warnings on the layer, or notes under the op's error)."""
+    refuse_empty_inputs(call.shapes, call.sources)
+    hints = two_readings(call.label, params, name)
+    try:
+        layer = plan(call)
+        check_arguments(layer.target, layer.arguments, call.label, call.written)
+    except PlanError as error:
+        raise with_hints(error, hints) from None
+    return replace(layer, warnings=tuple(hints)) if hints else layer
 
 
 def describe(

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from torch import nn
 
-from .base import Layer, OpCall, Param, SEED_KEYS, normalise
+from .base import Layer, OpCall, Param, SEED_KEYS, normalise, run_plan
 
 _CONTAINERS = {nn.Module, nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict}
 # Which input size a class's "In" means, by the name of its constructor parameter.
@@ -53,7 +53,12 @@ def torch_nn_params(target: type[nn.Module]) -> tuple[Param, ...]:
 
 
 def torch_nn_layer(call: OpCall, target: type[nn.Module]) -> Layer:
-    """Bind the class's table; the arguments the label gave positionally stay positional."""
+    """Bind the class's table; the arguments the label gave positionally stay positional.
+    Checked as every registered op is (base.run_plan)."""
+    return run_plan(call, lambda call: _bind(call, target), torch_nn_params(target), target.__name__)
+
+
+def _bind(call: OpCall, target: type[nn.Module]) -> Layer:
     arguments = call.bind(torch_nn_params(target))
     positional = {a.value for a in call.label.positional}
     arguments = [replace(a, positional=a.expr in positional and a.expr is not None) for a in arguments]
