@@ -44,7 +44,7 @@ def callee_symbols(block: Diagram, library: Library, seen: frozenset[str] = froz
     names: dict[str, None] = {}
     for node in block.graph.nodes:
         try:
-            callee = library.block_for(block, node)
+            callee = library.call_of(block, node).block
         except PlanError:
             continue
         if callee is None or callee.name in seen or callee.name == block.name:
@@ -309,30 +309,30 @@ class Costing:
                 total = total + Cost(1)
             elif role is Role.LAYER:
                 left = None if budget is None else budget - total.layers
-                total = total + self.layer(diagram, reading, node, scope, unknown, stack, left)
+                total = total + self.layer(reading, node, scope, unknown, stack, left)
             if budget is not None and total.layers > budget:
                 return Cost(total.layers, total.guessed, more=True)
         if not total.more:
             self.memo[key] = total
         return total
 
-    def layer(self, diagram: Diagram, reading: Reading, node: str, scope: Mapping[str, E.Value],
+    def layer(self, reading: Reading, node: str, scope: Mapping[str, E.Value],
               unknown: frozenset[str], stack: tuple[str, ...], budget: int | None) -> Cost:
         label = reading.labels[node]
         assert isinstance(label, OpLabel)
-        spec = find(label.name)
-        callee = None if spec is not None else self.callee(diagram, node)
+        callee = self.callee(reading, node)
+        spec = None if callee is not None else find(label.name)
         if callee is not None:
             return self.call(label, stitch(self.library, callee), scope, stack, budget, unknown)
         if label.repeat is not None and (spec is None or spec.name != "UpSample"):
             return self.repetition(label, scope, unknown)
         return Cost(1)
 
-    def callee(self, diagram: Diagram, node: str) -> Diagram | None:
-        try:
-            return self.library.block_for(diagram, node, self.root)
-        except PlanError:
-            return None  # planning refuses the node
+    @staticmethod
+    def callee(reading: Reading, node: str) -> Diagram | None:
+        """The digraph a layer node calls; None for an op, or where planning refuses the node."""
+        called = reading.calls.get(node)
+        return None if called is None or isinstance(called, PlanError) else called.block
 
     def reads(self, diagram: Diagram, depth: int) -> frozenset[str]:
         """The symbols what a use of a digraph counts can depend on, `depth` digraphs deep (its
@@ -351,7 +351,7 @@ class Costing:
                     continue
                 if label.repeat is not None:
                     names |= _names(label.repeat)
-                callee = None if find(label.name) is not None else self.callee(diagram, node)
+                callee = self.callee(reading, node)
                 if callee is not None and depth < current().nesting:
                     names |= {n for arg in label.args for v in arg.values for n in _names(v)}
                     names |= self.reads(stitch(self.library, callee), depth + 1)

@@ -18,8 +18,9 @@ from typing import Any, Callable
 
 
 from . import sources
-from .errors import Diagnostic, DotSyntaxError, PlanError, SymbolError, error_for
+from .errors import Diagnostic, DotSyntaxError, PlanError, Severity, SymbolError, error_for
 from .grammar import OpLabel
+from .ops import find, find_torch_nn
 from .reader import Diagram, read_text
 
 
@@ -80,6 +81,15 @@ class Shelf:
         return entry.parsed
 
 
+@dataclass(frozen=True)
+class Called:
+    """What a node calls: a digraph, or None (an op, a torch.nn layer, or nothing), and what
+    the naming rule says where the node's name is both a layer and a digraph."""
+
+    block: Diagram | None
+    said: PlanError | None = None
+
+
 # Digraphs of one name: those that could be read, and the siblings that declare it but cannot be.
 Found = tuple[list[Diagram], list[tuple[Sibling, DotSyntaxError]]]
 
@@ -97,6 +107,9 @@ class Library:
         default_factory=dict, repr=False)
     # (id of digraph, root) → (the digraph, kept alive; its reading.Reading): see reading.read
     readings: dict[tuple[int, str], tuple[Diagram, Any]] = field(default_factory=dict, repr=False)
+    # (id of caller, name, index, root) → (the caller, kept alive; what a label of that name calls)
+    _by_name: dict[tuple[int, str, int | None, str | None], tuple[Diagram, "Diagram | None | PlanError"]] = field(
+        default_factory=dict, repr=False)
     _stitched: dict[int, tuple[Diagram, Diagram]] = field(default_factory=dict, repr=False)
     _callers: list[Diagram] | None = field(default=None, repr=False)
 
@@ -174,12 +187,31 @@ class Library:
             if "block" not in data["attrs"] and not _could_name(data["label"], wanted):
                 continue
             try:
-                target = self.block_for(diagram, node_id)
+                target = self.call_of(diagram, node_id).block
             except PlanError:
                 continue
             if target is not None:
                 found.append(target.name)
         return list(dict.fromkeys(found))
+
+    def call_of(self, caller: Diagram, node_id: str, root: str | None = None) -> Called:
+        """The digraph a node calls (`block_for`), and, where its name is also an op or a
+        torch.nn layer (`RNNCell`, `GELU`), what the naming rule says: the digraph is called,
+        as the seed calls its RNNCell; from the caller's own file that is said as info, from
+        another file as a warning, and `block="Name"` says it needs no saying."""
+        found = self.block_for(caller, node_id, root)
+        layer = _layer_named(caller, node_id)
+        if found is None or layer is None or "block" in caller.graph.nodes[node_id]["attrs"]:
+            return Called(found)
+        written, layer_name = layer
+        if found.file == caller.file:
+            return Called(found, PlanError(
+                "D2T427", f"{written!r} calls the digraph {found.name} of this file, not {layer_name}",
+                severity=Severity.INFO))
+        return Called(found, PlanError(
+            "D2T426", f"{written!r} calls the digraph {found.name} of {found.file}, not {layer_name}: write "
+            f"block=\"{found.name}\" on the node to say so, or rename the digraph to use the layer",
+            severity=Severity.WARNING))
 
     def block_for(self, caller: Diagram, node_id: str, root: str | None = None) -> Diagram | None:
         """The digraph a node calls (decided once per caller, node and root model)."""
@@ -216,6 +248,19 @@ class Library:
             return None
         if not isinstance(label, OpLabel):
             return None
+        key = (id(caller), label.name, label.index, root)
+        if key not in self._by_name:
+            try:
+                self._by_name[key] = (caller, self._resolve_name(caller, label, root))
+            except PlanError as error:
+                self._by_name[key] = (caller, error)
+        found = self._by_name[key][1]
+        if isinstance(found, PlanError):
+            raise found
+        return found
+
+    def _resolve_name(self, caller: Diagram, label: OpLabel, root: str | None) -> Diagram | None:
+        """The digraph a label's name calls (decided once per caller, name and root)."""
         written = label.name if label.index is None else f"{label.name}{label.index}"
         for name in dict.fromkeys((written, label.name)):  # `L1` may name a digraph L1 or L
             exact, broken = self._named(name, besides=caller)
@@ -275,6 +320,22 @@ class Library:
 
     def _file(self) -> str | None:
         return self.primary[0].file if self.primary else None
+
+
+def _layer_named(caller: Diagram, node_id: str) -> tuple[str, str] | None:
+    """The name as written and the layer it names, if the node's label names an op or a
+    torch.nn layer (`GELU` → torch.nn.GELU)."""
+    try:
+        label = caller.reading(node_id).label
+    except PlanError:
+        return None
+    if not isinstance(label, OpLabel):
+        return None
+    spec = find(label.name)
+    if spec is not None:
+        return label.name, f"the op {spec.name}"
+    cls = find_torch_nn(label.name)
+    return None if cls is None else (label.name, f"torch.nn.{cls.__name__}")
 
 
 def stitched_parts(diagram: Diagram) -> list[str]:

@@ -8,8 +8,8 @@ from running the layer on meta tensors, so no weights are allocated however larg
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping
 
 import torch
 
@@ -18,7 +18,7 @@ from .blocks import Cost, Costing, bind_call, cell_symbols, repeat_count
 from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, error_for
 from .grammar import FeatureMapLabel, IOLabel, Label, OpLabel, label_names
 from .library import Library, stitch
-from .reading import Role, head_key, locate, named_dims, read
+from .reading import Role, head_key, locate, locate_edge, named_dims, read
 from .walk import Walk
 from .naming import identifier
 from .ops import Layer, OpCall, OpSpec, find, registered, torch_nn_classes, torch_nn_layer
@@ -27,7 +27,7 @@ from .ops.torch_nn import find_torch_nn
 from .plan_formulas import FormulaTyping, Typed
 from .planned import Plan, Step
 from .record import Recorder
-from . import ir, shape_rules
+from . import batch, ir, shape_rules
 from .reader import Diagram
 from .grammar import Dim
 from .shapes import batch_name, bind_pattern, check_shape, read_annotation
@@ -97,16 +97,10 @@ class Planner:
         for node in order:
             if node in self.reading.unreadable or any(p not in self.value_of for p in self.g.predecessors(node)):
                 continue  # a label that cannot be read, or fed by a node that failed: nothing true can be said here
-            try:
-                self.visit(node, inputs, outputs)
-            except PlanError as error:
-                if not self.frame.collect:
-                    raise self.fail(node, error) from None
-                errors.append(self.fail(node, error).diagnostic)
-            except Dot2TorchError as error:  # from a block call, located inside the block
-                if not self.frame.collect:
-                    raise type(error)(error.diagnostic, (*self.warnings, *error.diagnostics[1:])) from None
-                errors.extend(error.diagnostics)
+            self.attempt(node, lambda: self.visit(node, inputs, outputs), errors)
+            self.mark_batched(node)
+            for tail in self.g.predecessors(node):
+                self.attempt_edge(tail, node, errors)
         if errors:
             raise error_for(errors[0], (*errors[1:], *self.warnings))
         if self.reading.is_cell:
@@ -121,6 +115,34 @@ class Planner:
         graph = self.record.graph(list(inputs), outputs, list(self.reading.order))
         return Plan(self.diagram.name, self.diagram.file, self.walk.steps, outputs, self.warnings,
                     graph=graph, children=self.children)
+
+    def attempt(self, node: str, action: Callable[[], None], errors: list[Diagnostic]) -> None:
+        """Plan one node; an error stops the walk, or, when the frame collects, is kept."""
+        try:
+            action()
+        except PlanError as error:
+            if not self.frame.collect:
+                raise self.fail(node, error) from None
+            errors.append(self.fail(node, error).diagnostic)
+        except Dot2TorchError as error:  # from a block call, located inside the block
+            if not self.frame.collect:
+                raise type(error)(error.diagnostic, (*self.warnings, *error.diagnostics[1:])) from None
+            errors.extend(error.diagnostics)
+
+    def attempt_edge(self, tail: str, head: str, errors: list[Diagnostic]) -> None:
+        """Check the tensor on an edge against the shape its label annotates, if any."""
+        dims = self.reading.edge_shapes.get((tail, head))
+        if dims is None:
+            return
+        try:
+            check_shape(read_annotation(dims, self.scope), tuple(self.value_of[tail][1].shape), repr(tail))
+        except PlanError as error:
+            code = "D2T318" if error.code == "D2T302" else error.code
+            located = replace(error, code=code, message=f"edge {tail} -> {head}: {error.message}")
+            diagnostic = located.diagnostic().located(**locate_edge(self.diagram, self.diagram.graph, tail, head))
+            if not self.frame.collect:
+                raise error_for(diagnostic, tuple(self.warnings)) from None
+            errors.append(diagnostic)
 
     def report_unreadable(self) -> list[Diagnostic]:
         """The labels that cannot be read: the first raises, unless the frame collects every
@@ -152,8 +174,8 @@ class Planner:
         annotating: set[str] = set()
         for node, label in self.labels.items():
             dims = label.dims if isinstance(label, (IOLabel, FeatureMapLabel)) else None
-            if dims and batch_name(dims):
-                sizing.add(batch_name(dims))  # the batch stays free: checks show it as N
+            if dims and dims[0].key is None:  # the batch stays free: checks show it as N
+                sizing.update(n.name for n in E.free_names(dims[0].values[0]))
             names = {n.name for n in label_names(label)}
             sizes = isinstance(label, OpLabel) and self.reading.roles[node] is not Role.NAMED
             (sizing if sizes else annotating).update(names)
@@ -277,8 +299,11 @@ class Planner:
             check_shape(read_annotation(dims, self.scope), tuple(value.shape), repr(preds[0]))
 
     def add_layer(self, node: str, label: OpLabel, preds: list[str]) -> None:
-        spec = find(label.name)
-        block = None if spec is not None else self.library.block_for(self.diagram, node, self.frame.stack[0])
+        called = self.reading.calls[node]
+        if isinstance(called, PlanError):
+            raise called
+        block = called.block
+        spec = None if block is not None else find(label.name)
         inputs = [self.value_of[p] for p in preds]
         names = tuple(n for n, _ in inputs)
         name = identifier(node, self.taken)
@@ -290,12 +315,13 @@ class Planner:
             return
         spec = spec or self.torch_nn_spec(label)
         self.check_arity(spec, label, preds)
+        keep = self.keeps_batch(node, preds)
         if label.repeat is not None and spec.name != "UpSample":
-            copies, out = self.repeat_layer(spec, label, preds, [v for _, v in inputs])
+            copies, out = self.repeat_layer(spec, label, preds, [v for _, v in inputs], keep)
             self.add_step(node, name, "layer", "Sequential", out, names, None, len(copies))
             self.record.node(node, ir.Kind.REPETITION, preds, copies=copies)
             return
-        layer, out = self.plan_layer(spec, label, self.scope, preds, [v for _, v in inputs])
+        layer, out = self.plan_layer(spec, label, self.scope, preds, [v for _, v in inputs], keep)
         op = layer.target.__name__ if hasattr(layer.target, "__name__") else spec.name
         self.add_step(node, name, "layer", op, out, names, layer)
         self.record.node(node, ir.Kind.MODULE if layer.is_module else ir.Kind.FUNCTION, preds, layer=layer)
@@ -314,38 +340,60 @@ class Planner:
             found = f"{count} ({', '.join(map(repr, preds))})" if preds else "none"
             raise PlanError("D2T305", f"{label.name} takes {wanted} input{'s' if wanted != '1' else ''}, receives {found}")
 
+    def keeps_batch(self, node: str, preds: list[str]) -> bool:
+        """Must this layer keep the batch as the first axis? Yes, where every input carries
+        the batch, unless an annotation after it writes the batch it becomes (batch.py)."""
+        if not preds or any(p not in self.walk.batched for p in preds):
+            return False
+        for succ in self.g.successors(node):
+            if batch.states_batch(self.reading.edge_shapes.get((node, succ))):
+                return False
+            label = self.labels[succ]
+            role = self.reading.roles[succ]
+            if role in (Role.ANNOTATION, Role.OUTPUT) and batch.states_batch(label.dims):
+                return False
+            if role is Role.NAMED and batch.states_batch(named_dims(label)):
+                return False
+        return True
+
+    def mark_batched(self, node: str) -> None:
+        """A node's tensor carries the batch if it is an input or noise, or if it is made
+        from one that does (a parameter never does)."""
+        role = self.reading.roles[node]
+        if node in self.value_of and (role in (Role.INPUT, Role.NOISE) or (
+                role is not Role.PARAMETER and any(p in self.walk.batched for p in self.g.predecessors(node)))):
+            self.walk.batched.add(node)
+
     @staticmethod
     def plan_layer(spec: OpSpec, label: OpLabel, scope: Mapping[str, E.Value], preds: list[str],
-                   inputs: list[torch.Tensor]) -> tuple[Layer, torch.Tensor]:
+                   inputs: list[torch.Tensor], keep_batch: bool = False) -> tuple[Layer, torch.Tensor]:
         """One op: its Layer, and the tensor that comes out. The module is constructed on the
         meta device (no weights allocated, its arguments checked); the output's shape comes
         from the op's closed-form rule (shape_rules), or, for an op without one or a call the
         rule is not sure torch accepts, from running the layer on meta tensors, which gives
-        torch's own error."""
+        torch's own error. With `keep_batch`, the output's first axis must follow the batch."""
         call = OpCall(label, scope, tuple(tuple(v.shape) for v in inputs), tuple(preds))
         layer = spec.plan(call)
         try:
             module = shape_rules.meta_module(layer) if layer.is_module else None
             for name, parameter in module.named_parameters() if module is not None else ():
                 check_elements(f"parameter {name}", parameter)
-            ruled = shape_rules.infer(layer, module, [(tuple(v.shape), v.dtype) for v in inputs])
-            if isinstance(ruled, shape_rules.Out):
-                out = torch.empty(ruled.shape, dtype=ruled.dtype, device="meta")
-            else:
-                with torch.device("meta"):
-                    out = layer.call(inputs, module)
+            out = _output(layer, module, inputs)
         except (RuntimeError, ValueError, TypeError, OverflowError) as error:
             raise PlanError("D2T309", f"torch rejects this layer: {str(error).splitlines()[0]}") from None
+        if keep_batch:
+            given = {a.keyword: a.value for a in layer.arguments} | dict(layer.kwargs)
+            batch.check_kept(given, inputs, out, lambda probe: _output(layer, module, probe), preds)
         return layer, out
 
-    def repeat_layer(self, spec: OpSpec, label: OpLabel, preds: list[str],
-                     inputs: list[torch.Tensor]) -> tuple[list[Layer], torch.Tensor]:
+    def repeat_layer(self, spec: OpSpec, label: OpLabel, preds: list[str], inputs: list[torch.Tensor],
+                     keep_batch: bool) -> tuple[list[Layer], torch.Tensor]:
         """`Linear x 3 [8, 8]`: copies in sequence, each with its own weights; #Layer counts them."""
         count = repeat_count(label.repeat, self.scope)
         self.refuse_past_limit(label, Cost(count))
         copies = []
         for i in range(count):
-            layer, out = self.plan_layer(spec, label, {**self.scope, "#": i}, preds, inputs)
+            layer, out = self.plan_layer(spec, label, {**self.scope, "#": i}, preds, inputs, keep_batch)
             copies.append(layer)
             inputs, preds = [out], preds
         return copies, out
@@ -420,6 +468,15 @@ class Planner:
     def within(error: Dot2TorchError, context: str) -> Dot2TorchError:
         """The same error, and what came with it, said to have happened inside a block call."""
         return type(error)(error.diagnostic.within(context), tuple(d.within(context) for d in error.diagnostics[1:]))
+
+
+def _output(layer: Layer, module: torch.nn.Module | None, inputs: list[torch.Tensor]) -> torch.Tensor:
+    """The tensor a layer gives, on the meta device: from its closed-form rule, else by running it."""
+    ruled = shape_rules.infer(layer, module, [(tuple(v.shape), v.dtype) for v in inputs])
+    if isinstance(ruled, shape_rules.Out):
+        return torch.empty(ruled.shape, dtype=ruled.dtype, device="meta")
+    with torch.device("meta"):
+        return layer.call(inputs, module)
 
 
 def _suggest(name: str, library: Library) -> str:

@@ -5,6 +5,11 @@ inputs, the edges formula names imply). Planning a use of the digraph reads the 
 A formula name refers to the node whose label starts with it, whether or not an edge was
 drawn (a missing edge is a warning).
 
+Every attribute of a node or edge is dot2torch's, Graphviz's (drawing only), or warned
+about (attributes.py). An edge's label is a shape annotation of the tensor on it, checked
+by the planner, or a warning. An edge into an input is an error; a branch that reaches no
+output is a warning at its last node.
+
 A label that cannot be read does not stop the pass: the node is recorded as unreadable, with
 its diagnostic, and the rest is read around it. The planner decides whether to report one
 (load) or all of them (check), since a Reading is shared by every use of the digraph.
@@ -16,11 +21,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Mapping
 
+from . import attributes
 from . import expr as E
-from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, error_for
+from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, error_for, one_line
 from .formula import FUNCTIONS, is_time_index, key_of, leaves
-from .grammar import Dim, FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, label_names
-from .library import Library
+from .grammar import Dim, FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, label_names, parse_label
+from .library import Called, Library
 from .ops import find
 from .ops.torch_nn import find_torch_nn
 from .reader import Diagram
@@ -66,6 +72,8 @@ class Reading:
     is_cell: bool
     warnings: tuple[Diagnostic, ...]
     unreadable: Mapping[str, Diagnostic]  # node → why its label cannot be read, located, in declaration order
+    edge_shapes: Mapping[tuple[str, str], tuple[Dim, ...]]  # (tail, head) → the shape its label annotates
+    calls: Mapping[str, Called | PlanError]  # each layer node → what it calls, or why that cannot be said
 
 
 def locate(diagram: Diagram, graph: nx.DiGraph, node: str | None) -> dict[str, object]:
@@ -75,6 +83,15 @@ def locate(diagram: Diagram, graph: nx.DiGraph, node: str | None) -> dict[str, o
         place.update(node=node, label=data["label"], line=data["line"], column=data["column"])
     else:
         place["line"] = diagram.line
+    return place
+
+
+def locate_edge(diagram: Diagram, graph: nx.DiGraph, tail: str, head: str) -> dict[str, object]:
+    """An edge's place: its head node, at the edge's own line where the reader gives one."""
+    place = locate(diagram, graph, head)
+    data = graph.edges[tail, head]
+    if data.get("line") is not None:
+        place.update(line=data["line"], column=data.get("column"))
     return place
 
 
@@ -163,6 +180,9 @@ class _ReadingPass:
     def warn(self, node: str | None, error: PlanError) -> None:
         self.warnings.append(error.diagnostic().located(**locate(self.diagram, self.g, node)))
 
+    def warn_edge(self, tail: str, head: str, error: PlanError) -> None:
+        self.warnings.append(error.diagnostic().located(**locate_edge(self.diagram, self.g, tail, head)))
+
     def run(self) -> Reading:
         if len(self.g) == 0:
             raise self.fail(None, PlanError("D2T103", "expected a digraph with nodes, found none"))
@@ -187,12 +207,18 @@ class _ReadingPass:
         for node in inputs:
             roles[node] = Role.INPUT
         formulas = {n: f for n in self.readable if (f := self.formula_of(n)) is not None}
+        self.check_attributes(roles)
+        edge_shapes = self.edge_shapes()
+        calls = self.calls(roles)
         self.link_references(inputs, roles, formulas, defined)
         self.check_acyclic()
         self.check_edges(inputs)
+        if not is_cell:
+            self.warn_dead_branches(roles)
         labels = {n: self.labels.get(n, UNREADABLE_LABEL) for n in self.order}
         return Reading(self.diagram, self.g, self.order, labels, roles, formulas, defined, defaults,
-                       inputs, time_inputs, is_cell, tuple(self.warnings), dict(self.unreadable))
+                       inputs, time_inputs, is_cell, tuple(self.warnings), dict(self.unreadable),
+                       edge_shapes, calls)
 
     # -- labels --------------------------------------------------------------------------
     def names_op(self, node: str, label: OpLabel) -> bool:
@@ -303,6 +329,57 @@ class _ReadingPass:
                 defaults[name.name] = value
         return defaults
 
+    def calls(self, roles: Mapping[str, Role]) -> dict[str, Called | PlanError]:
+        """What each layer node calls (library.call_of's rule), and what the rule says about
+        a name that is both a layer and a digraph; an error is the planner's to report."""
+        calls: dict[str, Called | PlanError] = {}
+        for node in self.readable:
+            if roles[node] is not Role.LAYER:
+                continue
+            try:
+                calls[node] = self.library.call_of(self.diagram, node, self.root)
+            except PlanError as error:
+                calls[node] = error
+                continue
+            if calls[node].said is not None:
+                self.warn(node, calls[node].said)
+        return calls
+
+    # -- attributes ----------------------------------------------------------------------
+    def check_attributes(self, roles: Mapping[str, Role]) -> None:
+        """Warn about every attribute that is neither dot2torch's nor Graphviz's, and about a
+        `block=` on a node that calls nothing."""
+        for node in self.order:
+            attrs = self.g.nodes[node]["attrs"]
+            for message in attributes.unknown(attrs, "node"):
+                self.warn(node, PlanError("D2T320", message, severity=Severity.WARNING))
+            if "block" in attrs and roles[node] not in (Role.LAYER, Role.UNREADABLE):
+                self.warn(node, PlanError(
+                    "D2T428", f"block={attrs['block']!r} changes nothing: this node is {ROLE_NOUNS[roles[node]]}, "
+                    "not a layer that could call a digraph", severity=Severity.WARNING))
+        for tail, head, data in self.g.edges(data=True):
+            for message in attributes.unknown(data["attrs"], "edge"):
+                self.warn_edge(tail, head, PlanError("D2T320", f"edge {tail} -> {head}: {message}", severity=Severity.WARNING))
+
+    def edge_shapes(self) -> dict[tuple[str, str], tuple[Dim, ...]]:
+        """The shape annotation each edge's label gives; any other edge label is a warning."""
+        found: dict[tuple[str, str], tuple[Dim, ...]] = {}
+        for tail, head, data in self.g.edges(data=True):
+            text = data["attrs"].get("label")
+            if text is None or not text.strip():
+                continue
+            try:
+                label = parse_label(text).label
+            except PlanError:
+                label = None
+            if isinstance(label, FeatureMapLabel):
+                found[tail, head] = label.dims
+                continue
+            self.warn_edge(tail, head, PlanError(
+                "D2T319", f"edge {tail} -> {head}: its label {one_line(text)!r} is not a shape annotation such as "
+                "[BatchSize, C=64], so it changes nothing", severity=Severity.WARNING))
+        return found
+
     # -- inputs and edges --------------------------------------------------------------
     def time_inputs(self) -> tuple[str, ...]:
         """A cell's inputs: X[t] first, then its states (H[t-1], C[t-1]) in declaration order."""
@@ -372,10 +449,49 @@ class _ReadingPass:
         raise self.fail(cycle[0][0], PlanError("D2T104", f"the graph has a cycle: {path}"))
 
     def check_edges(self, inputs: tuple[str, ...]) -> None:
-        """An edge drawn twice is ambiguous; an input that feeds nothing is a mistake."""
+        """An edge drawn twice is ambiguous; an input that feeds nothing, or that an edge
+        feeds, is a mistake."""
         for source, target, data in self.g.edges(data=True):
             if data.get("count", 1) > 1:
                 raise self.fail(target, PlanError("D2T108", f"the edge {source} -> {target} is drawn {data['count']} times"))
         for node in inputs:
             if self.g.out_degree(node) == 0 and len(self.g) > 1:
                 raise self.fail(node, PlanError("D2T107", "this input feeds nothing"))
+            feeding = next(iter(sorted(self.g.predecessors(node), key=lambda p: self.g.nodes[p]["order"])), None)
+            if feeding is not None:
+                raise self.fail(node, PlanError(
+                    "D2T316", f"expected no edge into an input, found {feeding} -> {node}: an input is an argument "
+                    "of the model, so what the edge brings would be dropped; draw the edge to another node"))
+
+    def warn_dead_branches(self, roles: Mapping[str, Role]) -> None:
+        """Where the diagram has output nodes, every other sink ends a branch whose result is
+        discarded although its layers are built: a warning at that sink."""
+        ends = [n for n in self.readable if self.g.out_degree(n) == 0 and self.g.in_degree(n)
+                and roles[n] not in (Role.OUTPUT, Role.INPUT, Role.UNREADABLE)]  # a lone node is refused elsewhere
+        outputs = [n for n in self.order if roles[n] is Role.OUTPUT]
+        if not ends or not outputs:
+            return
+        import networkx as nx  # on first use: a quarter second, most of importing dot2torch
+        used = set(outputs).union(*(nx.ancestors(self.g, n) for n in outputs))
+        for end in ends:
+            feeding = nx.ancestors(self.g, end) | {end}
+            branch = [n for n in self.order if n in feeding and n not in used and roles[n] is not Role.INPUT]
+            self.warn(end, PlanError("D2T317", f"this branch reaches no output, so its result is discarded: "
+                                               f"{listing(branch)} {'is' if len(branch) == 1 else 'are'} built and "
+                                               "never used; draw an edge from here to an output, or remove the branch",
+                                     severity=Severity.WARNING))
+
+
+ROLE_NOUNS = {
+    Role.INPUT: "an input", Role.OUTPUT: "an output", Role.ANNOTATION: "a shape annotation",
+    Role.NAMED: "a named value", Role.PARAMETER: "a parameter", Role.NOISE: "a noise source",
+    Role.FORMULA: "a formula",
+}
+
+
+def listing(nodes: list[str], most: int = 4) -> str:
+    """`'a'`, `'a' and 'b'`, `'a', 'b' and 3 more`."""
+    shown = [repr(n) for n in nodes[:most]]
+    if len(nodes) > most:
+        return f"{', '.join(shown)} and {len(nodes) - most} more"
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"

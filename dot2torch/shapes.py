@@ -45,8 +45,8 @@ def read_annotation(dims: tuple[Dim, ...], scope: Mapping[str, E.Value]) -> Expe
     for i, dim in enumerate(ordered):
         text = (f"{dim.key}=" if dim.key else "") + " = ".join(E.render(v) for v in dim.values)
         written.append(text)
-        if i == 0 and dim.key is None and isinstance(dim.values[0], E.Name) and dim.values[0].name not in scope:
-            sizes.append(None)
+        if i == 0 and dim.key is None and any(n.name not in scope for n in E.free_names(dim.values[0])):
+            sizes.append(None)  # a free batch, or one written as an expression of it ([2*BatchSize, ...])
             continue
         values = [E.as_size(E.evaluate(v, scope), text) for v in dim.values]
         if any(v != values[0] for v in values[1:]):

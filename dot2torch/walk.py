@@ -21,6 +21,7 @@ class Walk:
     step_of: dict[str, Step] = field(default_factory=dict)
     taken: set[str] = field(default_factory=set)  # identifiers given out
     parameters: dict[str, tuple[int, ...]] = field(default_factory=dict)  # the graph's own tensors
+    batched: set[str] = field(default_factory=set)  # nodes whose tensor carries the batch on its first axis
 
     def node_of_step(self) -> dict[str, str]:
         """Step name → node id."""

@@ -46,8 +46,20 @@ def _target(call: OpCall) -> tuple[list[int], list[E.Expr] | None]:
     elif len(positional) == 1:
         exprs = [positional[0].value]
     else:
+        _check_batch_entry(positional[0].value, positional)
         exprs = [a.value for a in positional[1:]]  # the first entry is the batch
     return [_size(call, e) for e in exprs], exprs
+
+
+def _check_batch_entry(first: E.Expr, positional: list) -> None:
+    """Of several sizes the first is the batch: a name (`BatchSize`) or -1, as in torch's
+    `x.reshape(-1, 400)`. A number or an expression there is a size the reshape would drop."""
+    if isinstance(first, E.Name) or E.render(first) == "-1":
+        return
+    written = ", ".join(E.render(a.value) for a in positional)
+    raise PlanError("D2T321", f"reshape [{written}] reads its first entry as the batch, found {E.render(first)}: "
+                              f"write the batch first ([BatchSize, {written}]), or a sample's shape as one "
+                              f"tuple (reshape([{written}]))")
 
 
 def _size(call: OpCall, e: E.Expr) -> int:
