@@ -173,14 +173,15 @@ class FormulaTyping:
         return leaf
 
     def implied(self, pending: _Pending, symbol: str, args: list[Any], width: int | None) -> torch.Tensor:
-        """The parameter a name implies by its place: `A @ P` or `S + P` / `S - P`."""
+        """The parameter a name implies by its place: `A @ P` a matrix; `S + P`, `S - P` and
+        `S * P` a vector over S's last axis."""
         other = next((a for a in args if isinstance(a, torch.Tensor)), None)
         if symbol == "@" and args[-1] is pending and other is not None:
             if width is None:
                 raise PlanError("D2T211", f"cannot tell the shape of parameter {pending.key}: annotate the formula's result")
             shape: tuple[int, ...] = (other.shape[-1], width)
             exprs = (self.record.last_axis(other), self.record.width)
-        elif symbol in "+-" and other is not None:
+        elif symbol in "+-*" and other is not None:  # a bias; a per-feature scale (layer scale γ)
             shape = (other.shape[-1],)
             exprs = (self.record.last_axis(other),)
         else:

@@ -136,8 +136,8 @@ def test_generated_code_equals_load(generated, case):
 def test_every_shipped_model_is_a_case():
     names = {c.name for c in CASES if c.path.parent == DIAGRAMS}
     assert {"Lenet", "VGG16", "ResNet18", "DenseNet", "TimeRNN", "LSTMCell", "GRUCell",
-            "VariationAutoEncoder", "AlexNet"} <= names
-    assert len(names) == 18
+            "VariationAutoEncoder", "AlexNet", "ConvNeXtBlock"} <= names
+    assert len(names) == 19
 
 
 def test_generated_code_is_ruff_clean(generated):

@@ -40,7 +40,7 @@ def test_every_seed_model_is_in_diagrams():
     assert names == {
         "LinearRegression", "LogisticRegression", "SoftmaxRegression", "MLP", "Lenet", "AlexNet", "VGG16",
         "ResNet18", "DenseNet", "StackAutoEncoder", "DenoiseAutoEncoder", "VariationAutoEncoder",
-        "ConvAutoEncoder", "TimeRNN", "NLPRNN", "LSTMCell", "GRUCell", "TorchvisionResNet18",
+        "ConvAutoEncoder", "TimeRNN", "NLPRNN", "LSTMCell", "GRUCell", "TorchvisionResNet18", "ConvNeXtBlock",
     }
 
 

@@ -134,3 +134,38 @@ def test_no_op_moves_the_batch(label, message):
 ])
 def test_arguments_are_checked_where_they_are_written(label, code, message):
     assert first_error(chain(label)) == (code, "n0", message)
+
+
+class HandConvNeXtBlock(torch.nn.Module):
+    """torchvision's CNBlock, written out (stochastic depth left out)."""
+
+    def __init__(self, dim: int = 96) -> None:
+        super().__init__()
+        self.dwconv = torch.nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = torch.nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = torch.nn.Linear(dim, 4 * dim)
+        self.pwconv2 = torch.nn.Linear(4 * dim, dim)
+        self.layer_scale = torch.nn.Parameter(torch.full((dim,), 1e-6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.pwconv2(torch.nn.functional.gelu(self.pwconv1(self.norm(y))))
+        return x + (self.layer_scale * y).permute(0, 3, 1, 2)
+
+
+def test_the_convnext_block_equals_torchvisions_written_by_hand():
+    from pathlib import Path
+
+    model = dot2torch.load(Path(__file__).resolve().parent.parent / "diagrams" / "convnext.dot").eval()
+    hand = HandConvNeXtBlock().eval()
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in hand.parameters()) == 79_296
+    pairs = {"gamma": "layer_scale", "dw.weight": "dwconv.weight", "dw.bias": "dwconv.bias",
+             "norm.weight": "norm.weight", "norm.bias": "norm.bias", "fc1.weight": "pwconv1.weight",
+             "fc1.bias": "pwconv1.bias", "fc2.weight": "pwconv2.weight", "fc2.bias": "pwconv2.bias"}
+    assert list(model.state_dict()) == list(pairs)
+    hand.load_state_dict({pairs[k]: v for k, v in model.state_dict().items()})
+    x = torch.randn(2, 96, 14, 14)
+    with torch.no_grad():
+        out = model(x)
+        assert out.shape == (2, 96, 14, 14)
+        torch.testing.assert_close(out, hand(x), rtol=0, atol=0)
