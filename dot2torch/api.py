@@ -13,10 +13,13 @@ import torch.fx
 from . import expr as E
 from . import ir, lower
 from .build import build_model, build_module
-from .errors import Diagnostic, Dot2TorchError
+from .errors import Diagnostic, Dot2TorchError, DotSyntaxError, SymbolError
 from .library import Library, open_source
 from .limits import Limits, using
+from .params import given, unbound
 from .paths import shown_path
+from .reader import Diagram
+from .sources import require_source, unexaminable
 from .version import __version__
 from .generate import GENERATED_MARK as GENERATED_MARK, generate, generate_package
 from .free_symbols import plan_diagram
@@ -57,24 +60,24 @@ def load(
     bounds on what a diagram may ask for (dot2torch.limits.Limits).
     """
     with _api_call(limits):
-        library = open_source(source)
-        return build_model(plan_diagram(library, library.pick(name), params))
+        library, diagram, bound = _model(source, name, params)
+        return build_model(plan_diagram(library, diagram, bound))
 
 
 def plan(source: str | Path, name: str | None = None, *, params: Mapping[str, E.Value] | None = None,
          limits: Limits | None = None) -> Plan:
     """The checked plan of a diagram (layers and shapes) without building weights."""
     with _api_call(limits):
-        library = open_source(source)
-        return plan_diagram(library, library.pick(name), params)
+        library, diagram, bound = _model(source, name, params)
+        return plan_diagram(library, diagram, bound)
 
 
 def model_ir(source: str | Path, name: str | None = None, *, params: Mapping[str, E.Value] | None = None,
              limits: Limits | None = None) -> ir.Model:
     """The model IR of a diagram: its graph and every graph it calls, each once."""
     with _api_call(limits):
-        library = open_source(source)
-        return lower.model_ir(plan_diagram(library, library.pick(name), params, stand_in_free_symbols=True))
+        library, diagram, bound = _model(source, name, params)
+        return lower.model_ir(plan_diagram(library, diagram, bound, stand_in_free_symbols=True))
 
 
 def codegen(source: str | Path, name: str | None = None, *, params: Mapping[str, E.Value] | None = None,
@@ -83,14 +86,13 @@ def codegen(source: str | Path, name: str | None = None, *, params: Mapping[str,
     only torch: a class per digraph, free symbols as constructor arguments (`params` become
     the model's defaults). `command` is the one the header says regenerates it."""
     with _api_call(limits):
-        library = open_source(source)
-        diagram = library.pick(name)
-        model = _checked_ir(library, diagram, params)
+        library, diagram, bound = _model(source, name, params)
+        model = _checked_ir(library, diagram, bound)
     shown = shown_path(source)
     if command is None:
-        bound = [word for k, v in (params or {}).items() for word in ("--param", f"{k}={v}")]
-        command = shlex.join(["dot2torch", "build", shown, "--name", diagram.name, *bound, "-o", "OUT.py"])
-    return generate(model, source=shown, command=command, version=__version__, defaults=dict(params or {}))
+        words = [word for k, v in bound.items() for word in ("--param", f"{k}={v}")]
+        command = shlex.join(["dot2torch", "build", shown, "--name", diagram.name, *words, "-o", "OUT.py"])
+    return generate(model, source=shown, command=command, version=__version__, defaults=bound)
 
 
 def codegen_package(sources: str | Path | Sequence[str | Path], name: str | None = None, *,
@@ -99,19 +101,57 @@ def codegen_package(sources: str | Path | Sequence[str | Path], name: str | None
     """Python modules (file name → source) for every model digraph of the sources (or the
     one named): a module per model, `__init__.py`, and `shared.py` holding the blocks that
     several models call, written once."""
-    many = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    many = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     models: list[ir.Model] = []
     shown: dict[str, str] = {}
     with _api_call(limits):
+        chosen = []
         for source in many:
-            library = open_source(source)
-            for diagram in ([library.pick(name)] if name is not None else library.roots()):
-                models.append(_checked_ir(library, diagram, params))
-                shown[diagram.name] = shown_path(diagram.file or source)
+            library = _open(source)
+            chosen += [(library, d, source) for d, users in _digraphs(library, name) if not users]
+        bound = _bound(params, [(library, d) for library, d, _ in chosen], _source_file(many[0]) if many else None)
+        for library, diagram, source in chosen:
+            models.append(_checked_ir(library, diagram, bound))
+            shown[diagram.name] = shown_path(diagram.file or source)
     if command is None:
-        bound = [word for k, v in (params or {}).items() for word in ("--param", f"{k}={v}")]
-        command = shlex.join(["dot2torch", "build", *map(shown_path, many), *bound, "-o", "DIR/"])
-    return generate_package(models, sources=shown, command=command, version=__version__, defaults=dict(params or {}))
+        words = [word for k, v in bound.items() for word in ("--param", f"{k}={v}")]
+        command = shlex.join(["dot2torch", "build", *map(shown_path, many), *words, "-o", "DIR/"])
+    return generate_package(models, sources=shown, command=command, version=__version__, defaults=bound)
+
+
+def _open(source: object) -> Library:
+    """The library of a source, or a Dot2TorchError saying what was expected and found
+    (never a TypeError or an OSError)."""
+    checked = require_source(source)
+    try:
+        return open_source(checked)
+    except OSError as error:  # it changed since it was examined
+        raise unexaminable(str(checked), error) from None
+
+
+def _source_file(source: object) -> str | None:
+    """How diagnostics about a source name its file: the path as given; DOT text as <text>."""
+    if isinstance(source, Path):
+        return str(source)
+    if isinstance(source, str):
+        return "<text>" if "\n" in source or "{" in source else source
+    return None
+
+
+def _model(source: object, name: str | None, params: object) -> tuple[Library, Diagram, dict[str, E.Value]]:
+    """The library, the chosen digraph and the params it is built with, checked: each
+    parameter must bind a symbol of the model or of the blocks it calls (D2T424)."""
+    library = _open(source)
+    diagram = library.pick(_name(name, library))
+    return library, diagram, _bound(params, [(library, diagram)], diagram.file)
+
+
+def _bound(params: object, models: list[tuple[Library, Diagram]], file: str | None) -> dict[str, E.Value]:
+    bound = given(params, file)
+    problems = unbound(bound, models)
+    if problems:
+        raise SymbolError(problems[0], tuple(problems[1:]))
+    return bound
 
 
 def _checked_ir(library: Library, diagram, params: Mapping[str, E.Value] | None) -> ir.Model:
@@ -160,7 +200,8 @@ def check(
     limits: Limits | None = None,
 ) -> list[Diagnostic]:
     """Every diagnostic for the chosen digraph (or for every model digraph when name is None
-    and the source holds several), never raising for a problem in the diagram."""
+    and the source holds several), never raising for a problem in the diagram or in the
+    arguments (a missing path, an empty string, an object that is no source)."""
     return [d for outcome in check_all(source, name, params=params, limits=limits) for d in outcome.diagnostics]
 
 
@@ -171,19 +212,80 @@ def check_all(
     params: Mapping[str, E.Value] | None = None,
     limits: Limits | None = None,
 ) -> list[Outcome]:
-    """One outcome per digraph: models are planned, blocks are listed with their callers."""
+    """One outcome per digraph: models are planned, blocks are listed with their callers.
+    A source that cannot be opened is one outcome with no name, holding why."""
+    return check_sources([source], name, params=params, limits=limits)
+
+
+def check_sources(
+    sources: Sequence[object],
+    name: str | None = None,
+    *,
+    params: Mapping[str, E.Value] | None = None,
+    limits: Limits | None = None,
+) -> list[Outcome]:
+    """`check_all` over several sources at once, as the command line checks its paths: a
+    parameter must bind a symbol of one of the models checked (D2T424, at the first of them)."""
     with _api_call(limits):
-        return _check_all(source, name, params)
+        return _check_sources(list(sources), name, params)
 
 
-def _check_all(source: str | Path, name: str | None, params: Mapping[str, E.Value] | None) -> list[Outcome]:
+# A source opened for checking: its library and the digraphs chosen, each with its users
+# (a digraph with none is checked as a model); or the outcome saying why it cannot be.
+_Opened = tuple[Library, list[tuple[Diagram, list[str]]]] | Outcome
+
+
+def _check_sources(sources: list[object], name: str | None, params: object) -> list[Outcome]:
+    opened = [_open_for_check(source, name) for source in sources]
+    models = [(o[0], d) for o in opened if not isinstance(o, Outcome) for d, users in o[1] if not users]
     try:
-        library = open_source(source)
-        chosen = [library.pick(name)] if name is not None else library.primary
+        bound = given(params, _source_file(sources[0]) if sources else None)
     except Dot2TorchError as error:
-        file = str(source) if isinstance(source, Path) or "\n" not in str(source) else "<text>"
-        return [Outcome(name or "", file, diagnostics=list(error.diagnostics))]
-    return [_check_one(library, diagram, params) for diagram in chosen]
+        return [Outcome("", error.diagnostic.file, diagnostics=list(error.diagnostics))]
+    problems = unbound(bound, models)
+    outcomes: list[Outcome] = []
+    for item in opened:
+        if isinstance(item, Outcome):
+            outcomes.append(item)
+            continue
+        library, chosen = item
+        for diagram, users in chosen:
+            outcome = _check_one(library, diagram, users, bound)
+            if not users and problems:
+                outcome.diagnostics[:0], problems = problems, []
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _open_for_check(source: object, name: str | None) -> _Opened:
+    try:
+        library = _open(source)
+        return library, _digraphs(library, name)
+    except Dot2TorchError as error:
+        return Outcome("", _source_file(source), diagnostics=list(error.diagnostics))
+
+
+def _digraphs(library: Library, name: object) -> list[tuple[Diagram, list[str]]]:
+    """The digraphs to check, each with those that use it (one that none uses is a model):
+    the one named; else every digraph of the source. When they are used only by each other
+    (blocks that call each other, a digraph that stitches itself), none is a model and each
+    is checked as one: checking a source must check something."""
+    if name is not None:
+        return [(library.pick(_name(name, library)), [])]
+    chosen = [(d, [u.name for u in library.all if d.name in library.references(u)]) for d in library.primary]
+    own = {d.name for d in library.primary}
+    if all(users and set(users) <= own for _, users in chosen):
+        return [(d, []) for d, _ in chosen]
+    return chosen
+
+
+def _name(name: object, library: Library) -> str | None:
+    """A digraph's name as the caller gave it; D2T109 for anything but a str or None."""
+    if name is None or isinstance(name, str):
+        return name
+    file = library.primary[0].file if library.primary else None
+    raise DotSyntaxError(Diagnostic("D2T109", f"expected name to be a digraph's name (str) or None, "
+                                              f"found an object of type {type(name).__name__}", file=file))
 
 
 def _reading_order(d: Diagnostic, file: str | None) -> tuple[bool, str, int, int]:
@@ -191,8 +293,7 @@ def _reading_order(d: Diagnostic, file: str | None) -> tuple[bool, str, int, int
     return (d.file != file, d.file or "", d.line or 0, d.column or 0)
 
 
-def _check_one(library: Library, diagram, params) -> Outcome:
-    users = [d.name for d in library.all if diagram.name in library.references(d)]
+def _check_one(library: Library, diagram: Diagram, users: list[str], params: Mapping[str, E.Value]) -> Outcome:
     outcome = Outcome(diagram.name, diagram.file, used_by=users)
     if users:
         return outcome

@@ -12,10 +12,10 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TextIO
 
 from .version import __version__
-from .api import GENERATED_MARK, Outcome, check_all, codegen, codegen_package, layers_table, models_table
+from .api import GENERATED_MARK, Outcome, check_sources, codegen, codegen_package, layers_table, models_table
 from .paths import shown_path
 from .errors import Dot2TorchError, Severity
 from .expr import Value
@@ -43,25 +43,76 @@ class UsageError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; its exit code. A reader that stops reading (`| head -1`) stops the
+    output, not the command: the code is the command's own."""
+    try:
+        return _main(argv)
+    finally:
+        _flush(sys.stdout)
+        _flush(sys.stderr)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
+        _say(parser.format_help().rstrip("\n"))
         return 2
     try:
         params = dict(_parse_param(p) for p in args.param)
         for path in args.paths:
-            if not Path(path).exists():
-                raise UsageError(f"no such file or folder: {path}")
+            _require_path(path)
         if args.name is not None and len(args.paths) != 1:
             raise UsageError("--name needs exactly one path")
         return args.run(args, params)
     except UsageError as error:
-        print(f"dot2torch {args.command}: error: {error}", file=sys.stderr)
+        _say(f"dot2torch {args.command}: error: {error}", sys.stderr)
         return 2
     except Dot2TorchError as error:
-        print(error.diagnostic.format(), file=sys.stderr)
+        _say(error.diagnostic.format(), sys.stderr)
         return 1
+
+
+def _say(text: str, stream: TextIO | None = None) -> None:
+    """Print a line. If the reader has closed the pipe, the rest of the output goes nowhere."""
+    stream = stream or sys.stdout
+    try:
+        print(text, file=stream)
+    except BrokenPipeError:
+        _discard(stream)
+
+
+def _flush(stream: TextIO) -> None:
+    try:
+        stream.flush()
+    except BrokenPipeError:
+        _discard(stream)
+    except (OSError, ValueError):
+        pass  # closed or not a file: nothing more can be said there
+
+
+def _discard(stream: TextIO) -> None:
+    """Point the stream's file at the null device, so that what is still buffered, and what
+    Python flushes at exit, is dropped quietly instead of raising BrokenPipeError again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
+
+
+def _require_path(path: str) -> None:
+    """A command-line path names something: else a usage error. A path that exists but
+    cannot be examined is left to the check, which reports it (D2T112)."""
+    if not path:
+        raise UsageError("an empty path names no file or folder")
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        raise UsageError(f"no such file or folder: {path}") from None
+    except OSError:
+        pass
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,7 +187,7 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 def _outcomes(args: argparse.Namespace, params: dict[str, Value]) -> list[Outcome]:
     limits = _limits(args)
-    outcomes = [o for path in args.paths for o in check_all(Path(path), args.name, params=params, limits=limits)]
+    outcomes = check_sources([Path(p) for p in args.paths], args.name, params=params, limits=limits)
     if not args.verbose:
         for o in outcomes:
             o.diagnostics = [d for d in o.diagnostics if d.severity is not Severity.INFO]
@@ -152,12 +203,12 @@ def _problems(outcomes: list[Outcome], args: argparse.Namespace) -> bool:
 
 def _build(args: argparse.Namespace, params: dict[str, Value]) -> int:
     outcomes = _outcomes(args, params)
-    print(models_table(outcomes))
+    _say(models_table(outcomes))
     diagnostics = [d for o in outcomes for d in o.diagnostics]
     if diagnostics:
-        print()
+        _say("")
         for d in diagnostics:
-            print(d.format())
+            _say(d.format())
     if _problems(outcomes, args):
         return 1
     if args.output is not None:
@@ -185,14 +236,14 @@ def write_python(args: argparse.Namespace, params: dict[str, Value], models: lis
             files = {out: text}
     except Dot2TorchError as error:
         for d in error.diagnostics:
-            print(d.format(), file=sys.stderr)
+            _say(d.format(), sys.stderr)
         return 1
     for path in files:
         if path.exists() and not args.force and not _generated(path):
             raise UsageError(f"{path} exists and was not written by dot2torch: use --force to replace it")
     for path, text in files.items():
         write_atomically(path, text)
-        print(f"wrote {path}")
+        _say(f"wrote {path}")
     return 0
 
 
@@ -240,14 +291,14 @@ def _check(args: argparse.Namespace, params: dict[str, Value]) -> int:
     outcomes = _outcomes(args, params)
     diagnostics = [d for o in outcomes for d in o.diagnostics]
     if args.format == "json":
-        print(json.dumps([d.to_json() for d in diagnostics], ensure_ascii=False, indent=1))
+        _say(json.dumps([d.to_json() for d in diagnostics], ensure_ascii=False, indent=1))
     else:
         for d in diagnostics:
-            print(d.format())
+            _say(d.format())
         errors = sum(d.severity is Severity.ERROR for d in diagnostics)
         warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
         checked = sum(1 for o in outcomes if not o.used_by)
-        print(f"{checked} model(s) checked: {errors} problem(s), {warnings} warning(s)")
+        _say(f"{checked} model(s) checked: {errors} problem(s), {warnings} warning(s)")
     return 1 if _problems(outcomes, args) else 0
 
 
@@ -255,13 +306,13 @@ def _summary(args: argparse.Namespace, params: dict[str, Value]) -> int:
     outcomes = [o for o in _outcomes(args, params) if not o.used_by]
     for i, o in enumerate(outcomes):
         if i:
-            print()
+            _say("")
         if o.plan is None:
-            print(f"{o.name} ({o.file}): not built")
+            _say(f"{o.name} ({o.file}): not built")
         else:
-            print(layers_table(o))
+            _say(layers_table(o))
         for d in o.diagnostics:
-            print(d.format())
+            _say(d.format())
     return 1 if _problems(outcomes, args) else 0
 
 

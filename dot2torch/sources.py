@@ -10,6 +10,7 @@ it, and parsed only when a name resolves to them.
 from __future__ import annotations
 
 import copy
+import errno
 import functools
 import os
 import re
@@ -123,6 +124,68 @@ def _fresh(diagram: Diagram) -> Diagram:
     if isinstance(getattr(diagram, "_read", None), dict):
         fresh._read = {}
     return fresh
+
+
+# -- what a source may be ------------------------------------------------------------------
+
+_EXPECTED = "expected a .dot file, a folder or DOT text"
+_NOT_FOUND = {errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG}
+
+
+class SourceNotFound(DotSyntaxError, FileNotFoundError):
+    """D2T111: no file or folder has the name given (and a str is no DOT text either). Also a
+    FileNotFoundError, which `load` raised for a missing file before it said more."""
+
+
+def require_source(source: object) -> str | Path:
+    """The source as `library.open_source` takes it (a Path for any os.PathLike), or a
+    DotSyntaxError saying what was expected and what was found: D2T109 for an object that
+    is no str or path, D2T110 for an empty string (never the current folder), D2T111 for a
+    name that is no file or folder (and, for a str, no DOT text: that has a '{'), D2T112 for
+    a path that cannot be examined."""
+    if isinstance(source, os.PathLike) and not isinstance(source, Path):
+        source = os.fspath(source)
+        if not isinstance(source, str):
+            raise _refused("D2T109", f"{_EXPECTED} (str or pathlib.Path), found a path of {type(source).__name__}")
+        source = Path(source)
+    if isinstance(source, Path):
+        _require_path(source, str(source), "expected a .dot file or a folder")
+        return source
+    if not isinstance(source, str):
+        raise _refused("D2T109", f"{_EXPECTED} (str or pathlib.Path), found {_found(source)}")
+    if not source.strip():
+        raise _refused("D2T110", f"{_EXPECTED}, found {'an empty string' if not source else 'only whitespace'}")
+    if "{" not in source and "\n" not in source:
+        _require_path(Path(source), source, f"{_EXPECTED} (which has a '{{')")
+    return source
+
+
+def _require_path(path: Path, shown: str, expected: str) -> None:
+    missing = SourceNotFound(Diagnostic("D2T111", f"{expected}, found no file or folder of this name", file=shown))
+    try:
+        os.stat(path)
+    except ValueError:  # a NUL character: no file has that name
+        raise missing from None
+    except OSError as error:
+        raise (missing if error.errno in _NOT_FOUND else unexaminable(shown, error)) from None
+
+
+def unexaminable(shown: str, error: OSError) -> DotSyntaxError:
+    """D2T112: a path whose file or folder cannot be looked at (no permission, a loop of links)."""
+    return _refused("D2T112", f"expected a .dot file or a folder that can be read, found a path that cannot be "
+                              f"examined: {error.strerror or error}", shown)
+
+
+def _found(source: object) -> str:
+    if source is None:
+        return "None"
+    if isinstance(source, (bytes, bytearray)):
+        return f"{type(source).__name__} (decode DOT text to str first)"
+    return f"an object of type {type(source).__name__}"
+
+
+def _refused(code: str, message: str, file: str | None = None) -> DotSyntaxError:
+    return DotSyntaxError(Diagnostic(code, message, file=file))
 
 
 # -- the cheap scan ------------------------------------------------------------------------

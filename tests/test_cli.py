@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -100,6 +101,9 @@ def test_summary_table_totals(capsys):
     ("argv", "message"),
     [
         (["check", "no/such.dot"], "dot2torch check: error: no such file or folder: no/such.dot\n"),
+        (["check", ""], "dot2torch check: error: an empty path names no file or folder\n"),
+        (["summary", "diagrams/lenet.dot/x.dot"],
+         "dot2torch summary: error: no such file or folder: diagrams/lenet.dot/x.dot\n"),
         (["build", "diagrams", "--param", "oops"], "dot2torch build: error: --param takes KEY=VALUE, got 'oops'\n"),
         (["build", "diagrams/lenet.dot", "diagrams/mlp.dot", "--name", "Lenet"], "dot2torch build: error: --name needs exactly one path\n"),
     ],
@@ -195,3 +199,60 @@ def test_each_limit_has_an_option(tmp_path, capsys, option, value, code):
     result, out, _ = run(capsys, "check", str(path), option, value)
     assert result == 1
     assert code in out and f"(raise it with {option})" in out
+
+
+def test_a_misspelt_param_is_a_problem(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    message = ("diagrams/mlp.dot:4: D2T424 graph 'MLP': parameter 'NHiden1' binds nothing: expected a symbol of MLP "
+               "or the blocks it calls; did you mean 'NHidden1', 'NHidden2'?")
+    code, out, _ = run(capsys, "check", "diagrams/mlp.dot", "--param", "NHiden1=1024")
+    assert (code, out.splitlines()) == (1, [message, "1 model(s) checked: 1 problem(s), 0 warning(s)"])
+    code, out, _ = run(capsys, "build", "diagrams/mlp.dot", "--param", "NHiden1=1024")
+    assert code == 1
+    assert out.splitlines()[1].split()[-2:] == ["error:", "D2T424"] and out.splitlines()[-1] == message
+
+
+def test_a_param_may_bind_a_symbol_of_any_model_given(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    code, out, _ = run(capsys, "check", "diagrams/lenet.dot", "diagrams/regression.dot", "--param", "NFeature=13")
+    assert code == 0
+    code, out, _ = run(capsys, "check", "diagrams/lenet.dot", "diagrams/regression.dot", "--param", "NFeatur=13")
+    assert code == 1
+    assert out.splitlines()[0] == (
+        "diagrams/lenet.dot:4: D2T424 graph 'Lenet': parameter 'NFeatur' binds nothing: expected a symbol of Lenet, "
+        "LinearRegression, LogisticRegression, SoftmaxRegression or the blocks they call; did you mean 'NFeature'?")
+
+
+def test_a_folder_with_no_dot_file_is_a_problem(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("digraph G { a -> b }", encoding="utf-8")
+    os.mkfifo(tmp_path / "pipe.dot")
+    code, out, _ = run(capsys, "check", str(tmp_path))
+    assert (code, out.splitlines()) == (1, [
+        f"{tmp_path}: D2T103: expected a digraph, found a folder with no .dot file to read",
+        "1 model(s) checked: 1 problem(s), 0 warning(s)",
+    ])
+    assert run(capsys, "build", str(tmp_path))[0] == 1
+    assert run(capsys, "summary", str(tmp_path))[0] == 1
+
+
+def test_a_block_named_with_name_is_checked(capsys):
+    code, out, _ = run(capsys, "build", str(DIAGRAMS / "alexnet.dot"), "--name", "AlexNetL1")
+    assert code == 0
+    assert out.splitlines()[1].split() == [
+        "AlexNetL1", str(DIAGRAMS / "alexnet.dot"), "34,944", "[1,", "3,", "227,", "227]", "→", "[1,", "96,", "27,",
+        "27]", "ok"]
+
+
+@pytest.mark.parametrize("argv", [["check", "diagrams"], ["summary", "diagrams/lenet.dot"], ["build", "diagrams"],
+                                  ["check", "--help"], ["check", "diagrams/mlp.dot", "--param", "NHiden1=1"]])
+def test_a_closed_pipe_is_no_traceback(argv):
+    """`dot2torch check diagrams | head -1`: the reader goes away; the command ends quietly with
+    its own exit code. The pipe's reading end is closed before the command writes anything."""
+    reading, writing = os.pipe()
+    os.close(reading)
+    try:
+        result = subprocess.run([sys.executable, "-m", "dot2torch", *argv], stdout=writing, stderr=subprocess.PIPE,
+                                text=True, cwd=ROOT, check=False)
+    finally:
+        os.close(writing)
+    assert (result.returncode, result.stderr) == (1 if "--param" in argv else 0, "")
