@@ -49,9 +49,11 @@ def check_kept(arguments: dict[str, object], inputs: list[torch.Tensor], out: to
     batch, rank = shapes[0][0], len(shapes[0])
     received = ", ".join(f"{list(s)} from {src!r}" for s, src in zip(shapes, sources))
     planned = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+    # -rank is axis 0 too, where the output keeps the rank (unsqueeze(-1) of [N] adds an axis after it)
+    batch_axes = (0, -rank) if planned is not None and len(planned) == rank else (0,)
     for keyword in AXIS_KEYWORDS:
         value = arguments.get(keyword)
-        if isinstance(value, int) and not isinstance(value, bool) and value in (0, -rank):
+        if isinstance(value, int) and not isinstance(value, bool) and value in batch_axes:
             meant = _MEANT if planned is not None and planned[:1] != (batch,) else ""
             raise PlanError("D2T321", f"works over axis {value}, the batch, of {received}: the axes of a sample count "
                                       f"from 1 (axis 1 is the channels or features){meant}")

@@ -172,7 +172,8 @@ class Planner:
             return {}
         sizing: set[str] = set()
         annotating: set[str] = set()
-        for node, label in self.labels.items():
+        edge_labels = [FeatureMapLabel(dims) for dims in self.reading.edge_shapes.values()]
+        for node, label in [*self.labels.items(), *((None, label) for label in edge_labels)]:
             dims = label.dims if isinstance(label, (IOLabel, FeatureMapLabel)) else None
             if dims and dims[0].key is None:  # the batch stays free: checks show it as N
                 sizing.update(n.name for n in E.free_names(dims[0].values[0]))
@@ -269,7 +270,11 @@ class Planner:
             batch = batch_name(dims)
             if batch is not None and batch not in scope:
                 scope[batch] = given[0][0][0] if given else 1
-            shape = tuple(int(s) for s in read_annotation(dims, scope).sizes)  # type: ignore[arg-type]
+            expected = read_annotation(dims, scope)
+            if expected.sizes[0] is None:
+                raise PlanError("D2T321", f"an input's first entry is its batch: a name such as BatchSize, or a "
+                                          f"number; found {expected.written[0]}")
+            shape = tuple(int(s) for s in expected.sizes)  # type: ignore[arg-type]
             dtype = torch.long if self.feeds_integer_op(node) else torch.float32
         meta = torch.empty(shape, dtype=dtype, device="meta")
         self.add_step(node, identifier(head_key(label) if isinstance(label, OpLabel) else node, self.taken, local=True),

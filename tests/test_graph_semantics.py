@@ -106,6 +106,16 @@ def test_an_edge_label_in_the_seed_layout_is_checked_in_torch_order():
     ]
 
 
+def test_an_edge_label_may_use_a_size_only_annotations_use():
+    """SeqLen sizes nothing the model stores: checks use 32 for it, as in node annotations."""
+    text = ('digraph G { inp [label="input [BatchSize, SeqLen, 4]"] a [label="Linear [4, 3]"] r [label="Relu"] '
+            'inp -> a; a -> r [label="[BatchSize, SeqLen, 3]"] }')
+    assert said(text) == []
+    assert said(text.replace("SeqLen, 3]", "SeqLen, 5]")) == [
+        ("D2T318", "error", "r", "edge a -> r: expects [N, 32, 5] (SeqLen, 5), receives [1, 32, 3] from 'a'"),
+    ]
+
+
 def test_any_other_edge_label_is_a_warning_naming_the_edge():
     assert said(graph('a [label="Relu"] inp -> a [label="features"]')) == [
         ("D2T319", "warning", "a", "edge inp -> a: its label 'features' is not a shape annotation such as "
