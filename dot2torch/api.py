@@ -218,7 +218,7 @@ def check_all(
 
 
 def check_sources(
-    sources: Sequence[object],
+    sources: Sequence[str | Path],
     name: str | None = None,
     *,
     params: Mapping[str, E.Value] | None = None,
@@ -226,8 +226,9 @@ def check_sources(
 ) -> list[Outcome]:
     """`check_all` over several sources at once, as the command line checks its paths: a
     parameter must bind a symbol of one of the models checked (D2T424, at the first of them)."""
+    many = list(sources) if isinstance(sources, (list, tuple)) else [sources]  # a str is one source, not its letters
     with _api_call(limits):
-        return _check_sources(list(sources), name, params)
+        return _check_sources(many, name, params)
 
 
 # A source opened for checking: its library and the digraphs chosen, each with its users

@@ -188,3 +188,7 @@ def test_a_name_that_is_no_str_is_a_diagnostic():
         dot2torch.load(DIAGRAMS / "mlp.dot", 3)
     assert (info.value.code, info.value.diagnostic.message) == ("D2T109", message)
 
+
+
+def test_check_sources_takes_one_str_as_one_source():
+    assert [o.name for o in check_sources(str(DIAGRAMS / "mlp.dot"))] == ["MLP"]
