@@ -14,6 +14,7 @@ import torch
 import dot2torch
 from dot2torch import Severity
 from dot2torch.attributes import EDGE_OWN, GRAPHVIZ_EDGE, GRAPHVIZ_NODE, NODE_OWN
+from conftest import SEED
 
 INPUT = 'inp [label="input [BatchSize, 4]"]'
 
@@ -186,6 +187,19 @@ def test_a_digraph_in_another_file_named_like_a_layer_is_called_with_a_warning(t
                                           "digraph to use the layer"),
     ]
     assert _parameters(path) == 4 * 4 + 4
+
+
+def test_the_seed_calls_its_rnn_cell_from_another_file_with_a_warning():
+    """The seed draws RNNCell in its own file and calls it from TimeRNN: the cell is called
+    (its W, U, b per layer: 8*16+16*16+16 and 16*16+16*16+16, and the Linear's 16*4+4)."""
+    path = SEED / "5_1_rnn_time.dot"
+    params = {"NFeature": 8, "NHidden": 16, "NLabels": 4, "NLayers": 2}
+    message = (f"'RNNCell' calls the digraph RNNCell of {SEED / '5_3_rnn_cell.dot'}, not torch.nn.RNNCell: write "
+               "block=\"RNNCell\" on the node to say so, or rename the digraph to use the layer")
+    assert [(d.code, d.node, d.message) for d in dot2torch.check(path, params=params)] == [
+        ("D2T426", "rnn1", message), ("D2T426", "rnn_rest", message),
+    ]
+    assert sum(p.numel() for p in dot2torch.load(path, params=params).parameters()) == 400 + 528 + 68
 
 
 def test_block_says_the_digraph_is_meant_and_nothing_is_said(tmp_path):
