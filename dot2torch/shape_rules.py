@@ -587,6 +587,17 @@ def reshape(layer: Any, shapes: list[Shape], dtypes: list[torch.dtype]) -> Out:
     return Out(_infer_sizes(layer.args[0], math.prod(shape)), dtype)
 
 
+@function_rule(torch.permute)
+def permute(layer: Any, shapes: list[Shape], dtypes: list[torch.dtype]) -> Out:
+    shape, dtype = one_input(shapes, dtypes)
+    need(not layer.kwargs and len(layer.args) == 1)
+    dims = layer.args[0]
+    need(isinstance(dims, (tuple, list)) and len(dims) == len(shape) and all(is_int(d) for d in dims))
+    axes = [axis(d, len(shape)) for d in dims]
+    need(sorted(axes) == list(range(len(shape))))
+    return Out(tuple(shape[a] for a in axes), dtype)
+
+
 # -- merges ------------------------------------------------------------------------------
 
 

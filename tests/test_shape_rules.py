@@ -407,6 +407,19 @@ def test_reshape(data):
 
 @EXAMPLES
 @given(st.data())
+def test_permute(data):
+    shape = tuple(data.draw(st.lists(st.integers(1, 4), max_size=4)))
+    if data.draw(st.booleans()):
+        dims = tuple(data.draw(st.permutations(range(len(shape)))))
+        dims = tuple(d - len(shape) if data.draw(st.booleans()) else d for d in dims)
+    else:
+        dims = tuple(data.draw(st.lists(st.integers(-5, 4), max_size=5)))
+    layer = Layer.of(torch.permute, [Argument("dims", dims, positional=True)])
+    check_function(layer, [shape], [data.draw(DTYPES)])
+
+
+@EXAMPLES
+@given(st.data())
 def test_upsample(data):
     n = data.draw(st.integers(0, 4))
     shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), *data.draw(st.tuples(*[st.integers(1, 9)] * n)))
