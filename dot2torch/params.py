@@ -1,17 +1,20 @@
-"""What `params` (`--param K=V`) may hold, and what it may bind. A parameter that binds no
-symbol of the chosen models would be ignored, and the label's default used in silence, so it
-is an error that names the closest symbols (D2T424); a `params` that is not a mapping of
-names to values is one too (D2T425)."""
+"""What `params` (`--param K=V`) may hold, and what it may bind. A parameter that sets no
+symbol of the chosen models (a misspelt name, or a symbol that every use of takes from inside
+the model) would be ignored in silence, so it is an error that names the closest symbols or
+says where the symbol is set (D2T424); a `params` that is not a mapping of names to values is
+one too (D2T425)."""
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import replace
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from . import expr as E
+from .blocks import _pattern_symbols as pattern_symbols  # what bind_pattern binds: one rule, kept there
+from .blocks import call_symbols, cell_symbols
 from .errors import Diagnostic, Dot2TorchError, PlanError, SymbolError
-from .grammar import FormulaLabel, OpLabel, label_names
+from .grammar import FormulaLabel, Label, OpLabel, label_names
 from .library import Library, stitch
 from .ops import find
 from .reader import Diagram
@@ -52,77 +55,111 @@ def _malformed(message: str, file: str | None) -> SymbolError:
 
 
 def unbound(params: Mapping[str, E.Value], models: list[tuple[Library, Diagram]]) -> list[Diagnostic]:
-    """A D2T424 error, at the first model's digraph, for each parameter that names no symbol
-    of the models or of the blocks they call. Nothing is claimed when a label or a call of
-    one of them cannot be read: planning reports that first."""
+    """A D2T424 error, at the first model's digraph, for each parameter that sets no symbol
+    of the models or of the blocks they call: one they do not name, or one that every use
+    of takes from inside the model. Nothing is claimed when a label or a call of one of them
+    cannot be read: planning reports that first."""
     if not params or not models:
         return []
-    symbols: set[str] = set()
+    found = Symbols(set(), {})
     for library, diagram in models:
-        found = model_symbols(library, diagram)
-        if found is None:
+        symbols = model_symbols(library, diagram)
+        if symbols is None:
             return []
-        symbols |= found
+        found.settable |= symbols.settable
+        found.inside = {**symbols.inside, **found.inside}
     first = models[0][1]
     names = list(dict.fromkeys(d.name for _, d in models))
     return [
-        Diagnostic("D2T424", _message(key, names, symbols), file=first.file, line=first.line, graph=first.name)
-        for key in params if key not in symbols
+        Diagnostic("D2T424", _message(key, names, found), file=first.file, line=first.line, graph=first.name)
+        for key in params if key not in found.settable
     ]
 
 
-def _message(key: str, models: list[str], symbols: set[str]) -> str:
+def _message(key: str, models: list[str], found: Symbols) -> str:
     one = len(models) == 1
     shown = ", ".join(models[:5]) + (f" and {len(models) - 5} more" if len(models) > 5 else "")
+    text = f"parameter {key!r} binds nothing"
+    if key in found.inside:
+        return f"{text}: wherever {shown} {'uses' if one else 'use'} {key}, it is set inside ({found.inside[key]})"
     calls = "it calls" if one else "they call"
-    text = f"parameter {key!r} binds nothing: expected a symbol of {shown} or the blocks {calls}"
-    close = difflib.get_close_matches(key, sorted(symbols), n=3)
+    text = f"{text}: expected a symbol of {shown} or the blocks {calls}"
+    close = difflib.get_close_matches(key, sorted(found.settable), n=3)
     if close:
         return f"{text}; did you mean {', '.join(map(repr, close))}?"
-    if not symbols:
+    if not found.settable:
         return f"{text}; {'it has' if one else 'they have'} no symbols"
-    listed = sorted(symbols)
+    listed = sorted(found.settable)
     more = f" and {len(listed) - LISTED} more" if len(listed) > LISTED else ""
     return f"{text}; {'its' if one else 'their'} symbols are {', '.join(listed[:LISTED])}{more}"
 
 
-def model_symbols(library: Library, diagram: Diagram) -> frozenset[str] | None:
-    """Every symbol the labels of a model and of the digraphs it calls name (batch names and
-    annotation-only sizes included: a parameter may bind them); None if one of them cannot
-    be read or a call cannot be resolved."""
+@dataclass
+class Symbols:
+    """What a parameter given for a model can set: `settable` symbols (the model's own, and
+    those of the blocks it calls where nothing on the way sets them), and for a symbol set
+    inside the model, how (`inside`)."""
+
+    settable: set[str]
+    inside: dict[str, str]
+
+
+def model_symbols(library: Library, diagram: Diagram) -> Symbols | None:
+    """The symbols the labels of a model and of the digraphs it calls name (batch names and
+    annotation-only sizes included), as the planner binds them: a parameter sets a symbol
+    of the model; in a called block, one that no call on the way binds, and that no block
+    on the way gives a default or takes from its input's shape. None if a label or a call
+    cannot be read."""
     root = diagram.name
-    seen: set[int] = set()
-    found: set[str] = set()
-    todo = [diagram]
+    seen: set[tuple[int, frozenset[str]]] = set()
+    found = Symbols(set(), {})
+    todo: list[tuple[Diagram, frozenset[str]]] = [(diagram, frozenset())]  # a digraph, and what is set on the way
     while todo:
-        current = todo.pop()
+        current, hidden = todo.pop()
         try:
             whole = stitch(library, current)
-            if id(whole) in seen:
+            if (id(whole), hidden) in seen:
                 continue
-            seen.add(id(whole))
+            seen.add((id(whole), hidden))
             reading = read(library, whole, root)
-            todo += _callees(library, reading, root)
-        except Dot2TorchError:
+            if reading.unreadable:
+                return None
+            found.settable |= _symbols(reading) - hidden
+            for node, block in _callees(library, reading, root):
+                inside = _set_inside(library, reading.labels[node], node, block, root)
+                for symbol, how in inside.items():
+                    found.inside.setdefault(symbol, how)
+                todo.append((block, hidden | frozenset(inside)))
+        except (Dot2TorchError, PlanError):
             return None
-        if reading.unreadable:
-            return None
-        found |= _symbols(reading)
-    return frozenset(found)
+    found.inside = {k: v for k, v in found.inside.items() if k not in found.settable}
+    return found
 
 
-def _callees(library: Library, reading: Reading, root: str) -> Iterable[Diagram]:
-    """The digraphs a reading's layer nodes call, as the planner resolves them (an op's name
-    calls the op); raises what resolving raises."""
+def _callees(library: Library, reading: Reading, root: str) -> Iterable[tuple[str, Diagram]]:
+    """The layer nodes that call a digraph, with it (stitched), as the planner resolves them
+    (an op's name calls the op); raises what resolving raises."""
     for node in reading.order:
         label = reading.labels[node]
         if reading.roles[node] is Role.LAYER and isinstance(label, OpLabel) and find(label.name) is None:
-            try:
-                callee = library.block_for(reading.diagram, node, root)
-            except PlanError as error:
-                raise SymbolError(error.diagnostic()) from None
+            callee = library.block_for(reading.diagram, node, root)
             if callee is not None:
-                yield callee
+                yield node, stitch(library, callee)
+
+
+def _set_inside(library: Library, label: Label, node: str, block: Diagram, root: str) -> dict[str, str]:
+    """The symbols of `block` a call sets, whatever its callers bound: those its parameters
+    bind, its defaults, and the sizes its input annotation takes from the tensor it receives
+    (shapes.bind_pattern); with how each is set. Raises PlanError where the call cannot be read."""
+    assert isinstance(label, OpLabel)
+    reading = read(library, block, root)
+    bound = [s for _, s, _ in call_symbols(label, block, library, cell_symbols(library, block, root) or ())]
+    inside = {s: f"the call {node!r} binds it for {block.name}" for s in bound}
+    for symbol in reading.defaults:
+        inside.setdefault(symbol, f"{block.name} gives it a default")
+    for symbol in pattern_symbols(reading):
+        inside.setdefault(symbol, f"{block.name} takes it from the shape of its input")
+    return inside
 
 
 def _symbols(reading: Reading) -> set[str]:

@@ -123,13 +123,46 @@ def test_a_formulas_values_are_no_symbols():
         "its symbols are BatchSize, NIn, NOut")]
 
 
-def test_a_symbol_of_a_called_block_can_be_bound():
-    """BNSize is used only inside DenseLayer, which DenseNet calls through DenseBlock."""
-    params = {"BNSize": 2}
-    assert [d for d in dot2torch.check(DIAGRAMS / "densenet.dot", params=params) if d.code == "D2T424"] == []
+BLOCKS = """
+digraph Net {{ i [label="input [N, 4]"]; b [label="{call}"]; o [label="output"]; i -> b -> o }}
+digraph Blk {{ i [label="input [N, {width_in}]"]; l [label="Linear [4, {width}]"]; o [label="output"]; i -> l -> o }}
+"""
+
+
+def test_a_symbol_of_a_called_block_can_be_set():
+    """Width is used only inside Blk, which Net calls without binding it."""
+    text = BLOCKS.format(call="Blk", width_in="4", width="Width")
+    assert dot2torch.check(text, "Net", params={"Width": 6}) == []
+    model = dot2torch.load(text, "Net", params={"Width": 6})
+    assert sum(p.numel() for p in model.parameters()) == linear_params(4, 6)
+
+
+@pytest.mark.parametrize(
+    ("call", "width_in", "width", "how"),
+    [
+        ("Blk [Width=8]", "4", "Width", "the call 'b' binds it for Blk"),
+        ("Blk", "4", "Width(8)", "Blk gives it a default"),
+        ("Blk", "Width", "4", "Blk takes it from the shape of its input"),
+    ],
+)
+def test_a_symbol_set_inside_the_model_cannot_be_set(call, width_in, width, how):
+    """A parameter that every use of its symbol ignores would build what was drawn without it."""
+    text = BLOCKS.format(call=call, width_in=width_in, width=width)
+    (found,) = [d for d in dot2torch.check(text, "Net", params={"Width": 6}) if d.code == "D2T424"]
+    assert (found.graph, found.message) == (
+        "Net", f"parameter 'Width' binds nothing: wherever Net uses Width, it is set inside ({how})")
+    with pytest.raises(dot2torch.SymbolError):
+        dot2torch.load(text, "Net", params={"Width": 6})
+
+
+def test_a_blocks_parameter_bound_by_every_call_cannot_be_set():
+    """DenseNet's calls bind BNSize for DenseBlock: --param BNSize=2 would change nothing."""
+    (found,) = [d for d in dot2torch.check(DIAGRAMS / "densenet.dot", params={"BNSize": 2}) if d.code == "D2T424"]
+    assert found.message == ("parameter 'BNSize' binds nothing: wherever DenseNet uses BNSize, it is set inside "
+                             "(the call 'dense1' binds it for DenseBlock)")
     (found,) = [d for d in dot2torch.check(DIAGRAMS / "densenet.dot", params={"BNSise": 2}) if d.code == "D2T424"]
     assert found.message == ("parameter 'BNSise' binds nothing: expected a symbol of DenseNet or the blocks it "
-                             "calls; did you mean 'BNSize'?")
+                             "calls; its symbols are BatchSize")
 
 
 def test_the_batch_name_can_be_bound():
