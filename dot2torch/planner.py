@@ -485,9 +485,17 @@ def _output(layer: Layer, module: torch.nn.Module | None, inputs: list[torch.Ten
 
 
 def _suggest(name: str, library: Library) -> str:
+    """The closest ops, torch.nn layers and digraphs of the user's file; the digraphs of the
+    folder's other files only when none of those is close (`permutate` is told `permute`,
+    not `Pert` from a neighbouring file; `Trasition` is told the sibling's `TransitionLayer`)."""
     known = sorted({spec.name for spec in registered().values()})
     torch_names = [cls.__name__ for cls in torch_nn_classes().values()]
-    pool = {n.lower(): n for n in [*torch_names, *library.names(), *known]}  # registered names win
+    own = [d.name for d in library.primary]
+    pool = {n.lower(): n for n in [*torch_names, *own, *known]}  # registered names win
     close = difflib.get_close_matches(name.lower(), list(pool), n=3, cutoff=0.6)
-    return f"; did you mean {', '.join(repr(pool[c]) for c in close)}?" if close else ""
+    if not close:
+        pool = {n.lower(): n for n in library.names()}
+        close = difflib.get_close_matches(name.lower(), list(pool), n=3, cutoff=0.6)
+    found = [pool[c] for c in close]
+    return f"; did you mean {', '.join(map(repr, found))}?" if found else ""
 

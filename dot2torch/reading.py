@@ -152,6 +152,12 @@ def choose(parsed_label: Label, formula: FormulaLabel | None, names_op: bool) ->
     return formula
 
 
+def applies_to_operand(label: OpLabel) -> bool:
+    """`@ W`, `* γ`, `+ b`: an operator with its right operand, applied to the incoming tensor
+    (a formula: `W`, `γ`, `b` are the values or parameters those names mean)."""
+    return label.name in ("@", "*", "+") and label.tail is not None and label.tail[0] == label.name
+
+
 def read(library: Library, diagram: Diagram, root: str) -> Reading:
     """Read a digraph for the model `root` (block names resolve from there), once: every
     later use of it in this library gets the same reading."""
@@ -279,7 +285,7 @@ class _ReadingPass:
         """Is the diagram drawn as equations?"""
         return any(
             isinstance(lab, FormulaLabel)
-            or (isinstance(lab, OpLabel) and (lab.name == "@" and lab.tail is not None
+            or (isinstance(lab, OpLabel) and (applies_to_operand(lab)
                                               or (lab.tail is not None and lab.tail[0] == "=")
                                               or is_time_key(head_key(lab))))
             for lab in self.labels.values()
@@ -293,7 +299,7 @@ class _ReadingPass:
             return Role.INPUT if label.role == "input" else Role.OUTPUT
         if isinstance(label, FeatureMapLabel):
             return Role.ANNOTATION
-        if label.name == "@" and label.tail is not None:
+        if applies_to_operand(label):
             return Role.FORMULA
         if self.names_op(node, label):
             return Role.LAYER
@@ -307,8 +313,8 @@ class _ReadingPass:
         label = self.labels[node]
         if isinstance(label, FormulaLabel):
             return label.expr
-        if isinstance(label, OpLabel) and label.name == "@" and label.tail is not None:
-            return E.BinOp("@", E.Name(OPERAND), label.tail[1])
+        if isinstance(label, OpLabel) and applies_to_operand(label):
+            return E.BinOp(label.name, E.Name(OPERAND), label.tail[1])  # type: ignore[index]
         return None
 
     def defaults(self) -> dict[str, E.Value]:

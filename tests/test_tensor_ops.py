@@ -169,3 +169,33 @@ def test_the_convnext_block_equals_torchvisions_written_by_hand():
         out = model(x)
         assert out.shape == (2, 96, 14, 14)
         torch.testing.assert_close(out, hand(x), rtol=0, atol=0)
+
+
+def test_an_unknown_name_suggests_ops_not_the_digraphs_of_other_files(tmp_path):
+    for name in ("Pert", "Zebra"):
+        (tmp_path / f"{name}.dot").write_text(
+            f'digraph {name} {{ a [label="input [BatchSize, 4]"] b [label="Relu"] a -> b }}', encoding="utf-8")
+    (tmp_path / "model.dot").write_text(chain("permutate(0, 2, 1, 3)"), encoding="utf-8")
+    assert first_error(str(tmp_path / "model.dot")) == ("D2T202", "n0", "unknown op 'permutate'; did you mean 'permute'?")
+    (tmp_path / "model.dot").write_text(chain("Zebr"), encoding="utf-8")  # no op is close: the neighbour's digraph is
+    assert first_error(str(tmp_path / "model.dot")) == ("D2T202", "n0", "unknown op 'Zebr'; did you mean 'Zebra'?")
+
+
+def test_an_operator_with_its_operand_applies_to_the_incoming_tensor():
+    """`* γ` after fc2 is the layer scale `F * γ` without naming F; `+ b` adds a bias vector."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "diagrams" / "convnext.dot").read_text(encoding="utf-8")
+    text = text.replace('scale [label="F * γ"]', 'scale [label="* γ"]').replace("fc2 -> f -> scale", "fc2 -> scale")
+    text = text.replace('f     [label="F\\n[BatchSize, 14, 14, Dim]"]', "")
+    assert "F * γ" not in text and "-> f ->" not in text
+    drawn = dot2torch.load(text).eval()
+    shipped = dot2torch.load(Path(__file__).resolve().parent.parent / "diagrams" / "convnext.dot").eval()
+    assert list(drawn.state_dict()) == list(shipped.state_dict())
+    drawn.load_state_dict(shipped.state_dict())
+    x = torch.randn(2, 96, 14, 14)
+    with torch.no_grad():
+        assert torch.equal(drawn(x), shipped(x))
+    biased = dot2torch.load(chain("Linear [5, 4]", "+ b", shape="[BatchSize, 5]"))
+    assert {k: tuple(v.shape) for k, v in biased.state_dict().items()} == {
+        "b": (4,), "n0.weight": (4, 5), "n0.bias": (4,)}
