@@ -130,6 +130,11 @@ def test_a_string_for_a_flag_is_what_torch_would_take_as_true():
     assert nn.Linear(8, 4, bias="False").bias is not None  # type: ignore[arg-type]
 
 
+def test_a_flag_for_an_index_is_what_torch_would_take_as_one():
+    """Why padding_idx=True is refused: torch takes it as index 1."""
+    assert nn.Embedding(10, 4, padding_idx=True).padding_idx == 1
+
+
 # -- the keyword table -------------------------------------------------------------------------
 
 
