@@ -16,7 +16,6 @@ from .blocks import call_symbols, cell_symbols
 from .errors import Diagnostic, Dot2TorchError, PlanError, SymbolError
 from .grammar import FormulaLabel, Label, OpLabel, label_names
 from .library import Library, stitch
-from .ops import find
 from .reader import Diagram
 from .reading import Reading, Role, head_key, read
 
@@ -137,11 +136,12 @@ def model_symbols(library: Library, diagram: Diagram) -> Symbols | None:
 
 
 def _callees(library: Library, reading: Reading, root: str) -> Iterable[tuple[str, Diagram]]:
-    """The layer nodes that call a digraph, with it (stitched), as the planner resolves them
-    (an op's name calls the op); raises what resolving raises."""
+    """The layer nodes that could call a digraph, with it (stitched); raises what resolving
+    raises. Where an op's name also names a digraph, the digraph is walked too: a symbol too
+    many can only let a parameter pass, never refuse one the planner uses."""
     for node in reading.order:
         label = reading.labels[node]
-        if reading.roles[node] is Role.LAYER and isinstance(label, OpLabel) and find(label.name) is None:
+        if reading.roles[node] is Role.LAYER and isinstance(label, OpLabel):
             callee = library.block_for(reading.diagram, node, root)
             if callee is not None:
                 yield node, stitch(library, callee)
@@ -163,21 +163,24 @@ def _set_inside(library: Library, label: Label, node: str, block: Diagram, root:
 
 
 def _symbols(reading: Reading) -> set[str]:
-    """The symbols a reading's labels name. In a formula, a name that a node defines (or one
-    indexed, `W[f]`, or a layer's attribute, `Embedding.w`) is a value, not a symbol."""
+    """The symbols a reading's labels name. In a formula (and in the tail of `@ Embedding.w.T`
+    or `ε randn(...)`), a name that a node defines, one indexed (`W[f]`) and a layer's
+    attribute (`Embedding.w`) are values, not symbols; so is the time index of `F[t] [...]`."""
     found: set[str] = set()
     for label in reading.labels.values():
         if isinstance(label, FormulaLabel):
             found |= _formula_symbols(label.expr, reading)
-        elif isinstance(label, OpLabel) and head_key(label) != label.name:  # `F[t] [BatchSize, NOut]`: t is time
-            found |= {n.name for n in label_names(replace(label, args=label.args[1:]))}
-        else:
-            found |= {n.name for n in label_names(label)}
+            continue
+        if isinstance(label, OpLabel):
+            if label.tail is not None:
+                found |= _formula_symbols(label.tail[1], reading)
+            args = label.args[1:] if head_key(label) != label.name else label.args
+            label = replace(label, args=args, tail=None)
+        found |= {n.name for n in label_names(label)}
     return found
 
 
 def _formula_symbols(expr: E.Expr, reading: Reading) -> set[str]:
-    values = {p for p in E.parts(expr) if isinstance(p, (E.Subscript, E.Attribute))}
-    inside = {id(q) for p in values for q in E.parts(p)}
+    inside = {id(q) for p in E.parts(expr) if isinstance(p, (E.Subscript, E.Attribute)) for q in E.parts(p)}
     return {p.name for p in E.parts(expr)
             if isinstance(p, E.Name) and id(p) not in inside and p.name not in reading.defined}

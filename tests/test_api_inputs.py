@@ -225,3 +225,11 @@ def test_a_name_that_is_no_str_is_a_diagnostic():
 
 def test_check_sources_takes_one_str_as_one_source():
     assert [o.name for o in check_sources(str(DIAGRAMS / "mlp.dot"))] == ["MLP"]
+
+
+def test_the_names_of_formula_values_are_no_symbols():
+    """recurrent.dot's equations name Z[t], W[f] and Embedding.w: values, not symbols."""
+    (found,) = [d for d in dot2torch.check(DIAGRAMS / "recurrent.dot", params={"Zq": 1}) if d.code == "D2T424"]
+    assert found.message == (
+        "parameter 'Zq' binds nothing: expected a symbol of TimeRNN, NLPRNN, LSTMCell, GRUCell or the blocks they "
+        "call; their symbols are BatchSize, NFeature, NHidden, NIn, NLabels, NLayers, NOut, SeqLen, VocabSize")
