@@ -241,8 +241,9 @@ def _check_sources(sources: list[object], name: str | None, params: object) -> l
     models = [(o[0], d) for o in opened if not isinstance(o, Outcome) for d, users in o[1] if not users]
     try:
         bound = given(params, _source_file(sources[0]) if sources else None)
-    except Dot2TorchError as error:
-        return [Outcome("", error.diagnostic.file, diagnostics=list(error.diagnostics))]
+    except Dot2TorchError as error:  # nothing can be planned with them: say so, and what else is wrong
+        failed = [o for o in opened if isinstance(o, Outcome)]
+        return [*failed, Outcome("", error.diagnostic.file, diagnostics=list(error.diagnostics))]
     problems = unbound(bound, models)
     outcomes: list[Outcome] = []
     for item in opened:

@@ -233,3 +233,8 @@ def test_the_names_of_formula_values_are_no_symbols():
     assert found.message == (
         "parameter 'Zq' binds nothing: expected a symbol of TimeRNN, NLPRNN, LSTMCell, GRUCell or the blocks they "
         "call; their symbols are BatchSize, NFeature, NHidden, NIn, NLabels, NLayers, NOut, SeqLen, VocabSize")
+
+
+def test_bad_params_are_reported_with_the_sources_that_cannot_be_read():
+    outcomes = check_sources([DIAGRAMS / "no_such.dot", DIAGRAMS / "mlp.dot"], params=["N"])
+    assert [[d.code for d in o.diagnostics] for o in outcomes] == [["D2T111"], ["D2T425"]]
