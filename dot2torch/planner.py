@@ -323,10 +323,14 @@ class Planner:
         keep = self.keeps_batch(node, preds)
         if label.repeat is not None and spec.name != "UpSample":
             copies, out = self.repeat_layer(spec, label, preds, [v for _, v in inputs], keep)
+            for warning in copies[0].warnings:  # the label's own, the same for every copy
+                self.warn(node, warning)
             self.add_step(node, name, "layer", "Sequential", out, names, None, len(copies))
             self.record.node(node, ir.Kind.REPETITION, preds, copies=copies)
             return
         layer, out = self.plan_layer(spec, label, self.scope, preds, [v for _, v in inputs], keep)
+        for warning in layer.warnings:  # an argument that reads two ways (D2T214)
+            self.warn(node, warning)
         op = layer.target.__name__ if hasattr(layer.target, "__name__") else spec.name
         self.add_step(node, name, "layer", op, out, names, layer)
         self.record.node(node, ir.Kind.MODULE if layer.is_module else ir.Kind.FUNCTION, preds, layer=layer)

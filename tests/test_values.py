@@ -209,7 +209,6 @@ def test_products_elsewhere_do_not_warn(label):
     assert layer.warnings == ()
 
 
-@pytest.mark.xfail(strict=True, reason="the planner does not yet report Layer.warnings at the node")
 def test_the_warning_reaches_check():
     source = one_op_diagram("MaxPool2d (2×2)", (1, 3, 8, 8))
     found = [(d.code, d.severity, d.node) for d in dot2torch.check(source)]
