@@ -282,7 +282,7 @@ class Costing:
             reading = read(self.library, block, self.root)
         except Dot2TorchError:
             return None
-        patterned = _pattern_symbols(reading) - set(reading.defaults) - set(written)
+        patterned = pattern_symbols(reading) - set(reading.defaults) - set(written)
         inherited = {k: v for k, v in scope.items() if k != "#"}
         inner = {k: v for k, v in {**inherited, **reading.defaults, **bound}.items() if k not in patterned}
         hidden = frozenset((unknown - set(reading.defaults) - set(bound)) | vague | patterned)
@@ -359,7 +359,7 @@ class Costing:
         return self.memo[key]  # type: ignore[return-value]
 
 
-def _pattern_symbols(reading: Reading) -> set[str]:
+def pattern_symbols(reading: Reading) -> set[str]:
     """The symbols a block's input annotations could bind from the shapes it receives
     (shapes.bind_pattern binds those not fixed by the call or a default)."""
     found: set[str] = set()

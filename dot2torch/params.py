@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from . import expr as E
-from .blocks import _pattern_symbols as pattern_symbols  # what bind_pattern binds: one rule, kept there
+from .blocks import pattern_symbols  # what bind_pattern binds: one rule, kept there
 from .blocks import call_symbols, cell_symbols
 from .errors import Diagnostic, Dot2TorchError, PlanError, SymbolError
 from .grammar import FormulaLabel, Label, OpLabel, label_names

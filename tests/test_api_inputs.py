@@ -238,3 +238,12 @@ def test_the_names_of_formula_values_are_no_symbols():
 def test_bad_params_are_reported_with_the_sources_that_cannot_be_read():
     outcomes = check_sources([DIAGRAMS / "no_such.dot", DIAGRAMS / "mlp.dot"], params=["N"])
     assert [[d.code for d in o.diagnostics] for o in outcomes] == [["D2T111"], ["D2T425"]]
+
+
+def test_check_sources_is_part_of_the_package_api():
+    import dot2torch as package
+    from conftest import DIAGRAMS
+
+    assert "check_sources" in package.__all__
+    outcomes = package.check_sources([DIAGRAMS / "lenet.dot"])
+    assert [(o.name, o.diagnostics) for o in outcomes] == [("Lenet", [])]
