@@ -383,17 +383,23 @@ class Planner:
         torch's own error. With `keep_batch`, the output's first axis must follow the batch."""
         call = OpCall(label, scope, tuple(tuple(v.shape) for v in inputs), tuple(preds))
         layer = spec.plan(call)
-        try:
-            module = shape_rules.meta_module(layer) if layer.is_module else None
-            for name, parameter in module.named_parameters() if module is not None else ():
-                check_elements(f"parameter {name}", parameter)
-            out = _output(layer, module, inputs)
-        except (RuntimeError, ValueError, TypeError, OverflowError) as error:
-            raise PlanError("D2T309", f"torch rejects this layer: {str(error).splitlines()[0]}") from None
-        if keep_batch:
-            given = {a.keyword: a.value for a in layer.arguments} | dict(layer.kwargs)
-            batch.check_kept(given, inputs, out, lambda probe: _output(layer, module, probe), preds)
-        return layer, out
+
+        def output() -> torch.Tensor:
+            try:
+                module = shape_rules.meta_module(layer) if layer.is_module else None
+                for name, parameter in module.named_parameters() if module is not None else ():
+                    check_elements(f"parameter {name}", parameter)
+                out = _output(layer, module, inputs)
+            except (RuntimeError, ValueError, TypeError, OverflowError) as error:
+                raise PlanError("D2T309", f"torch rejects this layer: {str(error).splitlines()[0]}") from None
+            if keep_batch:
+                given = {a.keyword: a.value for a in layer.arguments} | dict(layer.kwargs)
+                batch.check_kept(given, inputs, out, lambda probe: _output(layer, module, probe), preds)
+            return out
+
+        if not keep_batch:
+            return layer, output()
+        return layer, shape_rules.planned_output(layer, inputs, output)
 
     def repeat_layer(self, spec: OpSpec, label: OpLabel, preds: list[str], inputs: list[torch.Tensor],
                      keep_batch: bool) -> tuple[list[Layer], torch.Tensor]:

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from .limits import current
 from .runtime import AddNoise
 
 Shape = tuple[int, ...]
@@ -703,3 +704,28 @@ def meta_module(layer: Any) -> nn.Module:
     else:
         _META_MODULES.move_to_end(key)
     return module
+
+
+_PLANNED: "OrderedDict[tuple[Any, ...], tuple[Shape, torch.dtype]]" = OrderedDict()
+
+
+def planned_output(layer: Any, inputs: Sequence[torch.Tensor], plan: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """The output `plan()` gives for this layer and these input shapes and dtypes, on meta,
+    remembered: a layer constructed alike and fed alike, under the same limits, gives the same
+    shape, and every check `plan` makes on the way (the batch kept, the parameters' sizes) holds
+    again. A `plan` that raises is not
+    remembered. The newest 256 are kept (see meta_module)."""
+    key = _construction_key(layer)
+    if key is None:
+        return plan()
+    key = (key, layer.convention, tuple((tuple(v.shape), v.dtype) for v in inputs), current())  # the limits checked
+    found = _PLANNED.get(key)
+    if found is not None:
+        _PLANNED.move_to_end(key)
+        return torch.empty(found[0], dtype=found[1], device="meta")
+    out = plan()
+    if isinstance(out, torch.Tensor):
+        _PLANNED[key] = (tuple(out.shape), out.dtype)
+        if len(_PLANNED) > _META_MODULES_KEPT:
+            _PLANNED.popitem(last=False)
+    return out

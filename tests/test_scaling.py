@@ -111,3 +111,15 @@ def test_an_api_call_pauses_the_garbage_collector_and_restores_it(monkeypatch):
         if was_enabled:
             gc.enable()
     assert sum(p.numel() for p in model.parameters()) == 99 * (16 * 16 + 16)
+
+
+def test_a_remembered_layer_is_still_held_to_the_limits_of_each_call():
+    """Planning remembers what a layer gives for an input shape (a chain of one Linear
+    repeated plans it once); what a call with lower limits refuses is refused all the same."""
+    from dot2torch import Limits
+
+    text = chain(10)
+    assert [d for d in dot2torch.check(text) if d.severity.value == "error"] == []
+    found = [d for d in dot2torch.check(text, limits=Limits(tensor_elements=100)) if d.severity.value == "error"]
+    assert [(d.code, d.node, d.message) for d in found] == [("D2T507", "n0", (
+        "the number of elements of parameter weight is 256; the limit is 100 (raise it with --max-tensor-elements)"))]
