@@ -215,16 +215,7 @@ class Library:
 
     def block_for(self, caller: Diagram, node_id: str, root: str | None = None) -> Diagram | None:
         """The digraph a node calls (decided once per caller, node and root model)."""
-        key = (id(caller), node_id, root)
-        if key not in self._calls:
-            try:
-                self._calls[key] = (caller, self._resolve(caller, node_id, root))
-            except PlanError as error:
-                self._calls[key] = (caller, error)
-        found = self._calls[key][1]
-        if isinstance(found, PlanError):
-            raise found
-        return found
+        return _remembered(self._calls, (id(caller), node_id, root), caller, lambda: self._resolve(caller, node_id, root))
 
     def _resolve(self, caller: Diagram, node_id: str, root: str | None) -> Diagram | None:
         """The digraph a node calls, if any. In order: the node's `block="Name"` attribute;
@@ -249,15 +240,7 @@ class Library:
         if not isinstance(label, OpLabel):
             return None
         key = (id(caller), label.name, label.index, root)
-        if key not in self._by_name:
-            try:
-                self._by_name[key] = (caller, self._resolve_name(caller, label, root))
-            except PlanError as error:
-                self._by_name[key] = (caller, error)
-        found = self._by_name[key][1]
-        if isinstance(found, PlanError):
-            raise found
-        return found
+        return _remembered(self._by_name, key, caller, lambda: self._resolve_name(caller, label, root))
 
     def _resolve_name(self, caller: Diagram, label: OpLabel, root: str | None) -> Diagram | None:
         """The digraph a label's name calls (decided once per caller, name and root)."""
@@ -451,3 +434,17 @@ def _stitch(library: Library, diagram: Diagram) -> Diagram:
         g.add_edges_from(part.graph.edges(data=True))
         offset += len(part.graph)
     return Diagram(diagram.name, g, diagram.file, diagram.line, diagram.attrs)
+
+
+def _remembered(cache: dict, key: tuple, caller: Diagram, resolve: Callable[[], Diagram | None]) -> Diagram | None:
+    """A resolution decided once: its digraph, or its PlanError raised again. The caller is
+    kept with it, so that the id in the key stays its own."""
+    if key not in cache:
+        try:
+            cache[key] = (caller, resolve())
+        except PlanError as error:
+            cache[key] = (caller, error)
+    found = cache[key][1]
+    if isinstance(found, PlanError):
+        raise found
+    return found

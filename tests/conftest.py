@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import torch
@@ -67,3 +69,19 @@ def built_layer(model: torch.nn.Module, source: str, node_id: str = "op") -> tor
 settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("DOT2TORCH_FUZZ", "ci"))
+
+
+def python_calls(work: Callable[[], object]) -> int:
+    """How many Python functions `work` calls, at every depth (work counted, not timed)."""
+    count = 0
+
+    def profile(frame, event, arg):
+        nonlocal count
+        count += event == "call"
+
+    sys.setprofile(profile)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return count

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import dot2torch
-from conftest import DIAGRAMS, ROOT
+from conftest import DIAGRAMS, ROOT, python_calls
 from good_corpus import good_diagrams
 from dot2torch.library import open_source
 from dot2torch.naming import identifier
@@ -500,22 +500,6 @@ def test_the_loaded_vae_scripts_and_draws_the_same_noise():
     assert all(torch.equal(g, e) for g, e in zip(got, expected))
 
 
-def _python_calls(work) -> int:
-    """How many Python functions `work` calls, at every depth."""
-    count = 0
-
-    def profile(frame, event, arg):
-        nonlocal count
-        count += event == "call"
-
-    sys.setprofile(profile)
-    try:
-        work()
-    finally:
-        sys.setprofile(None)
-    return count
-
-
 @pytest.mark.parametrize("diagram", ["lenet.dot", "resnet18.dot"])
 def test_a_loaded_model_is_called_with_no_more_python_calls_than_its_generated_code(diagram):
     """load()'s GraphModule and the generated class make the same Python calls per forward:
@@ -528,4 +512,4 @@ def test_a_loaded_model_is_called_with_no_more_python_calls_than_its_generated_c
     x = torch.randn(1, 3, 224, 224) if diagram == "resnet18.dot" else torch.randn(1, 1, 32, 32)
     with torch.inference_mode():
         loaded(x), generated(x)  # first calls set up what they cache
-        assert _python_calls(lambda: loaded(x)) == _python_calls(lambda: generated(x))
+        assert python_calls(lambda: loaded(x)) == python_calls(lambda: generated(x))

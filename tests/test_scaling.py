@@ -6,12 +6,11 @@ Python function call made, as sys.setprofile sees them. The default run compares
 from __future__ import annotations
 
 import gc
-import sys
-from typing import Callable
 
 import pytest
 
 import dot2torch
+from conftest import python_calls
 from dot2torch.build import build_model
 from dot2torch import library, reader
 from dot2torch.planner import Planner
@@ -42,30 +41,13 @@ def ladder(nodes: int) -> str:
     return "\n".join(lines)
 
 
-def calls(work: Callable[[], object]) -> int:
-    """How many Python functions `work` calls, at every depth."""
-    count = 0
-
-    def profile(frame, event, arg):
-        nonlocal count
-        if event == "call":
-            count += 1
-
-    sys.setprofile(profile)
-    try:
-        work()
-    finally:
-        sys.setprofile(None)
-    return count
-
-
 def phases(text: str) -> dict[str, int]:
     dot2torch.plan(text)  # warm: first-use imports and caches are not the diagram's work
     plan = dot2torch.plan(text)
     return {
-        "read": calls(lambda: read_text(text)),
-        "plan": calls(lambda: dot2torch.plan(text)),
-        "build": calls(lambda: build_model(plan, device="meta")),
+        "read": python_calls(lambda: read_text(text)),
+        "plan": python_calls(lambda: dot2torch.plan(text)),
+        "build": python_calls(lambda: build_model(plan, device="meta")),
     }
 
 
