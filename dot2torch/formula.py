@@ -128,6 +128,34 @@ def is_time_index(expr: E.Expr) -> bool:
     return any(n.name == "t" for n in E.free_names(expr))
 
 
+def transposed_parts(expr: E.Expr) -> list[E.Expr]:
+    """The subexpressions a formula transposes (`K` of `K^T`, `K.T`, `transpose(K)`)."""
+    found: list[E.Expr] = []
+    match expr:
+        case E.Attribute(base=base, name="T") if not isinstance(base, E.Attribute):
+            found.append(base)
+        case E.Call(function="transpose", args=(base,)) | E.Name(name="transpose", default=base) if base is not None:
+            found.append(base)
+    for child in _children(expr):
+        found += transposed_parts(child)
+    return found
+
+
+def _children(expr: E.Expr) -> tuple[E.Expr, ...]:
+    match expr:
+        case E.BinOp(left=left, right=right):
+            return (left, right)
+        case E.Neg(operand=operand):
+            return (operand,)
+        case E.Call(args=args):
+            return tuple(args)
+        case E.Attribute(base=base):
+            return (base,)
+        case E.Name(default=d) if d is not None:
+            return (d,)
+    return ()
+
+
 def leaves(expr: E.Expr) -> list[E.Expr]:
     """The names a formula refers to, in reading order (functions and numbers left out)."""
     found: list[E.Expr] = []

@@ -17,7 +17,7 @@ import torch
 from . import expr as E
 from . import ir
 from .errors import PlanError
-from .formula import ATTRIBUTE_ALIASES, FUNCTIONS, key_of, walk
+from .formula import ATTRIBUTE_ALIASES, FUNCTIONS, key_of, leaves, transposed_parts, walk
 from .grammar import Dim, OpLabel
 from .limits import check_elements
 from .naming import identifier
@@ -134,6 +134,7 @@ class FormulaTyping:
             if tuple(operand.shape) != stated:
                 raise PlanError("D2T301", f"{E.render(expr.right)} is {list(operand.shape)}, the label says {list(stated)}")
         out = walk(expr, leaf, apply)
+        self.check_transposes(expr, preds)
         if not isinstance(out, torch.Tensor):
             raise PlanError("D2T210", "a formula must compute a tensor from the names it uses")
         sources = [r[2] for r in refs.values() if r[0] == "value"]
@@ -141,6 +142,25 @@ class FormulaTyping:
             self.sampled_from.extend(s for s in sources if s not in self.noise_nodes)
         return Typed(ir.Kind.FORMULA, identifier(node, self.walk.taken), out, "layer", "formula",
                      formula=expr, refs=refs)
+
+    def check_transposes(self, expr: E.Expr, preds: list[str]) -> None:
+        """`K^T` swaps K's last two axes: a value with fewer than three axes would have its
+        batch swapped (the samples mixed), so only a parameter, or a value of three or more
+        axes (`[BatchSize, Heads, D]`), may be transposed."""
+        defined, values = self.walk.reading.defined, self.walk.values
+        for part in transposed_parts(expr):
+            ranks = []
+            for name in leaves(part):
+                if isinstance(name, E.Attribute):
+                    continue  # a layer's parameter
+                key = key_of(name)
+                source = preds[0] if key == OPERAND else defined.get(key)
+                if source is not None and source in values:
+                    ranks.append(values[source][1].dim())
+            if ranks and max(ranks) < 3:
+                raise PlanError("D2T322", f"{E.render(part)}^T would swap the batch with the last axis of a "
+                                          f"{max(ranks)}-d value: the first axis of every value is the batch and "
+                                          "must stay first; transpose a parameter, or a value of three or more axes")
 
     def formula_leaf(self, preds: list[str], refs: dict) -> Callable[[E.Expr], Any]:
         defined = self.walk.reading.defined

@@ -670,9 +670,10 @@ _META_MODULES_KEPT = 256
 
 
 def _construction_key(layer: Any) -> tuple[Any, ...] | None:
-    """What decides a module built as target(*args, **kwargs): the target and each argument
-    with its exact type (True and 1, 2 and 2.0 construct different modules). None when an
-    argument is not a plain value (a tensor, a callable), which is never memoised."""
+    """What decides a module built as target(*args, **kwargs): the target, each argument
+    with its exact type (True and 1, 2 and 2.0 construct different modules) and torch's
+    default dtype. None when an argument is not a plain value (a tensor, a callable), which is
+    never memoised."""
 
     def plain(value: Any) -> Any:
         if isinstance(value, (list, tuple)):
@@ -682,7 +683,8 @@ def _construction_key(layer: Any) -> tuple[Any, ...] | None:
         raise TypeError(value)
 
     try:
-        return (layer.target, plain(tuple(layer.args)), tuple((k, plain(v)) for k, v in sorted(layer.kwargs.items())))
+        return (layer.target, plain(tuple(layer.args)), tuple((k, plain(v)) for k, v in sorted(layer.kwargs.items())),
+                torch.get_default_dtype())  # a module's parameters take it
     except TypeError:
         return None
 

@@ -58,3 +58,23 @@ def test_the_generated_formula_transposes_with_mT_and_divides_by_the_number():
 def test_a_function_of_numbers_without_a_value_is_an_error_at_its_node():
     found = [d for d in dot2torch.check(attention("softmax(Q @ K^T / sqrt(-1)) @ V")) if d.severity.value == "error"]
     assert [(d.code, d.node, d.message) for d in found] == [("D2T210", "a", "sqrt(-1) has no value")]
+
+
+def test_a_transpose_that_would_swap_the_batch_is_refused():
+    text = """digraph T { x [label="input [BatchSize, 4]"]; l [label="Linear [4, 4]"]; k [label="K"];
+      a [label="K^T @ K"]; y [label="output"]; x -> l -> k -> a -> y }"""
+    found = [(d.code, d.node, d.message) for d in dot2torch.check(text) if d.severity.value == "error"]
+    assert found == [("D2T322", "a", "K^T would swap the batch with the last axis of a 2-d value: the first axis of "
+                                     "every value is the batch and must stay first; transpose a parameter, or a value "
+                                     "of three or more axes")]
+
+
+def test_remembered_layers_follow_torchs_default_dtype():
+    text = 'digraph T { x [label="input [BatchSize, 4]"]; l [label="Linear [4, 4]"]; y [label="output"]; x -> l -> y }'
+    dot2torch.plan(text)  # remembered at float32
+    try:
+        torch.set_default_dtype(torch.float64)
+        plan = dot2torch.plan(text)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    assert plan.step("l").dtype == torch.float64
