@@ -233,11 +233,8 @@ class Library:
                     raise _unreadable(explicit, *broken[0])
                 raise PlanError("D2T413", f"block={explicit!r} names no digraph here{_close(explicit, self.names())}")
             return chosen
-        try:
-            label = caller.reading(node_id).label
-        except PlanError:
-            return None
-        if not isinstance(label, OpLabel):
+        label = _op_label(caller, node_id)
+        if label is None:
             return None
         key = (id(caller), label.name, label.index, root)
         return _remembered(self._by_name, key, caller, lambda: self._resolve_name(caller, label, root))
@@ -305,14 +302,21 @@ class Library:
         return self.primary[0].file if self.primary else None
 
 
-def _layer_named(caller: Diagram, node_id: str) -> tuple[str, str] | None:
-    """The name as written and the layer it names, if the node's label names an op or a
-    torch.nn layer (`GELU` → torch.nn.GELU)."""
+def _op_label(caller: Diagram, node_id: str) -> OpLabel | None:
+    """The node's label if it reads as an op call, else None (unreadable labels are the
+    planner's to report)."""
     try:
         label = caller.reading(node_id).label
     except PlanError:
         return None
-    if not isinstance(label, OpLabel):
+    return label if isinstance(label, OpLabel) else None
+
+
+def _layer_named(caller: Diagram, node_id: str) -> tuple[str, str] | None:
+    """The name as written and the layer it names, if the node's label names an op or a
+    torch.nn layer (`GELU` → torch.nn.GELU)."""
+    label = _op_label(caller, node_id)
+    if label is None:
         return None
     spec = find(label.name)
     if spec is not None:
