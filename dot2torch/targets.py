@@ -25,6 +25,7 @@ _BY_NAME: dict[str, Any] = {
     "torch.sqrt": torch.sqrt,
     "torch.abs": torch.abs,
     "torch.mean": torch.mean,
+    "torch.sum": torch.sum,
     "torch.amax": torch.amax,
     "torch.permute": torch.permute,
     "torch.transpose": torch.transpose,

@@ -47,6 +47,8 @@ X = torch.randn(2, 3, 4, 5)
     (["mean(dim=(2, 3))"], lambda x: x.mean(dim=(2, 3))),
     (["mean(-1, keepdim=True)"], lambda x: x.mean(dim=-1, keepdim=True)),
     (["amax(axis=2)"], lambda x: x.amax(dim=2)),
+    (["sum(axis=1)"], lambda x: x.sum(dim=1)),
+    (["sum(dim=(1, 3), keepdim=True)"], lambda x: x.sum(dim=(1, 3), keepdim=True)),
     (["exp", "log"], lambda x: torch.log(torch.exp(x))),
     (["abs", "sqrt"], lambda x: torch.sqrt(torch.abs(x))),
     (["unsqueeze(2)", "squeeze(2)"], lambda x: x),
@@ -75,7 +77,7 @@ def two_inputs(op: str, *, order: tuple[str, str] = ("a", "b"), b_shape: str = "
 
 
 @pytest.mark.parametrize(("op", "reference"), [
-    ("*", lambda a, b: a * b), ("mul", lambda a, b: a * b),
+    ("*", lambda a, b: a * b), ("mul", lambda a, b: a * b), ("sum", lambda a, b: a + b),
     ("sub", lambda a, b: a - b), ("div", lambda a, b: a / b),
 ])
 def test_two_inputs_combine_in_edge_order(op, reference):

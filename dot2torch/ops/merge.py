@@ -11,7 +11,7 @@ from ..ir import Convention
 from .base import Argument, Layer, OpCall, register
 
 
-@register("+", "add", "sum", min_inputs=2, max_inputs=None, example="+", example_shape=(2, 4, 3, 3))
+@register("+", "add", min_inputs=2, max_inputs=None, example="+", example_shape=(2, 4, 3, 3))
 def add(call: OpCall) -> Layer:
     first = call.shapes[0]
     for shape, source in zip(call.shapes[1:], call.sources[1:]):

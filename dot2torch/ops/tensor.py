@@ -1,5 +1,5 @@
 """Tensor operations as nodes, with torch's names and arguments: element-wise `*`/mul,
-sub and div of two or more inputs, exp and log, reductions over an axis (mean, amax), and
+sub and div of two or more inputs, exp and log, reductions over an axis (mean, sum, amax), and
 the axis moves (permute, transpose, squeeze, unsqueeze).
 
 The first axis of every tensor in a diagram is the batch. None of these ops may reduce,
@@ -19,6 +19,7 @@ from ..errors import PlanError
 from ..grammar import Arg
 from ..ir import Convention
 from .base import Argument, Layer, OpCall, register
+from .merge import add
 
 Shape = tuple[int, ...]
 
@@ -133,6 +134,14 @@ def _reduction(name: str, target: Callable[..., Any]) -> Callable[[OpCall], Laye
 
 
 register("mean", example="mean(axis=1)", example_shape=(2, 4, 3))(_reduction("mean", torch.mean))
+_sum_over_axes = _reduction("sum", torch.sum)
+
+
+@register("sum", min_inputs=1, max_inputs=None, example="sum(axis=1)", example_shape=(2, 4, 3))
+def sum_(call: OpCall) -> Layer:
+    """`sum(axis=1)` of one input sums over axes, as torch.sum; `sum` of several inputs adds
+    them, as `+` (the name meant that before the reductions came)."""
+    return _sum_over_axes(call) if len(call.shapes) == 1 else add(call)
 register("amax", "max over", example="amax(axis=1)", example_shape=(2, 4, 3))(_reduction("amax", torch.amax))
 
 

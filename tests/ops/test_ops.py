@@ -49,6 +49,7 @@ FUNCTION_REFERENCES = {
     "sqrt": (1, torch.sqrt),
     "abs": (1, torch.abs),
     "mean": (1, lambda x: x.mean(dim=1)),
+    "sum": (1, lambda x: x.sum(dim=1)),
     "amax": (1, lambda x: x.amax(dim=1)),
     "permute": (1, lambda x: x.permute(0, 2, 3, 1)),
     "transpose": (1, lambda x: x.transpose(1, 2)),
