@@ -76,8 +76,6 @@ def walk(expr: E.Expr, leaf: Leaf, apply: Apply) -> Any:
             return apply(f, FUNCTIONS[f], [walk(args[0], leaf, apply)])
         case E.Attribute(base=base, name="T") if not isinstance(base, E.Attribute):
             return apply("transpose", transpose_last, [walk(base, leaf, apply)])  # `K.T`, `K^T`
-        case E.Name(name=n, default=d) if d is not None and n in FUNCTIONS:
-            return walk(E.Call(n, (d,)), leaf, apply)  # `transpose(K)` reads like a symbol's default
         case E.Name(name=n, default=d) if d is not None:
             return leaf(E.Call(n, (d,)))  # `foo(x)` in a formula: a call, not a symbol's default
         case E.Name() | E.Subscript() | E.Attribute() | E.Call():
@@ -131,29 +129,13 @@ def is_time_index(expr: E.Expr) -> bool:
 def transposed_parts(expr: E.Expr) -> list[E.Expr]:
     """The subexpressions a formula transposes (`K` of `K^T`, `K.T`, `transpose(K)`)."""
     found: list[E.Expr] = []
-    match expr:
-        case E.Attribute(base=base, name="T") if not isinstance(base, E.Attribute):
-            found.append(base)
-        case E.Call(function="transpose", args=(base,)) | E.Name(name="transpose", default=base) if base is not None:
-            found.append(base)
-    for child in _children(expr):
-        found += transposed_parts(child)
+    for part in E.parts(expr):
+        match part:
+            case E.Attribute(base=base, name="T") if not isinstance(base, E.Attribute):
+                found.append(base)
+            case E.Call(function="transpose", args=(base,)):
+                found.append(base)
     return found
-
-
-def _children(expr: E.Expr) -> tuple[E.Expr, ...]:
-    match expr:
-        case E.BinOp(left=left, right=right):
-            return (left, right)
-        case E.Neg(operand=operand):
-            return (operand,)
-        case E.Call(args=args):
-            return tuple(args)
-        case E.Attribute(base=base):
-            return (base,)
-        case E.Name(default=d) if d is not None:
-            return (d,)
-    return ()
 
 
 def leaves(expr: E.Expr) -> list[E.Expr]:

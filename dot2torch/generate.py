@@ -516,9 +516,6 @@ class _Writer:
                         isinstance(e, E.Attribute) and isinstance(arg, E.Attribute)):
                     text, prec = walk(arg)
                     return (text if prec >= _ATOM else f"({text})") + ".mT", _ATOM
-                case E.Name(name="transpose", default=arg) if arg is not None:
-                    text, prec = walk(arg)
-                    return (text if prec >= _ATOM else f"({text})") + ".mT", _ATOM
                 case E.Call(function="softmax", args=(arg,)):
                     return combined(lambda p: (f"torch.softmax({p[0][0]}, dim=-1)", _ATOM), [walk(arg)], top)
                 case E.Call(function=f, args=(arg,)) if f in FUNCTIONS:

@@ -142,7 +142,7 @@ def sum_(call: OpCall) -> Layer:
     """`sum(axis=1)` of one input sums over axes, as torch.sum; `sum` of several inputs adds
     them, as `+` (the name meant that before the reductions came)."""
     return _sum_over_axes(call) if len(call.shapes) == 1 else add(call)
-register("amax", "max over", example="amax(axis=1)", example_shape=(2, 4, 3))(_reduction("amax", torch.amax))
+register("amax", example="amax(axis=1)", example_shape=(2, 4, 3))(_reduction("amax", torch.amax))
 
 
 @register("permute", example="permute(0, 2, 3, 1)", example_shape=(2, 4, 3, 5))
