@@ -1,6 +1,6 @@
 """Which DOT attributes of nodes and edges change the model, and which only draw.
 
-dot2torch reads its own attributes (`label`, `block` on nodes; `label`, `arg` on edges).
+dot2torch reads its own attributes (`label`, `block` on nodes; `label`, `arg`, `out` on edges).
 Graphviz's attributes of the same component (its attribute table's "used by" N and E
 columns, graphviz.org/doc/info/attrs.html) only change the drawing and are ignored. Any
 other attribute (`lable`, `kernel=3`, Graphviz's graph attribute `K` on a node) changes
@@ -14,7 +14,7 @@ from typing import Iterable
 
 # dot2torch's own attributes.
 NODE_OWN: frozenset[str] = frozenset({"label", "block"})
-EDGE_OWN: frozenset[str] = frozenset({"label", "arg"})
+EDGE_OWN: frozenset[str] = frozenset({"label", "arg", "out"})
 
 # Graphviz's node attributes (used by N), and those dot2tex adds (pydot lists them).
 GRAPHVIZ_NODE: frozenset[str] = frozenset({

@@ -9,6 +9,7 @@ and registered in the order the diagram declares them, so a state_dict reads in 
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 import torch
@@ -37,7 +38,7 @@ def build_module(plan: Plan, device: torch.device | str | None = None) -> torch.
         root.register_parameter(p.name, nn.Parameter(_initial(p.shape.sizes, device)))
     names = {n.id: n.name for n in g.nodes}
     for node in g.in_order():
-        args = [env[r.node] for r in node.inputs]
+        args = [_picked(graph, env[r.node], r.pick) for r in node.inputs]
         match node.kind:
             case ir.Kind.INPUT:
                 env[node.id] = graph.placeholder(node.name)
@@ -58,7 +59,7 @@ def build_module(plan: Plan, device: torch.device | str | None = None) -> torch.
             case ir.Kind.BLOCK_CALL | ir.Kind.SEQUENCE | ir.Kind.REPETITION:
                 modules[node.name] = _called(node, plan.children.get(node.id, []), device)
                 env[node.id] = graph.call_module(node.name, tuple(args))
-    results = [env[r.node] for r in g.outputs]
+    results = [_picked(graph, env[r.node], r.pick) for r in g.outputs]
     graph.output(results[0] if len(results) == 1 else tuple(results))
     for name, module in modules.items():
         root.add_module(name, module)
@@ -105,6 +106,13 @@ def _called(node: ir.Node, children: list[Plan], device: torch.device | str | No
     return nn.Sequential(*built) if node.kind is ir.Kind.REPETITION else built[0]
 
 
+def _picked(graph: torch.fx.Graph, value: torch.fx.Node, pick: tuple[int, ...]) -> torch.fx.Node:
+    """The element of a tuple-valued node an input takes: `value[1][0]`."""
+    for index in pick:
+        value = graph.call_function(operator.getitem, (value, index))
+    return value
+
+
 def _emit_function(graph: torch.fx.Graph, node: ir.Node, args: list[torch.fx.Node]) -> torch.fx.Node:
     target = target_of(node.target or "")
     positional, keywords = _split(node.args)
@@ -134,8 +142,8 @@ def _emit_formula(graph: torch.fx.Graph, node: ir.Node, env: dict[str, torch.fx.
 
     def leaf(e):
         match uses[key_of(e)]:
-            case ir.ValueUse(node=source):
-                return env[source]
+            case ir.ValueUse(node=source, pick=pick):
+                return _picked(graph, env[source], pick)
             case ir.ParameterUse(name=name):
                 return graph.get_attr(name)
             case ir.AttributeUse(node=owner, attribute=attribute, transposed=transposed):

@@ -90,3 +90,22 @@ def takes(function: Callable[..., Any]) -> frozenset[str] | None:
 def positional_first(keyword: str) -> bool:
     """Is this the argument a call writes positionally right after the input (`max_pool2d(x, 2)`)?"""
     return keyword in _POSITIONAL_FIRST
+
+
+@functools.lru_cache(maxsize=256)
+def forward_arity(cls: type[nn.Module]) -> tuple[int, int]:
+    """How many tensors a torch.nn layer's forward takes: its required parameters, and at most
+    those plus the optional ones after them that are tensors (MultiheadAttention: query, key,
+    value and a key_padding_mask; not need_weights). A forward that says nothing takes one."""
+    try:
+        params = list(inspect.signature(cls.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return 1, 1
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    least = sum(1 for p in positional if p.default is p.empty) or 1
+    most = least
+    for p in positional[least:]:
+        if "Tensor" not in str(p.annotation):
+            break
+        most += 1
+    return least, most

@@ -403,16 +403,16 @@ class _Writer:
         g = c.graph
         local = self._locals(g)
         inputs = [f"{local[i]}: torch.Tensor" for i in g.inputs]
-        outputs = [local[r.node] for r in g.outputs]
+        outputs = [_ref(local, r) for r in g.outputs]
         result = "torch.Tensor"
         if len(outputs) > 1:
             result = f"tuple[{', '.join(['torch.Tensor'] * len(outputs))}]"
         lines = _def_line("forward", ["self", *inputs], result)
         order = g.in_order()
         reads = {node.id: _reads(node, local) for node in order}
-        used = {name for names in reads.values() for name in names} | set(outputs)
+        used = {name for names in reads.values() for name in names} | {_base(o) for o in outputs}
         last_read = {name: node.id for node in order for name in reads[node.id]}
-        kept = {local[i] for i in g.inputs} | set(outputs)
+        kept = {local[i] for i in g.inputs} | {_base(o) for o in outputs}
         for node in order:
             # a node nothing uses is computed as drawn, as a statement without a name
             lines += self._statement(node, local, c, f"{node.name} = " if node.name in used else "")
@@ -423,18 +423,19 @@ class _Writer:
         return lines
 
     def _locals(self, g: ir.Graph) -> dict[str, str]:
-        """The local variable of each node: its own name, or the value an annotation passes on."""
+        """The local variable of each node: its own name, or the value an annotation passes on
+        (an element of a tuple, `lstm[1][0]`, for a node that picks one)."""
         local: dict[str, str] = {}
         for node in g.in_order():
             if node.kind in (ir.Kind.ANNOTATION, ir.Kind.OUTPUT) and node.inputs:
-                local[node.id] = local[node.inputs[0].node]
+                local[node.id] = _ref(local, node.inputs[0])
             else:
                 local[node.id] = node.name
         return local
 
     def _statement(self, node: ir.Node, local: dict[str, str], c: _Class, target: str) -> list[str]:
         """The line(s) of forward that compute a node; `target` is `name = ` or nothing."""
-        args = [local[r.node] for r in node.inputs]
+        args = [_ref(local, r) for r in node.inputs]
         match node.kind:
             case ir.Kind.MODULE | ir.Kind.BLOCK_CALL | ir.Kind.SEQUENCE | ir.Kind.REPETITION:
                 return P.call(f"{target}self.{node.name}", args, "        ")
@@ -493,8 +494,8 @@ class _Writer:
         def leaf(e: E.Expr) -> tuple[str, int]:
             use = uses[key_of(e)]
             match use:
-                case ir.ValueUse(node=n):
-                    return local[n], _ATOM
+                case ir.ValueUse(node=n, pick=pick):
+                    return local[n] + _indices(pick), _ATOM
                 case ir.ParameterUse(name=n):
                     return f"self.{n}", _ATOM
                 case ir.AttributeUse(node=n, attribute=attr, transposed=t):
@@ -606,9 +607,23 @@ class _Writer:
 
 def _reads(node: ir.Node, local: dict[str, str]) -> list[str]:
     """The locals a node's statement reads: its inputs and the values its formula names."""
-    names = [local[r.node] for r in node.inputs]
-    names += [local[u.node] for _, u in node.uses if isinstance(u, ir.ValueUse)]
+    names = [_base(local[r.node]) for r in node.inputs]
+    names += [_base(local[u.node]) for _, u in node.uses if isinstance(u, ir.ValueUse)]
     return names
+
+
+def _ref(local: dict[str, str], ref: ir.Ref) -> str:
+    """What an input reads: the local, or the element of it that the input picks."""
+    return local[ref.node] + _indices(ref.pick)
+
+
+def _indices(pick: tuple[int, ...]) -> str:
+    return "".join(f"[{i}]" for i in pick)
+
+
+def _base(text: str) -> str:
+    """The local an expression such as `lstm[1][0]` reads."""
+    return text.split("[", 1)[0]
 
 
 def _forward_symbols(g: ir.Graph) -> list[str]:
@@ -658,11 +673,20 @@ def _may_be_fractional(e: E.Expr, float_symbols: set[str]) -> bool:
 
 
 def _takes_factory_kwargs(cls: object) -> bool:
-    try:
-        params = inspect.signature(cls).parameters  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-    return "device" in params and "dtype" in params
+    """Does the class take `device=` and `dtype=`? Read from the first constructor in its MRO
+    that says more than `(*args, **kwargs)` (nn.LSTM's: nn.RNNBase's)."""
+    for klass in getattr(cls, "__mro__", ()):
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters
+        except (TypeError, ValueError):
+            return False
+        if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in list(params.values())[1:]):
+            continue
+        return "device" in params and "dtype" in params
+    return False
 
 
 def _def_line(name: str, params: list[str], result: str) -> list[str]:

@@ -52,10 +52,12 @@ class Location:
 
 @dataclass(frozen=True)
 class Ref:
-    """An input of a node: the node that feeds it, and which of that node's outputs."""
+    """An input of a node: the node that feeds it, and, where that node returns several
+    tensors (nn.LSTM's `(out, (h, c))`), the element it takes: `pick` indexes into the
+    nested tuple, `(1, 0)` meaning `[1][0]`. Empty for a node that returns one tensor."""
 
     node: str
-    output: int = 0
+    pick: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,10 @@ class Shape:
 
 @dataclass(frozen=True)
 class ValueUse:
-    """A formula name that means another node's value."""
+    """A formula name that means another node's value (`pick` as in `Ref`)."""
 
     node: str
+    pick: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ from .ops.torch_nn import find_torch_nn
 from .plan_formulas import FormulaTyping, Typed
 from .planned import Plan, Step
 from .record import Recorder
-from . import batch, ir, shape_rules
+from . import batch, ir, shape_rules, tuples
 from .reader import Diagram
 from .grammar import Dim
+from .functional import forward_arity
 from .shapes import batch_name, bind_pattern, check_shape, read_annotation
 
 Shape = tuple[int, ...]
@@ -93,7 +94,7 @@ class Planner:
         self.check_inputs_given(inputs)
         import networkx as nx  # on first use: a quarter second, most of importing dot2torch
         order = nx.lexicographical_topological_sort(self.g, key=lambda n: self.g.nodes[n]["order"])
-        outputs: list[str] = []
+        outputs: list[str] = []  # the output nodes
         for node in order:
             if node in self.reading.unreadable or any(p not in self.value_of for p in self.g.predecessors(node)):
                 continue  # a label that cannot be read, or fed by a node that failed: nothing true can be said here
@@ -105,15 +106,19 @@ class Planner:
             raise error_for(errors[0], (*errors[1:], *self.warnings))
         if self.reading.is_cell:
             try:
-                outputs = self.formulas.cell_outputs(inputs)
+                node_of_step = self.walk.node_of_step()
+                outputs = [node_of_step[name] for name in self.formulas.cell_outputs(inputs)]
             except PlanError as error:
                 raise self.fail(inputs[0], error) from None
         if not outputs:
-            outputs = [self.value_of[n][0] for n in self.sinks()]
-        sampled = dict.fromkeys(self.formulas.sampled_from)
-        outputs += [self.value_of[n][0] for n in sampled if self.value_of[n][0] not in outputs]
+            outputs = self.sinks()
+        names = [self.value_of[n][0] for n in outputs]
+        for n in dict.fromkeys(self.formulas.sampled_from):
+            if self.value_of[n][0] not in names:
+                outputs.append(n)
+                names.append(self.value_of[n][0])
         graph = self.record.graph(list(inputs), outputs, list(self.reading.order))
-        return Plan(self.diagram.name, self.diagram.file, self.walk.steps, outputs, self.warnings,
+        return Plan(self.diagram.name, self.diagram.file, self.walk.steps, names, self.warnings,
                     graph=graph, children=self.children)
 
     def attempt(self, node: str, action: Callable[[], None], errors: list[Diagnostic]) -> None:
@@ -194,21 +199,35 @@ class Planner:
         return [n for n in self.reading.order if self.g.out_degree(n) == 0]
 
     def predecessors(self, node: str) -> list[str]:
+        """The nodes feeding `node`, in argument order: by the edges' `arg=` where any edge
+        has one (a node feeding several arguments appears once for each: `arg="0,1,2"`, or
+        one drawing of the edge per argument), else in declaration order."""
         preds = sorted(self.g.predecessors(node), key=lambda p: self.g.nodes[p]["order"])
-        indexed = {p: self.g.edges[p, node]["attrs"].get(EDGE_INDEX_ATTR) for p in preds}
-        if any(v is not None for v in indexed.values()):
-            try:
-                keys = {p: int(v) for p, v in indexed.items()}  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                raise PlanError("D2T308", f"every edge into this node needs an integer {EDGE_INDEX_ATTR}=, found {indexed}") from None
-            if sorted(keys.values()) != list(range(len(preds))):
-                raise PlanError("D2T308", f"edge {EDGE_INDEX_ATTR}= values must be 0..{len(preds) - 1}, found {sorted(keys.values())}")
-            return sorted(preds, key=keys.__getitem__)
-        return preds
+        drawings = {p: self.g.edges[p, node].get("drawn") or [self.g.edges[p, node]["attrs"]] for p in preds}
+        written = {p: [d.get(EDGE_INDEX_ATTR) for d in drawn] for p, drawn in drawings.items()}
+        if all(v is None for vs in written.values() for v in vs):
+            return preds
+        positions: list[tuple[int, str]] = []
+        for p, values in written.items():
+            for value in values:
+                try:
+                    positions += [(int(part), p) for part in str(value).split(",")]
+                except (TypeError, ValueError):
+                    found = {q: vs[0] if len(vs) == 1 else vs for q, vs in written.items()}
+                    raise PlanError("D2T308", f"every edge into this node needs an integer {EDGE_INDEX_ATTR}= "
+                                              f"(several: {EDGE_INDEX_ATTR}=\"0,1\"), found {found}") from None
+        indices = sorted(i for i, _ in positions)
+        if indices != list(range(len(positions))):
+            raise PlanError("D2T308", f"edge {EDGE_INDEX_ATTR}= values must be 0..{len(positions) - 1}, each once, "
+                                      f"found {indices}")
+        return [p for _, p in sorted(positions)]
 
     def visit(self, node: str, inputs: tuple[str, ...], outputs: list[str]) -> None:
         label = self.labels[node]
         preds = self.predecessors(node)
+        self.read_picks(node, preds)
+        if self.picks_by_label(node, label, preds):
+            return
         match self.reading.roles[node]:
             case Role.INPUT:
                 self.add_input(node, label, inputs.index(node))
@@ -216,7 +235,7 @@ class Planner:
             case Role.OUTPUT:
                 self.pass_through_dims(node, label.dims, preds)
                 self.record.node(node, ir.Kind.OUTPUT, preds)
-                outputs.append(self.value_of[node][0])
+                outputs.append(node)
             case Role.ANNOTATION:
                 self.pass_through_dims(node, label.dims, preds)
                 self.record.node(node, ir.Kind.ANNOTATION, preds)
@@ -234,6 +253,59 @@ class Planner:
             case Role.LAYER:
                 self.add_layer(node, label, preds)
 
+    # -- several outputs -------------------------------------------------------------------
+    def read_picks(self, node: str, preds: list[str]) -> None:
+        """Edges into `node` that pick an element of their tail's tuple (`out="1.0"`)."""
+        for tail in dict.fromkeys(preds):
+            text = self.g.edges[tail, node]["attrs"].get(tuples.PICK_ATTR)
+            if text is None:
+                continue
+            written = f"edge {tail} -> {node}: {tuples.PICK_ATTR}={text!r}"
+            if self.reading.roles[node] is Role.FORMULA:
+                raise PlanError(tuples.PICK_CODE, f"{written}: a formula reads its values by name, not by edge; "
+                                                  f"pick the element with a node getitem({text.replace('.', ', ')}) "
+                                                  "and name that")
+            if tail not in self.walk.several:
+                raise PlanError(tuples.PICK_CODE, f"{written} picks an element of a result that holds several "
+                                                  f"tensors, but {tail!r} gives one tensor "
+                                                  f"{list(self.value_of[tail][1].shape)}")
+            path = tuples.read_path(text, written)
+            tuples.element(self.walk.several[tail], path, written)
+            self.walk.picks[tail, node] = path
+
+    def picks_by_label(self, node: str, label: Label, preds: list[str]) -> bool:
+        """A node `getitem(1, 0)`, or `[1]` right after a node that returns several tensors,
+        passes on the element it names. Returns whether `node` is such a node."""
+        if isinstance(label, OpLabel) and self.reading.roles[node] is Role.LAYER and label.name == tuples.PICK_OP:
+            written = f"getitem({', '.join(E.render(a.value) for a in label.args)})"
+            if not label.args or any(a.key is not None or not isinstance(a.value, E.Num) for a in label.args):
+                raise PlanError(tuples.PICK_CODE, f"{written}: getitem takes the indices of the element it picks, "
+                                                  "such as getitem(1) or getitem(1, 0) for [1][0]")
+            path = tuple(int(a.value.value) for a in label.args)
+        elif isinstance(label, FeatureMapLabel) and len(preds) == 1 and preds[0] in self.walk.several:
+            dims = label.dims or ()
+            if len(dims) != 1 or dims[0].key is not None or not isinstance(dims[0].values[0], E.Num):
+                return False
+            written = f"[{E.render(dims[0].values[0])}]"
+            path = (int(dims[0].values[0].value),)
+        else:
+            return False
+        if len(preds) != 1:
+            found = f"{len(preds)} ({', '.join(map(repr, preds))})" if preds else "none"
+            raise PlanError("D2T305", f"{written} picks from exactly one input, receives {found}")
+        tail = preds[0]
+        if (tail, node) in self.walk.picks:
+            raise PlanError(tuples.PICK_CODE, f"{written} picks an element, and so does the edge {tail} -> {node}: "
+                                              "keep one of them")
+        if tail not in self.walk.several:
+            raise PlanError(tuples.PICK_CODE, f"{written} picks an element of a result that holds several tensors, "
+                                              f"but {tail!r} gives one tensor {list(self.value_of[tail][1].shape)}")
+        tuples.element(self.walk.several[tail], path, written)
+        self.walk.picks[tail, node] = path
+        self.value_of[node] = self.walk.value_into(tail, node)
+        self.record.node(node, ir.Kind.ANNOTATION, preds, picked=True)
+        return True
+
     def add_typed(self, node: str, preds: list[str], typed: Typed) -> None:
         self.add_step(node, typed.name, typed.step_kind, typed.op, typed.out, typed.inputs, typed.layer)
         self.record.node(node, typed.kind, [] if typed.kind is ir.Kind.PARAMETER else preds,
@@ -245,6 +317,11 @@ class Planner:
         self.frame.steps[0] += layers
         if self.frame.steps[0] > current().layers:
             raise PlanError("D2T506", exceeded("layers", "the number of layers, blocks expanded", self.frame.steps[0]))
+        if tuples.is_several(out):  # passed on: the first tensor, unless an edge or node picks another
+            self.walk.several[node] = out
+            for tensor in tuples.leaves(out):
+                check_elements("the output", tensor)
+            out = tuples.first(out)
         check_elements("the output", out)
         step = Step(node, name, self.g.nodes[node]["label"], kind, op, tuple(out.shape), inputs, layer,
                     out.dtype, self.g.nodes[node]["order"])
@@ -298,7 +375,7 @@ class Planner:
         if len(preds) != 1:
             found = f"{len(preds)} ({', '.join(map(repr, preds))})" if preds else "none"
             raise PlanError("D2T305", f"a shape annotation takes exactly one input, receives {found}")
-        name, value = self.value_of[preds[0]]
+        name, value = self.walk.value_into(preds[0], node)
         self.value_of[node] = (name, value)  # the real tensor flows on even if the annotation is wrong
         if dims:
             check_shape(read_annotation(dims, self.scope), tuple(value.shape), repr(preds[0]))
@@ -309,7 +386,7 @@ class Planner:
             raise called
         block = called.block
         spec = None if block is not None else find(label.name)
-        inputs = [self.value_of[p] for p in preds]
+        inputs = [self.walk.value_into(p, node) for p in preds]
         names = tuple(n for n, _ in inputs)
         name = identifier(node, self.taken)
         if block is not None:
@@ -328,6 +405,7 @@ class Planner:
             self.add_step(node, name, "layer", "Sequential", out, names, None, len(copies))
             self.record.node(node, ir.Kind.REPETITION, preds, copies=copies)
             return
+        self.check_sequence_input(spec, label, node, preds, [v for _, v in inputs])
         layer, out = self.plan_layer(spec, label, self.scope, preds, [v for _, v in inputs], keep)
         for warning in layer.warnings:  # an argument that reads two ways (D2T214)
             self.warn(node, warning)
@@ -335,11 +413,39 @@ class Planner:
         self.add_step(node, name, "layer", op, out, names, layer)
         self.record.node(node, ir.Kind.MODULE if layer.is_module else ir.Kind.FUNCTION, preds, layer=layer)
 
+    def check_sequence_input(self, spec: OpSpec, label: OpLabel, node: str, preds: list[str],
+                             inputs: list[torch.Tensor]) -> None:
+        """A sequence layer (one with torch's `batch_first` option) takes [BatchSize, SeqLen, N]:
+        a 2-d input would be one unbatched sequence to torch, its batch read as time. A label
+        that says batch_first=False reads axis 0 as time: the tensor must be annotated so,
+        its batch second ([SeqLen, BatchSize, N])."""
+        cls = find_torch_nn(spec.name)
+        if cls is None or "batch_first" not in sequence_options(cls) or not inputs:
+            return
+        if inputs[0].dim() == 2 and preds[0] in self.walk.batched:
+            raise PlanError("D2T302", f"expects a 3-d input [BatchSize, SeqLen, N], receives {list(inputs[0].shape)} "
+                                      f"from {preds[0]!r}: torch would take it for one sequence, its batch for time")
+        said = next((a for a in label.args if a.key == "batch_first"), None)
+        if said is None or not (len(said.values) == 1 and isinstance(said.values[0], E.Name)
+                                and said.values[0].name == "False"):
+            return
+        dims = self.reading.edge_shapes.get((preds[0], node))
+        if dims is None and self.reading.roles[preds[0]] in (Role.INPUT, Role.ANNOTATION, Role.NAMED):
+            pred_label = self.labels[preds[0]]
+            dims = named_dims(pred_label) if isinstance(pred_label, OpLabel) else pred_label.dims
+        if dims and len(dims) >= 2 and dims[1].key is None and _names_batch(dims[1].values[0]):
+            return
+        raise PlanError("D2T324", f"batch_first=False reads axis 0 as time and axis 1 as the batch, but "
+                                  f"{list(inputs[0].shape)} from {preds[0]!r} is not annotated time first: leave "
+                                  "batch_first out (dot2torch passes batch_first=True), or annotate the tensor "
+                                  "[SeqLen, BatchSize, N] on the node or edge before this one")
+
     def torch_nn_spec(self, label: OpLabel) -> OpSpec:
         cls = find_torch_nn(label.name)
         if cls is None:
             raise PlanError("D2T202", f"unknown op {label.name!r}{_suggest(label.name, self.library)}")
-        return OpSpec(cls.__name__, lambda call: torch_nn_layer(call, cls))
+        least, most = forward_arity(cls)
+        return OpSpec(cls.__name__, lambda call: torch_nn_layer(call, cls), least, most)
 
     @staticmethod
     def check_arity(spec: OpSpec, label: OpLabel, preds: list[str]) -> None:
@@ -392,9 +498,10 @@ class Planner:
                 out = _output(layer, module, inputs)
             except (RuntimeError, ValueError, TypeError, OverflowError) as error:
                 raise PlanError("D2T309", f"torch rejects this layer: {str(error).splitlines()[0]}") from None
-            if keep_batch:
+            if keep_batch:  # of a layer that returns several tensors, the first must keep it
                 given = {a.keyword: a.value for a in layer.arguments} | dict(layer.kwargs)
-                batch.check_kept(given, inputs, out, lambda probe: _output(layer, module, probe), preds)
+                batch.check_kept(given, inputs, tuples.first(out),
+                                 lambda probe: tuples.first(_output(layer, module, probe)), preds)
             return out
 
         if not keep_batch:
@@ -492,6 +599,28 @@ def _output(layer: Layer, module: torch.nn.Module | None, inputs: list[torch.Ten
         return torch.empty(ruled.shape, dtype=ruled.dtype, device="meta")
     with torch.device("meta"):
         return layer.call(inputs, module)
+
+
+def _names_batch(value: E.Expr) -> bool:
+    """Is an annotation entry the batch by its name (BatchSize, BatchSise, Batch, N, B)?"""
+    return isinstance(value, E.Name) and (value.name.lower().startswith("batch") or value.name in ("N", "B"))
+
+
+def sequence_options(cls: type) -> frozenset[str]:
+    """The constructor keywords of a torch.nn class, read past `(*args, **kwargs)` (nn.LSTM's)."""
+    import inspect
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters
+        except (TypeError, ValueError):
+            return frozenset()
+        if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in list(params.values())[1:]):
+            continue
+        return frozenset(params)
+    return frozenset()
 
 
 def _suggest(name: str, library: Library) -> str:

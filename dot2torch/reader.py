@@ -155,10 +155,12 @@ def _to_diagram(graph: dot.Graph, name: str, file: str | None, line: int, places
                    labelled=labelled, label=label, html="label" in node.html and labelled)
     for edge in graph.edges:
         tail, head = unescape(edge.tail), unescape(edge.head)
-        if g.has_edge(tail, head):
+        if g.has_edge(tail, head):  # drawn again: legal where each drawing binds its own `arg`
             g.edges[tail, head]["count"] += 1
+            g.edges[tail, head]["drawn"].append(_clean(edge))
         else:
-            g.add_edge(tail, head, count=1, attrs=_clean(edge))
+            attrs = _clean(edge)
+            g.add_edge(tail, head, count=1, attrs=attrs, drawn=[attrs])
     return Diagram(name, g, file, line, {k: unescape(v) for k, v in graph.attrs.items()})
 
 

@@ -30,6 +30,7 @@ from .library import Called, Library
 from .ops import find
 from .ops.torch_nn import find_torch_nn
 from .reader import Diagram
+from .tuples import PICK_OP
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -234,7 +235,7 @@ class _ReadingPass:
         return self.op_named[node]
 
     def _names_op(self, node: str, label: OpLabel) -> bool:
-        if find(label.name) is not None or find_torch_nn(label.name) is not None:
+        if label.name == PICK_OP or find(label.name) is not None or find_torch_nn(label.name) is not None:
             return True
         try:
             return self.library.block_for(self.diagram, node, self.root) is not None
@@ -441,7 +442,7 @@ class _ReadingPass:
         """An edge the diagram implies; the diagram's own graph stays as it was read."""
         if self.g is self.diagram.graph:
             self.g = self.g.copy()
-        self.g.add_edge(source, target, attrs={}, count=1)
+        self.g.add_edge(source, target, attrs={}, count=1, drawn=[{}])
 
     def check_acyclic(self) -> None:
         import networkx as nx  # on first use: a quarter second, most of importing dot2torch
@@ -458,8 +459,10 @@ class _ReadingPass:
         """An edge drawn twice is ambiguous; an input that feeds nothing, or that an edge
         feeds, is a mistake."""
         for source, target, data in self.g.edges(data=True):
-            if data.get("count", 1) > 1:
-                raise self.fail(target, PlanError("D2T108", f"the edge {source} -> {target} is drawn {data['count']} times"))
+            if data.get("count", 1) > 1 and not all("arg" in drawing for drawing in data["drawn"]):
+                raise self.fail(target, PlanError(
+                    "D2T108", f"the edge {source} -> {target} is drawn {data['count']} times; where one node feeds "
+                    "several inputs of another, give each drawing its own arg= (or draw it once with arg=\"0,1\")"))
         for node in inputs:
             if self.g.out_degree(node) == 0 and len(self.g) > 1:
                 raise self.fail(node, PlanError("D2T107", "this input feeds nothing"))

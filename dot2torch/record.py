@@ -91,18 +91,24 @@ class Recorder:
 
     # -- nodes ---------------------------------------------------------------------------
     def node(self, node: str, kind: ir.Kind, preds: list[str], *, layer: Layer | None = None,
-             copies: list[Layer] | None = None, formula: E.Expr | None = None, refs: dict | None = None) -> None:
+             copies: list[Layer] | None = None, formula: E.Expr | None = None, refs: dict | None = None,
+             picked: bool = False) -> None:
         """Record a planned node: `layer` for a module, function or noise; `copies` for a
-        repeated plain layer; `formula` and what its names mean (`refs`) for a formula."""
+        repeated plain layer; `formula` and what its names mean (`refs`) for a formula;
+        `picked` for a node that passes on an element of a tuple (`getitem(1)`)."""
         w, r = self.walk, self.walk.reading
         data = r.graph.nodes[node]
         name, tensor = w.values[node]
         sizes = tuple(tensor.shape)
         previous = self.exprs.get(preds[0], (None,) * len(sizes)) if preds else (None,) * len(sizes)
+        if preds and w.pick_of(preds[0], node) != w.pick_of(preds[0]):  # another element than the one recorded
+            previous = (None,) * len(sizes)
         fields: dict[str, Any] = {}
         exprs: lower.Exprs
         if kind is ir.Kind.INPUT:
             exprs = self._held(lower.annotation_exprs(label_dims(r.labels[node]), len(sizes)), sizes)
+        elif picked:
+            exprs = previous
         elif kind in (ir.Kind.ANNOTATION, ir.Kind.OUTPUT):
             own = self._held(lower.annotation_exprs(label_dims(r.labels[node]), len(sizes)), sizes)
             exprs = tuple(o if o is not None else e for o, e in zip(own, previous)) if len(previous) == len(sizes) else own
@@ -126,7 +132,7 @@ class Recorder:
         self.walked.append(node)
         location = ir.Location(r.diagram.file, data.get("line"), data.get("column"))
         self.nodes[node] = ir.Node(node, name, data["label"], location, kind, ir.Shape(sizes, exprs),
-                                   tuple(ir.Ref(q) for q in preds), **fields)
+                                   tuple(ir.Ref(q, w.pick_of(q, node)) for q in preds), **fields)
 
     def _held(self, exprs: lower.Exprs, sizes: Sequence[int]) -> lower.Exprs:
         scope = self.walk.scope
@@ -295,7 +301,7 @@ class Recorder:
         uses: list[tuple[str, ir.Use]] = []
         for key, (what, name, extra) in refs.items():
             if what == "value":
-                uses.append((key, ir.ValueUse(extra)))
+                uses.append((key, ir.ValueUse(extra, self.walk.pick_of(extra))))
             elif what == "param":
                 uses.append((key, ir.ParameterUse(name)))
             else:
@@ -305,8 +311,8 @@ class Recorder:
 
     # -- the graph -----------------------------------------------------------------------
     def graph(self, inputs: list[str], outputs: list[str], order: list[str]) -> ir.Graph:
+        """`outputs`: the nodes whose values the graph returns."""
         w, r = self.walk, self.walk.reading
-        node_of_name = self.walk.node_of_step()
         symbols: dict[str, E.Expr | None] = {}
         for label in r.labels.values():
             for n in label_names(label):
@@ -325,7 +331,7 @@ class Recorder:
         parameters = tuple(ir.Parameter(name, self.parameters[name]) for name in w.parameters)
         return ir.Graph(
             r.diagram.name, r.diagram.file, [self.nodes[n] for n in order if n in self.nodes], tuple(inputs),
-            tuple(ir.Ref(node_of_name[name]) for name in outputs), parameters, symbols, cell, list(self.conflicts),
+            tuple(ir.Ref(n, w.pick_of(n)) for n in outputs), parameters, symbols, cell, list(self.conflicts),
             dict(self.patterns), tuple(self.walked),
         )
 

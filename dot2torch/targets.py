@@ -31,6 +31,8 @@ _BY_NAME: dict[str, Any] = {
     "torch.transpose": torch.transpose,
     "torch.squeeze": torch.squeeze,
     "torch.unsqueeze": torch.unsqueeze,
+    "torch.chunk": torch.chunk,
+    "torch.split": torch.split,
     "torch.matmul": torch.matmul,
     "torch.reshape": torch.reshape,
     "dot2torch.runtime.AddNoise": AddNoise,

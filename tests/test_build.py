@@ -42,8 +42,8 @@ def test_edge_arg_attribute_orders_inputs():
 @pytest.mark.parametrize(
     ("first", "second", "message"),
     [
-        ("[arg=0]", "", "every edge into this node needs an integer arg=, found {'second': None, 'first': '0'}"),
-        ("[arg=0]", "[arg=2]", "edge arg= values must be 0..1, found [0, 2]"),
+        ("[arg=0]", "", "every edge into this node needs an integer arg= (several: arg=\"0,1\"), found {'second': None, 'first': '0'}"),
+        ("[arg=0]", "[arg=2]", "edge arg= values must be 0..1, each once, found [0, 2]"),
     ],
 )
 def test_edge_arg_errors(first, second, message):

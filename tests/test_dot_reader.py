@@ -60,9 +60,11 @@ def test_strict_merges_repeated_edges_and_their_attributes():
     (diagram,) = read_text("strict digraph { a -> b; a -> b [color=red]; a -> b [style=bold]; b -> a; a -> a }")
     g = diagram.graph
     assert sorted(g.edges) == [("a", "a"), ("a", "b"), ("b", "a")]
-    assert g.edges["a", "b"] == {"count": 1, "attrs": {"color": "red", "style": "bold"}}
-    (plain,) = read_text("digraph { a -> b; a -> b }")
-    assert plain.graph.edges["a", "b"]["count"] == 2  # not strict: drawn twice (D2T108 later)
+    merged = {"color": "red", "style": "bold"}
+    assert g.edges["a", "b"] == {"count": 1, "attrs": merged, "drawn": [merged]}
+    (plain,) = read_text("digraph { a -> b [arg=0]; a -> b [arg=1] }")
+    assert plain.graph.edges["a", "b"]["count"] == 2  # not strict: drawn twice (D2T108 later unless each has arg)
+    assert plain.graph.edges["a", "b"]["drawn"] == [{"arg": "0"}, {"arg": "1"}]
 
 
 def test_negative_numerals_are_ids():

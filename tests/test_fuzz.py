@@ -59,7 +59,10 @@ OPS = ["Relu", "Sigmoid", "Tanh", "Softmax", "Dropout", "flatten", "Linear [Out=
        "+", "cat(axis=1)", "UpSample x2", "LayerNorm({n})", "GELU", "reshape([{n}])", "Frob", "Linear [{n}, {k}]",
        # tensor ops (issue 10), some of them refused on some inputs: the batch axis, a wrong rank or size
        "*", "sub", "div", "exp", "log", "mean(axis={k})", "amax(axis=-1, keepdim=True)", "mean(axis=0)",
-       "transpose(1, -1)", "permute(0, 1)", "permute(0, 3, 1, 2)", "unsqueeze(1)", "squeeze(1)", "squeeze(-1)"]
+       "transpose(1, -1)", "permute(0, 1)", "permute(0, 3, 1, 2)", "unsqueeze(1)", "squeeze(1)", "squeeze(-1)",
+       # several outputs and inputs (issue 10): picked with out= on edges (below) or getitem nodes
+       "chunk(2, dim=1)", "split({k}, dim=-1)", "chunk(3, dim=0)", "getitem(1)", "getitem(0, 1)", "[1]",
+       "Bilinear({n}, {n}, {k})", "CosineSimilarity"]
 
 
 @st.composite
@@ -75,18 +78,25 @@ def dot_graphs(draw) -> str:
     rank = draw(st.sampled_from([2, 4]))
     shape = "[BatchSize, 6]" if rank == 2 else "[BatchSize, W=6, H=6, C=3]"
     count = draw(st.integers(1, 6))
-    lines = [f'n0 [label="input {shape}"]', *_nodes(draw, label_texts(), first=1, count=count, lowest=0)]
+    lines = [f'n0 [label="input {shape}"]', *_nodes(draw, label_texts(), first=1, count=count, lowest=0,
+                                                    edge_attributes=True)]
     return "digraph Fuzz {\n" + "\n".join(lines) + "\n}\n"
 
 
-def _nodes(draw, labels, first: int, count: int, lowest: int) -> list[str]:
+# Edge attributes: an element picked from a tail that returns several tensors (or, refused, from
+# one that does not), one tail feeding both inputs of a node, or both at once.
+EDGE_ATTRIBUTES = ["", "", "", " [out=1]", " [out=0]", ' [out="1.0"]', ' [arg="0,1"]', ' [arg="0,1", out=1]']
+
+
+def _nodes(draw, labels, first: int, count: int, lowest: int, edge_attributes: bool = False) -> list[str]:
     """Nodes n<first>... with labels drawn from `labels`, each fed by one or two earlier nodes
-    numbered from `lowest`."""
+    numbered from `lowest`; with `edge_attributes`, a node fed by one draws its edge's attributes."""
     lines = []
     for i in range(first, first + count):
         lines.append(f'n{i} [label="{draw(labels)}"]')
         sources = draw(st.lists(st.integers(lowest, i - 1), min_size=1, max_size=2, unique=True))
-        lines += [f"n{s} -> n{i}" for s in sources]
+        attributes = draw(st.sampled_from(EDGE_ATTRIBUTES)) if edge_attributes and len(sources) == 1 else ""
+        lines += [f"n{s} -> n{i}{attributes}" for s in sources]
     return lines
 
 

@@ -63,7 +63,7 @@ def test_a_graphviz_attribute_of_graphs_only_is_a_warning_on_a_node():
 
 def test_an_unknown_edge_attribute_is_a_warning_naming_the_edge():
     assert said(graph('a [label="Relu"] inp -> a [wieght=2]')) == [
-        ("D2T320", "warning", "a", "edge inp -> a: attribute 'wieght' is neither dot2torch's (arg, label) nor a "
+        ("D2T320", "warning", "a", "edge inp -> a: attribute 'wieght' is neither dot2torch's (arg, label, out) nor a "
                                     "Graphviz edge attribute, so it changes nothing; did you mean 'weight'?"),
     ]
 
@@ -76,7 +76,7 @@ def test_a_default_attribute_is_reported_on_every_node_it_reaches():
 def test_the_known_attributes_hold_every_one_pydot_lists():
     assert set(pydot.NODE_ATTRIBUTES) <= GRAPHVIZ_NODE
     assert set(pydot.EDGE_ATTRIBUTES) <= GRAPHVIZ_EDGE
-    assert NODE_OWN == {"label", "block"} and EDGE_OWN == {"label", "arg"}
+    assert NODE_OWN == {"label", "block"} and EDGE_OWN == {"label", "arg", "out"}
 
 
 def test_block_on_a_node_that_calls_nothing_is_a_warning():

@@ -25,14 +25,14 @@ def first_error(text: str) -> tuple[str, str | None, str]:
     return d.code, d.node, d.message
 
 
-def generated(text: str, name: str) -> torch.nn.Module:
-    """The class dot2torch.codegen writes for `text`, imported from a fresh module."""
+def generated(text: str, name: str, model: str = "T") -> torch.nn.Module:
+    """The class `model` that dot2torch.codegen writes for `text`, imported from a fresh module."""
     source = dot2torch.codegen(text)
     spec = importlib.util.spec_from_loader(name, loader=None)
     module = importlib.util.module_from_spec(spec)
     exec(compile(source, f"<{name}>", "exec"), module.__dict__)  # our own generated code, not diagram text
     sys.modules.pop(name, None)
-    return module.T()
+    return getattr(module, model)()
 
 
 X = torch.randn(2, 3, 4, 5)

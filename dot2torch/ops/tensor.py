@@ -202,3 +202,51 @@ def unsqueeze(call: OpCall) -> Layer:
     axis = _axis(call, a, rank, "dim")
     call.rest(torch.unsqueeze, accepted=set(), name="unsqueeze")
     return Layer.of(torch.unsqueeze, [Argument("dim", axis, a.value, positional=True)])
+
+
+# -- several outputs ---------------------------------------------------------------------------
+
+
+def _pieces_axis(call: OpCall, name: str) -> tuple[int, Arg | None]:
+    """The axis `chunk` and `split` cut along: `dim=`/`axis=` or the second positional, never the batch."""
+    a = call.arg("dim", "axis", position=1)
+    if a is None:
+        raise PlanError("D2T207", f"{name} needs the axis it cuts along, e.g. {name}(2, dim=1)")
+    return _axis(call, a, len(call.shape), "dim"), a
+
+
+@register("chunk", example="chunk(2, dim=1)", example_shape=(2, 4, 3))
+def chunk(call: OpCall) -> Layer:
+    """`torch.chunk(x, chunks, dim)`: equal pieces along an axis, a tuple (the first passed on,
+    another picked with `out=` or `getitem`)."""
+    count = call.arg("chunks", position=0)
+    if count is None:
+        raise PlanError("D2T207", "chunk needs how many pieces it makes, e.g. chunk(2, dim=1)")
+    pieces = E.as_size(call.value(count), "chunks")
+    if pieces < 1:
+        raise PlanError("D2T312", f"chunks must be at least 1, found {pieces}")
+    axis, a = _pieces_axis(call, "chunk")
+    call.rest(torch.chunk, accepted=set(), name="chunk")
+    return Layer.of(torch.chunk, [Argument("chunks", pieces, count.value, positional=True),
+                                  Argument("dim", axis, a.value if a else None)])
+
+
+@register("split", example="split(2, dim=1)", example_shape=(2, 4, 3))
+def split(call: OpCall) -> Layer:
+    """`torch.split(x, size, dim)`: pieces of `size` along an axis, or of the sizes a tuple
+    lists, which must add up to the axis."""
+    size = call.arg("split_size_or_sections", "size", "sizes", position=0)
+    if size is None:
+        raise PlanError("D2T207", "split needs the size of its pieces, e.g. split(16, dim=1) or split((8, 24), dim=1)")
+    value = call.value(size)
+    axis, a = _pieces_axis(call, "split")
+    sizes = value if isinstance(value, (tuple, list)) else (value,)
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in sizes):
+        raise PlanError("D2T312", f"split sizes must be whole numbers of at least 1, found {E.render(size.value)}")
+    if isinstance(value, (tuple, list)) and sum(sizes) != call.shape[axis]:
+        raise PlanError("D2T301", f"split({E.render(size.value)}) cuts {sum(sizes)} along axis {axis}, which has "
+                                  f"{call.shape[axis]} in {list(call.shape)} from {call.source!r}")
+    call.rest(torch.split, accepted=set(), name="split")
+    written = tuple(value) if isinstance(value, (tuple, list)) else value
+    return Layer.of(torch.split, [Argument("split_size_or_sections", written, size.value, positional=True),
+                                  Argument("dim", axis, a.value if a else None)])

@@ -55,6 +55,8 @@ FUNCTION_REFERENCES = {
     "transpose": (1, lambda x: x.transpose(1, 2)),
     "squeeze": (1, lambda x: x.squeeze(2)),
     "unsqueeze": (1, lambda x: x.unsqueeze(1)),
+    "chunk": (1, lambda x: x.chunk(2, dim=1)[0]),  # several outputs: the first is passed on
+    "split": (1, lambda x: x.split(2, dim=1)[0]),
 }
 SPECS = {spec.name: spec for spec in registered().values()}
 
