@@ -77,6 +77,10 @@ OUTPUT_SIZE = Kind("a whole number of at least 1 or a tuple of them (None keeps 
                    least=1, none=True, none_inside=True)
 
 
+# A module argument (Transformer's custom_encoder): a label cannot write one.
+MODULE = Kind("None (a label cannot write a module)", lambda v: False, none=True)
+
+
 def choice(*allowed: str) -> Kind:
     return Kind("one of " + ", ".join(map(repr, allowed)), lambda v: False, choices=allowed)
 
@@ -117,6 +121,8 @@ _PADS = tuple(getattr(nn, f"{kind}Pad{n}d") for kind in ("Zero", "Constant", "Re
 BY_CLASS: Mapping[type, Mapping[str, Kind | None]] = {
     **{cls: {"padding": CONV_PADDING} for cls in _CONVS},
     **{cls: {"padding": None} for cls in _PADS},
+    # A module cannot be written in a label: None, the default, is all it can say.
+    nn.Transformer: dict.fromkeys(("custom_encoder", "custom_decoder"), MODULE),
     nn.Upsample: {"mode": choice("nearest", "linear", "bilinear", "bicubic", "trilinear", "nearest-exact"),
                   "scale_factor": None},
 }
