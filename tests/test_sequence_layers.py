@@ -183,7 +183,23 @@ def test_dropout_with_one_layer_is_reported():
     ("RNN [256, 512, proj_size=8]", (2, 7, 256), "D2T206", "unknown parameter 'proj_size' for RNN: only LSTM takes it"),
     ("LSTM [256, 512, hiden_size=3]", (2, 7, 256), "D2T206",
      "unknown parameter 'hiden_size' for LSTM; did you mean 'hidden_size'?"),
-    ("LSTM [256, 512, 1, True, True, 0.0, False, 0, 9]", (2, 7, 256), "D2T206", "unexpected positional parameter '9'"),
+    ("LSTM [256, 512, 1, True, True, 1, False, 0, 9]", (2, 7, 256), "D2T206", "unexpected positional parameter '9'"),
+    ("MultiheadAttention [64, 8, dropout=1.5]", (2, 5, 64), "D2T212",
+     "dropout must be a number from 0 to 1, found 1.5"),
+    ("LSTM [256, 512, 2, dropout=-0.1]", (2, 7, 256), "D2T212", "dropout must be a number from 0 to 1, found -0.1"),
+    ("TransformerEncoderLayer [64, 4, dropout='0.1']", (2, 5, 64), "D2T212",
+     "dropout must be a number from 0 to 1, found the string '0.1'"),
+    ("LSTM [256, 512, In=256]", (2, 7, 256), "D2T206",
+     "parameter 'In' repeats one already given: input_size is the positional 256"),
+    ("LSTM [256, 512, 2, num_layers=2]", (2, 7, 256), "D2T206",
+     "parameter 'num_layers' repeats one already given: num_layers is the positional 2"),
+    ("LSTM [In=256, Out=512]", (2, 7, 256), "D2T206", "unknown parameter 'Out' for LSTM; did you mean 'hidden_size'?"),
+    ("GRU [In=256, hidden=512]", (2, 7, 256), "D2T206",
+     "unknown parameter 'hidden' for GRU; did you mean 'hidden_size'?"),
+    ("MultiheadAttention [64, heads=8]", (2, 5, 64), "D2T206",
+     "unknown parameter 'heads' for MultiheadAttention; did you mean 'num_heads'?"),
+    ("TransformerEncoderLayer [64, heads=8]", (2, 5, 64), "D2T206",
+     "unknown parameter 'heads' for TransformerEncoderLayer; did you mean 'nhead'?"),
     ("MultiheadAttention", (2, 5, 64), "D2T207", "needs the number of heads (num_heads=...)"),
     ("MultiheadAttention [64, 6]", (2, 5, 64), "D2T309",
      "torch rejects this layer: embed_dim=64 does not divide into num_heads=6 heads"),
@@ -200,6 +216,15 @@ def test_refused(label: str, shape: tuple[int, ...], code: str, message: str):
     assert _refusal(label, shape) == (code, message)
 
 
+def test_torch_refuses_attention_dropout_above_one_only_in_training():
+    """Why dropout is checked by the op: MultiheadAttention builds and evaluates with dropout=1.5."""
+    x = torch.randn(2, 5, 8)
+    attention = nn.MultiheadAttention(8, 2, dropout=1.5, batch_first=True)
+    assert tuple(attention.eval()(x, x, x)[0].shape) == (2, 5, 8)
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1"):
+        attention.train()(x, x, x)
+
+
 def test_torch_itself_asserts_on_heads_that_do_not_divide():
     """Why the heads are checked by the op: torch's refusal is an AssertionError with no layer named."""
     with pytest.raises(AssertionError):
@@ -212,6 +237,14 @@ def test_positional_parameters_fill_what_keywords_leave():
     assert (layer.args, dict(layer.kwargs)) == ((3, 8), {"kernel_size": 3, "stride": 2})
     layer = _plan("Bilinear [In=3, 8, 5]", (2, 3))
     assert (layer.args, dict(layer.kwargs)) == ((), {"in1_features": 3, "in2_features": 8, "out_features": 5})
+
+
+def test_a_keyword_written_first_leaves_its_place_to_the_next_positional():
+    """`LSTM [num_layers=2, 256, 512]`: positional parameters skip what a keyword before them names."""
+    layer = _plan("LSTM [num_layers=2, 256, 512]", (2, 7, 256))
+    assert (layer.args, dict(layer.kwargs)) == ((256, 512), {"num_layers": 2, "batch_first": True})
+    layer = _plan("LSTM [256, num_layers=2, 512]", (2, 7, 256))
+    assert (layer.args, dict(layer.kwargs)) == ((256, 512), {"num_layers": 2, "batch_first": True})
 
 
 def test_a_keyword_equal_to_a_positional_value_stays_a_keyword():
