@@ -72,9 +72,15 @@ CONV_PADDING = Kind("a whole number of at least 0, a tuple of them, 'same' or 'v
 NOT_NEGATIVE = Kind("a whole number of at least 0", _is_int, least=0)
 NUMBER = Kind("a number", _is_number)
 NUMBER_OR_NONE = Kind("a number or None", _is_number, none=True)
+# A sequence layer's dropout: MultiheadAttention refuses 1.5 only when it runs in training.
+PROBABILITY = Kind("a number from 0 to 1", lambda v: _is_number(v) and 0 <= v <= 1)
 # Adaptive pooling: None in an entry keeps that input size.
 OUTPUT_SIZE = Kind("a whole number of at least 1 or a tuple of them (None keeps a size)", _is_int, tuples=True,
                    least=1, none=True, none_inside=True)
+
+
+# A module argument (Transformer's custom_encoder): a label cannot write one.
+MODULE = Kind("None (a label cannot write a module)", lambda v: False, none=True)
 
 
 def choice(*allowed: str) -> Kind:
@@ -101,7 +107,8 @@ KEYWORDS: Mapping[str, Kind] = {
     "padding_idx": Kind("a whole number or None", _is_int, none=True),
     "dim": Kind("a whole number, a tuple of them, or None", _is_int, tuples=True, none=True),
     **dict.fromkeys(("p", "eps", "negative_slope", "alpha", "beta", "lambd", "min_val", "max_val", "init",
-                     "dropout", "layer_norm_eps", "norm_type", "threshold", "value"), NUMBER),
+                     "layer_norm_eps", "norm_type", "threshold", "value"), NUMBER),
+    "dropout": PROBABILITY,
     **dict.fromkeys(("momentum", "max_norm"), NUMBER_OR_NONE),
     "approximate": choice("none", "tanh"),
     "padding_mode": choice("zeros", "reflect", "replicate", "circular"),
@@ -117,6 +124,8 @@ _PADS = tuple(getattr(nn, f"{kind}Pad{n}d") for kind in ("Zero", "Constant", "Re
 BY_CLASS: Mapping[type, Mapping[str, Kind | None]] = {
     **{cls: {"padding": CONV_PADDING} for cls in _CONVS},
     **{cls: {"padding": None} for cls in _PADS},
+    # A module cannot be written in a label: None, the default, is all it can say.
+    nn.Transformer: dict.fromkeys(("custom_encoder", "custom_decoder"), MODULE),
     nn.Upsample: {"mode": choice("nearest", "linear", "bilinear", "bicubic", "trilinear", "nearest-exact"),
                   "scale_factor": None},
 }
