@@ -109,3 +109,21 @@ def forward_arity(cls: type[nn.Module]) -> tuple[int, int]:
             break
         most += 1
     return least, most
+
+
+@functools.lru_cache(maxsize=256)
+def constructor_keywords(cls: type) -> frozenset[str]:
+    """The parameters of a class's constructor, read from the first `__init__` in its MRO
+    that says more than `(*args, **kwargs)` (nn.LSTM's: nn.RNNBase's)."""
+    for klass in getattr(cls, "__mro__", ()):
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        try:
+            params = list(inspect.signature(init).parameters.values())[1:]
+        except (TypeError, ValueError):
+            return frozenset()
+        if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+            continue
+        return frozenset(p.name for p in params)
+    return frozenset()

@@ -7,7 +7,6 @@ parameter names in the same order (so state_dicts load into each other), the sam
 
 from __future__ import annotations
 
-import inspect
 import keyword
 from dataclasses import dataclass, field
 from typing import Callable
@@ -20,6 +19,7 @@ from . import ir, lower
 from . import pysource as P
 from .errors import Diagnostic, Dot2TorchError
 from .formula import FUNCTIONS, constant, key_of
+from .functional import constructor_keywords
 from .naming import identifier
 from .paths import shown_path
 
@@ -673,20 +673,7 @@ def _may_be_fractional(e: E.Expr, float_symbols: set[str]) -> bool:
 
 
 def _takes_factory_kwargs(cls: object) -> bool:
-    """Does the class take `device=` and `dtype=`? Read from the first constructor in its MRO
-    that says more than `(*args, **kwargs)` (nn.LSTM's: nn.RNNBase's)."""
-    for klass in getattr(cls, "__mro__", ()):
-        init = vars(klass).get("__init__")
-        if init is None:
-            continue
-        try:
-            params = inspect.signature(init).parameters
-        except (TypeError, ValueError):
-            return False
-        if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in list(params.values())[1:]):
-            continue
-        return "device" in params and "dtype" in params
-    return False
+    return isinstance(cls, type) and {"device", "dtype"} <= constructor_keywords(cls)
 
 
 def _def_line(name: str, params: list[str], result: str) -> list[str]:

@@ -21,7 +21,7 @@ from .library import Library, stitch
 from .reading import Role, head_key, locate, locate_edge, named_dims, read
 from .walk import Walk
 from .naming import identifier
-from .ops import Layer, OpCall, OpSpec, find, registered, torch_nn_classes, torch_nn_layer
+from .ops import Layer, OpCall, OpSpec, find, registered, says_time_first, torch_nn_classes, torch_nn_layer
 from .limits import check_elements, current, exceeded
 from .ops.torch_nn import find_torch_nn
 from .plan_formulas import FormulaTyping, Typed
@@ -30,7 +30,7 @@ from .record import Recorder
 from . import batch, ir, shape_rules, tuples
 from .reader import Diagram
 from .grammar import Dim
-from .functional import forward_arity
+from .functional import constructor_keywords, forward_arity
 from .shapes import batch_name, bind_pattern, check_shape, read_annotation
 
 Shape = tuple[int, ...]
@@ -405,30 +405,29 @@ class Planner:
             self.add_step(node, name, "layer", "Sequential", out, names, None, len(copies))
             self.record.node(node, ir.Kind.REPETITION, preds, copies=copies)
             return
-        self.check_sequence_input(spec, label, node, preds, [v for _, v in inputs])
+        self.check_sequence_rank(spec, preds, [v for _, v in inputs])
         layer, out = self.plan_layer(spec, label, self.scope, preds, [v for _, v in inputs], keep)
+        if says_time_first(layer):
+            self.check_time_first(node, preds, [v for _, v in inputs])
         for warning in layer.warnings:  # an argument that reads two ways (D2T214)
             self.warn(node, warning)
         op = layer.target.__name__ if hasattr(layer.target, "__name__") else spec.name
         self.add_step(node, name, "layer", op, out, names, layer)
         self.record.node(node, ir.Kind.MODULE if layer.is_module else ir.Kind.FUNCTION, preds, layer=layer)
 
-    def check_sequence_input(self, spec: OpSpec, label: OpLabel, node: str, preds: list[str],
-                             inputs: list[torch.Tensor]) -> None:
+    def check_sequence_rank(self, spec: OpSpec, preds: list[str], inputs: list[torch.Tensor]) -> None:
         """A sequence layer (one with torch's `batch_first` option) takes [BatchSize, SeqLen, N]:
-        a 2-d input would be one unbatched sequence to torch, its batch read as time. A label
-        that says batch_first=False reads axis 0 as time: the tensor must be annotated so,
-        its batch second ([SeqLen, BatchSize, N])."""
+        a 2-d input would be one unbatched sequence to torch, its batch read as time."""
         cls = find_torch_nn(spec.name)
-        if cls is None or "batch_first" not in sequence_options(cls) or not inputs:
+        if cls is None or "batch_first" not in constructor_keywords(cls) or not inputs:
             return
         if inputs[0].dim() == 2 and preds[0] in self.walk.batched:
             raise PlanError("D2T302", f"expects a 3-d input [BatchSize, SeqLen, N], receives {list(inputs[0].shape)} "
                                       f"from {preds[0]!r}: torch would take it for one sequence, its batch for time")
-        said = next((a for a in label.args if a.key == "batch_first"), None)
-        if said is None or not (len(said.values) == 1 and isinstance(said.values[0], E.Name)
-                                and said.values[0].name == "False"):
-            return
+
+    def check_time_first(self, node: str, preds: list[str], inputs: list[torch.Tensor]) -> None:
+        """A layer whose label says batch_first=False reads axis 0 as time: its input must be
+        annotated so, the batch second ([SeqLen, BatchSize, N]), on the edge or the node before."""
         dims = self.reading.edge_shapes.get((preds[0], node))
         if dims is None and self.reading.roles[preds[0]] in (Role.INPUT, Role.ANNOTATION, Role.NAMED):
             pred_label = self.labels[preds[0]]
@@ -604,23 +603,6 @@ def _output(layer: Layer, module: torch.nn.Module | None, inputs: list[torch.Ten
 def _names_batch(value: E.Expr) -> bool:
     """Is an annotation entry the batch by its name (BatchSize, BatchSise, Batch, N, B)?"""
     return isinstance(value, E.Name) and (value.name.lower().startswith("batch") or value.name in ("N", "B"))
-
-
-def sequence_options(cls: type) -> frozenset[str]:
-    """The constructor keywords of a torch.nn class, read past `(*args, **kwargs)` (nn.LSTM's)."""
-    import inspect
-    for klass in cls.__mro__:
-        init = vars(klass).get("__init__")
-        if init is None:
-            continue
-        try:
-            params = inspect.signature(init).parameters
-        except (TypeError, ValueError):
-            return frozenset()
-        if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in list(params.values())[1:]):
-            continue
-        return frozenset(params)
-    return frozenset()
 
 
 def _suggest(name: str, library: Library) -> str:

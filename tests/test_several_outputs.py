@@ -29,7 +29,7 @@ def equal_by_order(model: nn.Module, reference: nn.Module) -> None:
 LSTM_LM = """digraph LSTMLanguageModel {
   x [label="输入 [BatchSize, SeqLen]"]
   emb [label="Embedding [1000, 64]"]
-  lstm [label="LSTM(input_size=64, hidden_size=128, num_layers=2, dropout=0.2, batch_first=True)"]
+  lstm [label="LSTM [64, 128, num_layers=2, dropout=0.2]"]
   drop [label="Dropout(0.2)"]
   fc [label="Linear [128, 1000]"]
   y [label="输出 [BatchSize, SeqLen, 1000]"]
@@ -182,7 +182,7 @@ def test_split_by_sizes_picks_each_piece():
 PRE_NORM = """digraph PreNormSelfAttention {
   x [label="input [BatchSize, SeqLen, 32]"]
   norm [label="LayerNorm(32)"]
-  attn [label="MultiheadAttention(embed_dim=32, num_heads=4, batch_first=True)"]
+  attn [label="MultiheadAttention [32, 4]"]
   add [label="+"]
   y [label="output [BatchSize, SeqLen, 32]"]
   x -> norm; %s attn -> add; x -> add; add -> y
@@ -303,8 +303,10 @@ def sequence_model(shape: str, label: str) -> str:
 }}"""
 
 
-def test_batch_first_false_needs_the_sequence_axis_annotated_first():
-    text = sequence_model("[BatchSize, SeqLen, 8]", "LSTM(input_size=8, hidden_size=16, batch_first=False)")
+@pytest.mark.parametrize("label", ["LSTM(input_size=8, hidden_size=16, batch_first=False)",
+                                   "LSTM [8, 16, 1, True, False]"])
+def test_batch_first_false_needs_the_sequence_axis_annotated_first(label):
+    text = sequence_model("[BatchSize, SeqLen, 8]", label)
     assert errors(text, SeqLen=5) == [(
         "D2T324", "l", "batch_first=False reads axis 0 as time and axis 1 as the batch, but [1, 5, 8] from 'x' is "
                        "not annotated time first: leave batch_first out (dot2torch passes batch_first=True), or "
@@ -326,6 +328,6 @@ def test_a_sequence_layer_refuses_a_batch_without_a_time_axis():
 
 
 def test_generated_sequence_layers_take_device_and_dtype():
-    assert ("        self.lstm = nn.LSTM(\n            input_size=64,\n            hidden_size=128,\n"
+    assert ("        self.lstm = nn.LSTM(\n            64,\n            128,\n"
             "            num_layers=2,\n            dropout=0.2,\n            batch_first=True,\n"
             "            device=device,\n            dtype=dtype,\n        )\n") in dot2torch.codegen(LSTM_LM)
