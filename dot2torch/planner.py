@@ -140,7 +140,7 @@ class Planner:
         if dims is None:
             return
         try:
-            check_shape(read_annotation(dims, self.scope), tuple(self.value_of[tail][1].shape), repr(tail))
+            check_shape(read_annotation(dims, self.scope), tuple(self.walk.value_into(tail, head)[1].shape), repr(tail))
         except PlanError as error:
             code = "D2T318" if error.code == "D2T302" else error.code
             located = replace(error, code=code, message=f"edge {tail} -> {head}: {error.message}")
@@ -515,6 +515,10 @@ class Planner:
         copies = []
         for i in range(count):
             layer, out = self.plan_layer(spec, label, {**self.scope, "#": i}, preds, inputs, keep_batch)
+            if tuples.is_several(out):
+                raise PlanError(tuples.PICK_CODE, f"a repetition feeds each copy's result to the next, and "
+                                                  f"{spec.name} returns several tensors {tuples.describe(out)}, "
+                                                  "which the next copy cannot take: draw the copies one by one")
             copies.append(layer)
             inputs, preds = [out], preds
         return copies, out

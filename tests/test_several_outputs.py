@@ -331,3 +331,18 @@ def test_generated_sequence_layers_take_device_and_dtype():
     assert ("        self.lstm = nn.LSTM(\n            64,\n            128,\n"
             "            num_layers=2,\n            dropout=0.2,\n            batch_first=True,\n"
             "            device=device,\n            dtype=dtype,\n        )\n") in dot2torch.codegen(LSTM_LM)
+
+
+def test_a_repetition_of_a_layer_that_returns_several_tensors_is_an_error():
+    text = sequence_model("[BatchSize, SeqLen, 8]", "LSTM x 2 [8, 8]")
+    assert errors(text, SeqLen=5) == [(
+        "D2T323", "l", "a repetition feeds each copy's result to the next, and LSTM returns several tensors "
+                       "([1, 5, 8], ([1, 1, 8], [1, 1, 8])), which the next copy cannot take: draw the copies one by one")]
+
+
+def test_an_edge_label_checks_the_element_the_edge_picks():
+    text = ONE_LSTM.replace("[%s]", '[out="1.0", label="[BatchSize, SeqLen, 16]"]')
+    assert errors(text, SeqLen=5) == [("D2T318", "r", "edge lstm -> r: expects [N, 5, 16] (SeqLen, 16), receives "
+                                                      "[1, 1, 16] from 'lstm'")]
+    good = ONE_LSTM.replace("[%s]", '[out="1.0", label="[1, BatchSize, 16]"]')
+    assert errors(good, SeqLen=5) == []
