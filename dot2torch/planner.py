@@ -352,6 +352,10 @@ class Planner:
                 raise PlanError("D2T321", f"an input's first entry is its batch: a name such as BatchSize, or a "
                                           f"number; found {expected.written[0]}")
             shape = tuple(int(s) for s in expected.sizes)  # type: ignore[arg-type]
+            empty = next((axis for axis, size in enumerate(shape) if size < 1), None)
+            if empty is not None:
+                raise PlanError("D2T314", f"an input's sizes must be at least 1, found {list(shape)} "
+                                          f"(axis {empty} has size {shape[empty]})")
             dtype = torch.long if self.feeds_integer_op(node) else torch.float32
         meta = torch.empty(shape, dtype=dtype, device="meta")
         self.add_step(node, identifier(head_key(label) if isinstance(label, OpLabel) else node, self.taken, local=True),

@@ -213,3 +213,9 @@ def test_the_warning_reaches_check():
     source = one_op_diagram("MaxPool2d (2×2)", (1, 3, 8, 8))
     found = [(d.code, d.severity, d.node) for d in dot2torch.check(source)]
     assert ("D2T214", Severity.WARNING, "op") in found
+
+
+def test_a_batch_of_zero_bound_by_a_parameter_is_an_error_at_the_input():
+    text = 'digraph Z { x [label="input [BatchSize, 8]"]; y [label="output"]; x -> y }'
+    found = [(d.code, d.node, d.message) for d in dot2torch.check(text, params={"BatchSize": 0})]
+    assert found == [("D2T314", "x", "an input's sizes must be at least 1, found [0, 8] (axis 0 has size 0)")]
