@@ -22,6 +22,7 @@ class Walk:
     taken: set[str] = field(default_factory=set)  # identifiers given out
     parameters: dict[str, tuple[int, ...]] = field(default_factory=dict)  # the graph's own tensors
     batched: set[str] = field(default_factory=set)  # nodes whose tensor carries the batch on its first axis
+    dynamic: set[str] = field(default_factory=set)  # symbols only annotations use: any size, checked at one
 
     def node_of_step(self) -> dict[str, str]:
         """Step name → node id."""
