@@ -84,7 +84,11 @@ def walk(expr: E.Expr, leaf: Leaf, apply: Apply) -> Any:
                 return _computed(expr, CONSTANT_FUNCTIONS[f], [value])
             return apply(f, FUNCTIONS[f], [value], keywords)
         case E.Attribute(base=base, name="T") if not isinstance(base, E.Attribute):
-            return apply("transpose", transpose_last, [walk(base, leaf, apply)], {})  # `K.T`, `K^T`
+            value = walk(base, leaf, apply)
+            if is_number(value):
+                raise PlanError("D2T210", f"{E.render(base)}^T: a transpose works on tensors, and "
+                                          f"{E.render(base)} is the number {value!r}")
+            return apply("transpose", transpose_last, [value], {})  # `K.T`, `K^T`
         case E.Name(name=n, default=d) if d is not None:
             return leaf(E.Call(n, (d,)))  # `foo(x)` in a formula: a call, not a symbol's default
         case E.Name() | E.Subscript() | E.Attribute() | E.Call():

@@ -271,3 +271,15 @@ digraph M {
     code = module.M()
     code.load_state_dict(model.state_dict())
     assert torch.equal(code(x), model(x))
+
+
+def test_a_number_is_not_transposed_or_softmaxed():
+    assert errors(attention("softmax(Q @ K^T / sqrt(DHead)) @ V * softmax(DHead)"), SeqLen=5, DHead=16) == [
+        ("D2T210", "a", "softmax(DHead): softmax works on tensors, and DHead is the number 16")]
+
+
+def test_arithmetic_of_numbers_without_a_value_is_an_error_not_a_traceback():
+    assert errors(attention("softmax(Q @ K^T * (1 / (DHead - 16))) @ V"), SeqLen=5, DHead=16) == [
+        ("D2T210", "a", "1 / (DHead - 16) has no value")]
+    assert errors(attention("softmax(Q @ K^T / DHead ** 99999999) @ V"), SeqLen=5, DHead=16) == [
+        ("D2T210", "a", "DHead ** 99999999 has no value")]

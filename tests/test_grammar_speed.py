@@ -159,7 +159,7 @@ def exprs(draw, depth: int = 0) -> str:
     if shape == 2:
         return f"({a})" if draw(st.booleans()) else f"-{a}"
     if shape == 3:
-        return f"{draw(st.sampled_from(NAMES))}({a}{draw(st.sampled_from(['', ', ' + b, ',']))})"
+        return f"{draw(st.sampled_from(NAMES))}({a}{draw(st.sampled_from(['', ', ' + b, ',', ', dim=' + b, ', dim=']))})"
     if shape == 4:
         return f"{a}[{b}]"
     if shape == 5:
