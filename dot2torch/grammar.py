@@ -652,7 +652,8 @@ class _Reader:
         return out
 
     def call_items(self, at: int) -> dict[int, Any]:
-        """[callarg ("," callarg)* ","?] ")" after a call's "(": its arguments, keywords included."""
+        """[expr ("," expr)* ","?] ")" | (expr ",")* keyword ("," keyword)* ","? ")" after a
+        call's "(": its arguments, keywords (after the operands) included."""
         found = self.memo_of("call)", at)
         if found is not None:
             return found
@@ -670,7 +671,9 @@ class _Reader:
                 close = self.lit(")", comma)
                 if close >= 0:
                     _put(out, close, values)
-                for next_end, value in self.call_arg(comma).items():
+                after_keyword = values is not _AMBIGUOUS and isinstance(values[-1], E.Keyword)
+                following = self.keyword(comma) if after_keyword else self.call_arg(comma)  # no operand after a keyword
+                for next_end, value in following.items():
                     _put(pending, next_end, _AMBIGUOUS if values is _AMBIGUOUS or value is _AMBIGUOUS else values + (value,))
 
         _grow({end: _AMBIGUOUS if v is _AMBIGUOUS else (v,) for end, v in self.call_arg(at).items()}, more)
@@ -678,18 +681,25 @@ class _Reader:
         return out
 
     def call_arg(self, at: int) -> dict[int, Any]:
-        """?callarg: expr | NAME "=" expr -> keyword"""
-        found = self.memo_of("callarg", at)
+        """An operand (expr) or a keyword: their readings."""
+        out = dict(self.expr(at))
+        for end, value in self.keyword(at).items():
+            _put(out, end, value)
+        return out
+
+    def keyword(self, at: int) -> dict[int, Any]:
+        """keyword: NAME "=" expr"""
+        found = self.memo_of("keyword", at)
         if found is not None:
             return found
-        out = dict(self.expr(at))
+        out: dict[int, Any] = {}
         name = self.tok(_NAME, at)
         if name is not None:
             equal = self.lit("=", name.end())
             if equal >= 0:
                 for end, value in self.expr(equal).items():
                     _put(out, end, _AMBIGUOUS if value is _AMBIGUOUS else E.Keyword(name.group(), value))
-        self.memo[("callarg", at)] = out
+        self.memo[("keyword", at)] = out
         return out
 
     # -- expressions ---------------------------------------------------------------------------
