@@ -242,7 +242,8 @@ class FormulaTyping:
             shape = (other.shape[-1],)
             exprs = (self.record.last_axis(other),)
         else:
-            raise PlanError("D2T211", f"cannot tell the shape of parameter {pending.key} from its place in the formula")
+            hint = f"; if {pending.key} is a number, bind it with --param {pending.key}=VALUE" if pending.key.isidentifier() else ""
+            raise PlanError("D2T211", f"cannot tell the shape of parameter {pending.key} from its place in the formula{hint}")
         name = self.register_parameter(pending.key, shape, exprs)
         tensor = torch.empty(self.walk.parameters[name], device="meta")
         self.record.tensor(tensor, exprs[-1])

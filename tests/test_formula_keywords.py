@@ -224,7 +224,8 @@ def test_a_symbol_the_graph_names_but_nothing_binds_is_unbound():
 
 def test_a_name_that_is_neither_a_value_nor_a_symbol_is_still_a_parameter():
     found = errors(attention("softmax(Q @ K^T / sqrt(DHead)) @ V"), SeqLen=5)
-    assert found == [("D2T211", "a", "cannot tell the shape of parameter DHead from its place in the formula")]
+    assert found == [("D2T211", "a", "cannot tell the shape of parameter DHead from its place in the formula; "
+                                     "if DHead is a number, bind it with --param DHead=VALUE")]
 
 
 def test_the_batch_is_no_number_for_a_formula():
