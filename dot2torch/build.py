@@ -149,9 +149,11 @@ def _emit_formula(graph: torch.fx.Graph, node: ir.Node, env: dict[str, torch.fx.
             case ir.AttributeUse(node=owner, attribute=attribute, transposed=transposed):
                 tensor = graph.get_attr(f"{names[owner]}.{attribute}")
                 return graph.call_function(torch.t, (tensor,)) if transposed else tensor
+            case ir.SymbolUse(value=value):
+                return value
 
-    def apply(_symbol, fn, args):
-        return graph.call_function(fn, tuple(args))
+    def apply(_symbol, fn, args, keywords):
+        return graph.call_function(fn, tuple(args), dict(keywords))
 
     assert node.formula is not None
     return walk(node.formula, leaf, apply)

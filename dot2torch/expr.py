@@ -63,6 +63,14 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Keyword:
+    """A keyword argument of a formula function: `dim=-1` in `softmax(x, dim=-1)`."""
+
+    name: str
+    value: "Expr"
+
+
+@dataclass(frozen=True)
 class Subscript:
     base: "Expr"
     index: "Expr"
@@ -80,7 +88,7 @@ class TupleExpr:
     brackets: str = "()"
 
 
-Expr = Union[Num, Str, Name, CopyIndex, BinOp, Neg, Call, Subscript, Attribute, TupleExpr]
+Expr = Union[Num, Str, Name, CopyIndex, BinOp, Neg, Call, Keyword, Subscript, Attribute, TupleExpr]
 
 
 def parts(expr: Expr) -> list[Expr]:
@@ -88,7 +96,7 @@ def parts(expr: Expr) -> list[Expr]:
     match expr:
         case BinOp(left=left, right=right):
             return [expr, *parts(left), *parts(right)]
-        case Neg(operand=operand) | Attribute(base=operand):
+        case Neg(operand=operand) | Attribute(base=operand) | Keyword(value=operand):
             return [expr, *parts(operand)]
         case Call(args=args) | TupleExpr(items=args):
             return [expr, *(p for a in args for p in parts(a))]
@@ -104,7 +112,7 @@ def free_names(expr: Expr) -> list[Name]:
             return [expr]
         case BinOp(left=left, right=right):
             return free_names(left) + free_names(right)
-        case Neg(operand=operand):
+        case Neg(operand=operand) | Keyword(value=operand):
             return free_names(operand)
         case Call(args=args) | TupleExpr(items=args):
             return [n for a in args for n in free_names(a)]
@@ -137,6 +145,8 @@ def render(expr: Expr) -> str:
             return f"-{render(operand)}"
         case Call(function=f, args=args):
             return f"{f}({', '.join(render(a) for a in args)})"
+        case Keyword(name=n, value=v):
+            return f"{n}={render(v)}"
         case Subscript(base=base, index=index):
             return f"{render(base)}[{render(index)}]"
         case Attribute(base=base, name=n):
@@ -187,6 +197,8 @@ def evaluate(expr: Expr, scope: Mapping[str, Value]) -> Value:
             return tuple(evaluate(i, scope) for i in items)
         case Call(function=f):
             raise PlanError("D2T204", f"{f}(...) is a formula, not a value")
+        case Keyword():
+            raise PlanError("D2T204", f"{render(expr)} is a keyword of a formula function, not a value")
         case Subscript() | Attribute():
             raise PlanError("D2T204", f"{render(expr)} is a formula name, not a value")
     raise TypeError(expr)

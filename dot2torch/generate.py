@@ -18,7 +18,7 @@ from . import expr as E
 from . import ir, lower
 from . import pysource as P
 from .errors import Diagnostic, Dot2TorchError
-from .formula import FUNCTIONS, constant, key_of
+from .formula import CONSTANT_FUNCTIONS, FUNCTIONS, call_parts, constant, key_of
 from .functional import constructor_keywords
 from .naming import identifier
 from .paths import shown_path
@@ -113,6 +113,8 @@ def _module_text(writer: "_Writer", what: str, command: str, version: str) -> st
         f"# Needs only torch (>= {OLDEST_TORCH}) and the standard library; do not edit by hand.",
     ]
     imports = ["import torch", *(["import torch.nn.functional as F"] if writer.functional else []), "from torch import nn"]
+    if writer.needs_math:  # a formula function of a symbol: `math.sqrt(self.DHead_value)`
+        imports = ["import math", "", *imports]
     if writer.imported:
         imports += ["", f"from .shared import {', '.join(sorted(writer.imported))}"]
     return "\n".join([*header, *imports, *body]).rstrip("\n") + "\n"
@@ -154,6 +156,7 @@ class _Writer:
         self.external = external or set()
         self.imported: set[str] = set()
         self.functional = False  # calls torch.nn.functional as F
+        self.needs_math = False  # a formula computes a function of a symbol with math
         self.needs_whole = False
         self.needs_noise = False
         taken: set[str] = set(_RESERVED_NAMES)
@@ -500,7 +503,24 @@ class _Writer:
                     return f"self.{n}", _ATOM
                 case ir.AttributeUse(node=n, attribute=attr, transposed=t):
                     return f"self.{c.graph.node(n).name}.{attr}" + (".t()" if t else ""), _ATOM
+                case ir.SymbolUse(symbol=s):
+                    return f"self.{c.attributes[s]}", _ATOM
             raise TypeError(use)
+
+        def numeric(e: E.Expr) -> bool:
+            """Does the expression compute a number (of numbers and symbols), not a tensor?"""
+            match e:
+                case E.Num():
+                    return True
+                case E.Name() | E.Subscript() | E.Attribute():
+                    return isinstance(uses.get(key_of(e)), ir.SymbolUse)
+                case E.Neg(operand=operand):
+                    return numeric(operand)
+                case E.BinOp(op=op, left=left, right=right):
+                    return op != "@" and numeric(left) and numeric(right)
+                case E.Call(function=f, args=(arg,)) if f in CONSTANT_FUNCTIONS:
+                    return numeric(arg)
+            return False
 
         def walk(e: E.Expr, top: bool = False) -> tuple[str, int]:
             match e:
@@ -517,10 +537,14 @@ class _Writer:
                         isinstance(e, E.Attribute) and isinstance(arg, E.Attribute)):
                     text, prec = walk(arg)
                     return (text if prec >= _ATOM else f"({text})") + ".mT", _ATOM
-                case E.Call(function="softmax", args=(arg,)):
-                    return combined(lambda p: (f"torch.softmax({p[0][0]}, dim=-1)", _ATOM), [walk(arg)], top)
-                case E.Call(function=f, args=(arg,)) if f in FUNCTIONS:
-                    return combined(lambda p: (f"{_torch_function(f)}({p[0][0]})", _ATOM), [walk(arg)], top)
+                case E.Call(function=f, args=(arg,)) if f in CONSTANT_FUNCTIONS and numeric(arg):
+                    self.needs_math = True  # `sqrt(DHead)`: a number, as the planner computed it
+                    return combined(lambda p: (f"math.{CONSTANT_FUNCTIONS[f].__name__}({p[0][0]})", _ATOM),
+                                    [walk(arg)], top)
+                case E.Call(function=f) if f in FUNCTIONS:
+                    arg, keywords = call_parts(e)
+                    extra = "".join(f", {k}={P.value(v)}" for k, v in keywords.items())
+                    return combined(lambda p: (f"{_torch_function(f)}({p[0][0]}{extra})", _ATOM), [walk(arg)], top)
             return leaf(e)
 
         assert node.formula is not None
@@ -627,9 +651,11 @@ def _base(text: str) -> str:
 
 
 def _forward_symbols(g: ir.Graph) -> list[str]:
-    """Symbols forward reads (noise sizes, function arguments), kept as attributes by __init__."""
+    """Symbols forward reads (noise sizes, function arguments, numbers in formulas), kept as
+    attributes by __init__."""
     kinds = (ir.Kind.NOISE, ir.Kind.FUNCTION)
-    return lower.free_symbols(a.expr for n in g.nodes if n.kind in kinds for a in n.args if lower.symbolic(a.expr))
+    found = lower.free_symbols(a.expr for n in g.nodes if n.kind in kinds for a in n.args if lower.symbolic(a.expr))
+    return list(dict.fromkeys([*found, *lower.formula_symbols(g)]))
 
 
 # Names the generated code calls: a symbol must not take them.

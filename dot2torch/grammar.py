@@ -651,6 +651,57 @@ class _Reader:
         self.memo[(closer, at)] = out
         return out
 
+    def call_items(self, at: int) -> dict[int, Any]:
+        """[expr ("," expr)* ","?] ")" | (expr ",")* keyword ("," keyword)* ","? ")" after a
+        call's "(": its arguments, keywords (after the operands) included."""
+        found = self.memo_of("call)", at)
+        if found is not None:
+            return found
+        out: dict[int, Any] = {}
+        close = self.lit(")", at)
+        if close >= 0:
+            _put(out, close, ())
+
+        def more(end: int, values: Any, pending: dict[int, Any]) -> None:
+            close = self.lit(")", end)
+            if close >= 0:
+                _put(out, close, values)
+            comma = self.lit(",", end)
+            if comma >= 0:
+                close = self.lit(")", comma)
+                if close >= 0:
+                    _put(out, close, values)
+                after_keyword = values is not _AMBIGUOUS and isinstance(values[-1], E.Keyword)
+                following = self.keyword(comma) if after_keyword else self.call_arg(comma)  # no operand after a keyword
+                for next_end, value in following.items():
+                    _put(pending, next_end, _AMBIGUOUS if values is _AMBIGUOUS or value is _AMBIGUOUS else values + (value,))
+
+        _grow({end: _AMBIGUOUS if v is _AMBIGUOUS else (v,) for end, v in self.call_arg(at).items()}, more)
+        self.memo[("call)", at)] = out
+        return out
+
+    def call_arg(self, at: int) -> dict[int, Any]:
+        """An operand (expr) or a keyword: their readings."""
+        out = dict(self.expr(at))
+        for end, value in self.keyword(at).items():
+            _put(out, end, value)
+        return out
+
+    def keyword(self, at: int) -> dict[int, Any]:
+        """keyword: NAME "=" expr"""
+        found = self.memo_of("keyword", at)
+        if found is not None:
+            return found
+        out: dict[int, Any] = {}
+        name = self.tok(_NAME, at)
+        if name is not None:
+            equal = self.lit("=", name.end())
+            if equal >= 0:
+                for end, value in self.expr(equal).items():
+                    _put(out, end, _AMBIGUOUS if value is _AMBIGUOUS else E.Keyword(name.group(), value))
+        self.memo[("keyword", at)] = out
+        return out
+
     # -- expressions ---------------------------------------------------------------------------
 
     def expr(self, at: int) -> dict[int, Any]:
@@ -771,10 +822,10 @@ class _Reader:
                 _put(out, name.end(), E.Name(word))
                 open_end = self.lit("(", name.end())
                 if open_end >= 0:
-                    for end, args in self.items(open_end, ")").items():
+                    for end, args in self.call_items(open_end).items():
                         if args is _AMBIGUOUS:
                             _put(out, end, _AMBIGUOUS)
-                        elif word not in E.FUNCTIONS and len(args) == 1:
+                        elif word not in E.FUNCTIONS and len(args) == 1 and not isinstance(args[0], E.Keyword):
                             _put(out, end, E.Name(word, args[0]))
                         else:
                             _put(out, end, E.Call(word, args))
@@ -884,9 +935,12 @@ class _ToLabel:
     def call(self, items):
         name, *args = items
         args = tuple(a for a in args if a is not None)
-        if str(name) not in E.FUNCTIONS and len(args) == 1:
+        if str(name) not in E.FUNCTIONS and len(args) == 1 and not isinstance(args[0], E.Keyword):
             return E.Name(str(name), args[0])
         return E.Call(str(name), args)
+
+    def keyword(self, items):
+        return E.Keyword(str(items[0]), items[1])
 
     def tuple(self, items):
         return E.TupleExpr(tuple(i for i in items if i is not None), "()")

@@ -106,7 +106,16 @@ class AttributeUse:
     transposed: bool
 
 
-Use = Union[ValueUse, ParameterUse, AttributeUse]
+@dataclass(frozen=True)
+class SymbolUse:
+    """A formula name that means a symbol of the graph (`DHead` in `sqrt(DHead)`): a number,
+    `value` in this use."""
+
+    symbol: str
+    value: int | float
+
+
+Use = Union[ValueUse, ParameterUse, AttributeUse, SymbolUse]
 
 
 @dataclass(frozen=True)

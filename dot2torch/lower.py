@@ -346,12 +346,18 @@ def constructor_symbols(model: ir.Model) -> dict[str, list[str]]:
                 bound = {b.symbol for b in node.call.bindings} | set(model.graphs[node.call.graph].symbols)
                 found.update(dict.fromkeys(s for s in callee if s not in bound))  # the caller's, passed on
         found.update(dict.fromkeys(free_symbols(e for p in g.parameters for e in p.shape.exprs)))
+        found.update(dict.fromkeys(formula_symbols(g)))
         if g.cell is not None:
             found.update(dict.fromkeys(free_symbols(a.expr for a in g.cell.state_sizes)))
         done[name] = list(found)
         return done[name]
 
     return {name: needed(name, ()) for name in model.graphs}
+
+
+def formula_symbols(g: ir.Graph) -> list[str]:
+    """The symbols the graph's formulas compute with as numbers (`DHead` in `sqrt(DHead)`)."""
+    return list(dict.fromkeys(u.symbol for n in g.nodes for _, u in n.uses if isinstance(u, ir.SymbolUse)))
 
 
 def free_symbols(exprs: Iterable[E.Expr | None]) -> list[str]:

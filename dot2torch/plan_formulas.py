@@ -18,15 +18,16 @@ from . import expr as E
 from . import ir
 from .errors import PlanError
 from .formula import ATTRIBUTE_ALIASES, FUNCTIONS, key_of, leaves, transposed_parts, walk
-from .grammar import Dim, OpLabel
+from .grammar import Dim, OpLabel, label_names
 from .limits import check_elements
 from .naming import identifier
 from .ops import Layer
 from .ops.base import Argument
-from .reading import OPERAND, Role, head_key, is_time_key, named_dims
+from .reading import OPERAND, Role, head_key, is_time_key, label_dims, named_dims
 from .record import Recorder
 from .runtime import batch_randn
 from .shape_rules import skip_meta_normal
+from .shapes import batch_name
 from .walk import Walk
 
 
@@ -110,9 +111,10 @@ class FormulaTyping:
         refs: dict[str, tuple[Any, ...]] = {}
         width = self.result_width(node)
         self.record.width = self.result_width_expr(node)
-        leaf = self.record.leaves(self.formula_leaf(preds, refs), refs)
+        batched: list[torch.Tensor] = []  # the tensors of the walk that carry the batch on axis 0
+        leaf = self.record.leaves(self.formula_leaf(preds, refs, batched), refs)
 
-        def apply(symbol: str, fn: Callable[..., Any], operands: list[Any]) -> Any:
+        def apply(symbol: str, fn: Callable[..., Any], operands: list[Any], keywords: dict[str, Any]) -> Any:
             args = []
             for a in operands:
                 if isinstance(a, _Pending):  # a name no node defines: a parameter, shaped by its place
@@ -121,10 +123,15 @@ class FormulaTyping:
                 else:
                     args.append(a)
             check_operands(symbol, args)
+            carries = any(a is b for a in args for b in batched)
+            if "dim" in keywords:
+                check_dim(symbol, args[0], keywords["dim"], carries)
             try:
-                result = fn(*args)
+                result = fn(*args, **keywords)
             except (RuntimeError, TypeError) as error:
                 raise PlanError("D2T309", f"torch rejects {symbol}: {str(error).splitlines()[0]}") from None
+            if carries:
+                batched.append(result)
             self.record.result_of(symbol, args, result)
             return result
 
@@ -162,9 +169,18 @@ class FormulaTyping:
                                           f"{max(ranks)}-d value: the first axis of every value is the batch and "
                                           "must stay first; transpose a parameter, or a value of three or more axes")
 
-    def formula_leaf(self, preds: list[str], refs: dict) -> Callable[[E.Expr], Any]:
+    def formula_leaf(self, preds: list[str], refs: dict, batched: list[torch.Tensor]) -> Callable[[E.Expr], Any]:
+        """What each name of a formula means: a node's value (`batched` gets it if it carries
+        the batch), a symbol's number, or a parameter (one no node declares is _Pending)."""
         defined = self.walk.reading.defined
         values = self.walk.values
+
+        def value_of(key: str, source: str) -> torch.Tensor:
+            name, value = values[source]
+            refs[key] = ("value", name, source)
+            if source in self.walk.batched:
+                batched.append(value)
+            return value
 
         def leaf(e: E.Expr) -> Any:
             if isinstance(e, E.Call):
@@ -174,14 +190,14 @@ class FormulaTyping:
                 return self.attribute(e, refs)
             key = key_of(e)
             if key == OPERAND:
-                name, value = values[preds[0]]
-                refs[key] = ("value", name, preds[0])
-                return value
+                return value_of(key, preds[0])
             source = defined.get(key)
             if source is not None and source in values:
-                name, value = values[source]
-                refs[key] = ("value", name, source)
-                return value
+                return value_of(key, source)
+            number = self.symbol(e)
+            if number is not None:
+                refs[key] = ("symbol", key, number)
+                return number
             if key in self.param_of:
                 name = self.param_of[key]
                 refs[key] = ("param", name, None)
@@ -191,6 +207,27 @@ class FormulaTyping:
             return _Pending(key)
 
         return leaf
+
+    def symbol(self, e: E.Expr) -> int | float | None:
+        """The number a formula name means when it is a symbol the graph binds (`DHead` in
+        `sqrt(DHead)`, bound by params or a default); None for a name that is no symbol of
+        the graph (a parameter). A symbol the graph names elsewhere but nothing binds is an
+        error, and so is the batch, which each call of the model chooses."""
+        if not isinstance(e, E.Name):
+            return None
+        name, reading = e.name, self.walk.reading
+        if name in batch_names(reading):
+            raise PlanError("D2T321", f"{name} is the batch size, which each call of the model chooses: "
+                                      "a formula cannot use it as a number")
+        if name in self.scope and name not in self.walk.dynamic:
+            value = self.scope[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise PlanError("D2T204", f"symbol {name} is {value!r}: a formula can use only a number")
+            return value
+        if name in label_symbols(reading):
+            raise PlanError("D2T401", f"symbol {name!r} is not bound: give it a value with --param {name}=VALUE",
+                            symbol=name)
+        return None
 
     def implied(self, pending: _Pending, symbol: str, args: list[Any], width: int | None) -> torch.Tensor:
         """The parameter a name implies by its place: `A @ P` a matrix; `S + P`, `S - P` and
@@ -205,7 +242,8 @@ class FormulaTyping:
             shape = (other.shape[-1],)
             exprs = (self.record.last_axis(other),)
         else:
-            raise PlanError("D2T211", f"cannot tell the shape of parameter {pending.key} from its place in the formula")
+            hint = f"; if {pending.key} is a number, bind it with --param {pending.key}=VALUE" if pending.key.isidentifier() else ""
+            raise PlanError("D2T211", f"cannot tell the shape of parameter {pending.key} from its place in the formula{hint}")
         name = self.register_parameter(pending.key, shape, exprs)
         tensor = torch.empty(self.walk.parameters[name], device="meta")
         self.record.tensor(tensor, exprs[-1])
@@ -267,6 +305,37 @@ class FormulaTyping:
                 raise PlanError("D2T423", f"state {key} has no {new} to update it")
             outputs.append(self.walk.values[target][0])
         return outputs
+
+
+def check_dim(function: str, x: Any, dim: int, carries_batch: bool) -> None:
+    """`softmax(x, dim=d)`: d must be an axis of x, and not the batch."""
+    if not isinstance(x, torch.Tensor) or x.dim() == 0:
+        return
+    rank = x.dim()
+    if not -rank <= dim < rank:
+        raise PlanError("D2T206", f"{function}(..., dim={dim}): dim is not an axis of a {rank}-d value "
+                                  f"(expected an integer from {-rank} to {rank - 1})")
+    if carries_batch and dim % rank == 0:
+        raise PlanError("D2T321", f"{function}(..., dim={dim}) works over axis {dim}, the batch, of {list(x.shape)}: "
+                                  "the axes of a sample count from 1 (axis 1 is the channels or features), "
+                                  "and dim=-1 is the last")
+
+
+def batch_names(reading: Any) -> set[str]:
+    """The names the graph's input annotations give the batch (`BatchSize`)."""
+    return {n for node in reading.inputs if (dims := label_dims(reading.labels[node])) and (n := batch_name(dims))}
+
+
+def label_symbols(reading: Any) -> set[str]:
+    """The symbols the graph's labels name outside formulas (a `@ W [NIn, NOut]` node's sizes
+    are symbols, its W is not)."""
+    found: set[str] = set()
+    for node, label in reading.labels.items():
+        if node not in reading.formulas:
+            found.update(n.name for n in label_names(label))
+        elif isinstance(label, OpLabel):
+            found.update(n.name for a in label.args for v in a.values for n in E.free_names(v))
+    return found
 
 
 def check_operands(symbol: str, args: list[Any]) -> None:

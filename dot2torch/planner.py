@@ -16,7 +16,7 @@ import torch
 from . import expr as E
 from .blocks import Cost, Costing, bind_call, cell_symbols, repeat_count
 from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, error_for
-from .grammar import FeatureMapLabel, IOLabel, Label, OpLabel, label_names
+from .grammar import FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, label_names
 from .library import Library, stitch
 from .reading import Role, head_key, locate, locate_edge, named_dims, read
 from .walk import Walk
@@ -84,6 +84,7 @@ class Planner:
         self.g = self.reading.graph
         self.labels = self.reading.labels
         self.walk = Walk(self.reading, self.bind_symbols())
+        self.walk.dynamic = self.dynamic
         self.scope = self.walk.scope
         self.value_of = self.walk.values
         self.taken = self.walk.taken
@@ -167,7 +168,9 @@ class Planner:
         defaults = self.reading.defaults
         self.fixed = set(defaults) | set(self.frame.params)
         scope = {**self.frame.inherited, **defaults, **self.frame.params}
-        return {**self.dynamic_sizes(scope), **scope}
+        dynamic = self.dynamic_sizes(scope)
+        self.dynamic = set(dynamic)
+        return {**dynamic, **scope}
 
     def dynamic_sizes(self, scope: Mapping[str, E.Value]) -> dict[str, E.Value]:
         """Free symbols that only annotations use (SeqLen, a block's BlockW) size nothing the
@@ -183,7 +186,9 @@ class Planner:
             if dims and dims[0].key is None:  # the batch stays free: checks show it as N
                 sizing.update(n.name for n in E.free_names(dims[0].values[0]))
             names = {n.name for n in label_names(label)}
-            sizes = isinstance(label, OpLabel) and self.reading.roles[node] is not Role.NAMED
+            # a symbol a formula computes with is a number the model keeps, never an any-size axis
+            sizes = isinstance(label, FormulaLabel) or (
+                isinstance(label, OpLabel) and self.reading.roles[node] is not Role.NAMED)
             (sizing if sizes else annotating).update(names)
         return {name: DYNAMIC_SIZE for name in annotating - sizing - set(scope)}
 

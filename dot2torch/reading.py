@@ -244,6 +244,7 @@ class _ReadingPass:
 
     def read_labels(self) -> None:
         """Every node's label; one that cannot be read is recorded in `unreadable` instead."""
+        alternatives: dict[str, FormulaLabel] = {}  # node → the formula reading its op reading won over
         for node in self.order:
             if self.g.nodes[node].get("html"):
                 error = PlanError("D2T209", "HTML labels are not supported: write the label as a quoted string")
@@ -261,6 +262,22 @@ class _ReadingPass:
                 self.warn(node, warning)
             names_op = isinstance(parsed.label, OpLabel) and self.names_op(node, parsed.label)
             self.labels[node] = choose(parsed.label, parsed.formula, names_op)
+            if parsed.formula is not None and self.labels[node] is not parsed.formula:
+                alternatives[node] = parsed.formula
+        self.choose_calls_of_values(alternatives)
+
+    def choose_calls_of_values(self, alternatives: Mapping[str, FormulaLabel]) -> None:
+        """`softmax(S, dim=1)` reads as the op softmax too, but where S (or what follows the
+        call: `softmax(S) * V`) is a value another node names (`S [BatchSize, N]`), it is the
+        formula function applied to that value."""
+        values = {head_key(label) for node, label in self.labels.items()
+                  if isinstance(label, OpLabel) and node not in alternatives and not self.names_op(node, label)}
+        for node, formula in alternatives.items():
+            label = self.labels[node]
+            assert isinstance(label, OpLabel)
+            operands = [a.value for a in label.positional] + ([label.tail[1]] if label.tail else [])
+            if label.name in FUNCTIONS and any(n.name in values for e in operands for n in E.free_names(e)):
+                self.labels[node] = formula
 
     def is_bare_sink(self, node: str) -> bool:
         """A sink with no label that names no op is the output (the seed's ResNet blocks end

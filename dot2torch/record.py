@@ -304,6 +304,8 @@ class Recorder:
                 uses.append((key, ir.ValueUse(extra, self.walk.pick_of(extra))))
             elif what == "param":
                 uses.append((key, ir.ParameterUse(name)))
+            elif what == "symbol":
+                uses.append((key, ir.SymbolUse(name, extra)))
             else:
                 owner, attribute = name.split(".", 1)
                 uses.append((key, ir.AttributeUse(node_of_name[owner], attribute, bool(extra))))

@@ -40,6 +40,7 @@ class Walk:
         if (tail, head) not in self.picks:
             return self.values[tail]
         return self.values[tail][0], tuples.element(self.several[tail], self.picks[tail, head], "")
+    dynamic: set[str] = field(default_factory=set)  # symbols only annotations use: any size, checked at one
 
     def node_of_step(self) -> dict[str, str]:
         """Step name → node id."""

@@ -203,7 +203,8 @@ FORMULA = 'digraph F {{ x [label="X[t] [BatchSize, 3]"] h [label="H[t-1] [BatchS
         ("σ(X[t] @ W + Q[t] @ U)", "D2T422", "Q[t] is not defined by any node"),
         ("σ(X[t] @ W, H[t-1])", "D2T210", "σ(...) takes one argument, got 2"),
         ("foo(X[t]) + H[t-1]", "D2T210", "foo(...) is no function formulas know; noise comes from a node of its own, such as ε randn(BatchSize, N)"),
-        ("W / H[t-1]", "D2T211", "cannot tell the shape of parameter W from its place in the formula"),
+        ("W / H[t-1]", "D2T211", "cannot tell the shape of parameter W from its place in the formula; "
+                                 "if W is a number, bind it with --param W=VALUE"),
         ("X[t] + H[t-1]", "D2T304", "cannot apply + to [1, 3] and [1, 4]: the shapes do not fit"),
         ("X[t] @ H[t-1]", "D2T304", "cannot multiply [1, 3] by [1, 4]: inner sizes differ"),
     ],
