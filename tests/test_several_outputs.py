@@ -346,3 +346,29 @@ def test_an_edge_label_checks_the_element_the_edge_picks():
                                                       "[1, 1, 16] from 'lstm'")]
     good = ONE_LSTM.replace("[%s]", '[out="1.0", label="[1, BatchSize, 16]"]')
     assert errors(good, SeqLen=5) == []
+
+
+def test_a_formula_naming_a_layer_that_returns_several_tensors_reads_its_first():
+    text = """digraph F {
+  x [label="input [BatchSize, 5, 8]"]
+  l [label="LSTM [8, 4]"]
+  H [label="H"]
+  f [label="H * 2"]
+  y [label="output"]
+  x -> l -> H -> f -> y
+}"""
+    model = dot2torch.load(text)
+    x = torch.randn(2, 5, 8)
+    assert torch.equal(model(x), model.l(x)[0] * 2)
+    assert "        f = l[0] * 2\n" in dot2torch.codegen(text)
+
+
+def test_out_on_an_edge_into_a_formula_is_an_error_that_says_how_to_pick():
+    text = """digraph F {
+  x [label="input [BatchSize, 5, 8]"]
+  l [label="LSTM [8, 4]"]
+  f [label="l * 2"]
+  x -> l; l -> f [out="1.0"]
+}"""
+    assert errors(text) == [("D2T323", "f", "edge l -> f: out='1.0': a formula reads its values by name, not by "
+                                            "edge; pick the element with a node getitem(1, 0) and name that")]
