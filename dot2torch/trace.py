@@ -1,0 +1,470 @@
+"""An nn.Module → the IR: what a hand-written (or generated, or loaded) model computes, as the
+same typed graph a diagram becomes, so that every back end (a drawing, Python, a comparison)
+reads it the same way.
+
+torch.fx traces the module with torch.nn's layers as leaves; the example inputs give every
+value its shape. A torch.nn layer becomes a MODULE node whose arguments are read back from the
+layer (the constructor arguments that differ from torch's defaults), and checked: the class
+constructed with them must have the layer's `extra_repr` and parameter shapes, else the
+module cannot be drawn faithfully and the export fails at that layer. Functions and tensor
+methods become FUNCTION nodes with the ops' torch names. What has no form in a diagram
+(data-dependent control flow, an op dot2torch does not know) is an error naming the module
+path and the op (D2T701), never a different model.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.fx
+from torch import nn
+from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+
+from . import ir
+from .errors import Diagnostic, Dot2TorchError
+from .functional import STATELESS, constructor_keywords
+from .naming import identifier
+from .ops import registered
+from .ops.sequence import signature
+from .runtime import AddNoise, RecurrentCell
+from .targets import qualified
+
+CANNOT_DRAW = "D2T701"
+
+
+class ExportError(Dot2TorchError):
+    """A module that cannot be drawn as a diagram, at the module path that says why."""
+
+
+def fail(where: str, message: str, label: str | None = None) -> ExportError:
+    return ExportError(Diagnostic(CANNOT_DRAW, message, node=where, label=label))
+
+
+# -- tracing ------------------------------------------------------------------------------------
+
+class _Tracer(torch.fx.Tracer):
+    """torch.nn's layers and dot2torch's own runtime modules are leaves; containers and the
+    user's modules are traced through."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        if isinstance(m, (AddNoise, RecurrentCell)):
+            return True
+        return super().is_leaf_module(m, qualname)
+
+
+def trace(module: nn.Module, *inputs: torch.Tensor) -> torch.fx.GraphModule:
+    """The module's graph, every value's shape and dtype in `node.meta["tensor_meta"]`."""
+    where = type(module).__name__
+    try:
+        graph = _Tracer().trace(module)
+    except torch.fx.proxy.TraceError as error:
+        raise fail(where, f"cannot trace {where}: {str(error).splitlines()[0]} (a diagram has no "
+                          "data-dependent control flow)") from None
+    traced = torch.fx.GraphModule(module, graph, class_name=where)
+    was_training = module.training
+    module.eval()
+    try:
+        ShapeProp(traced).propagate(*inputs)
+    except Exception as error:  # what the user's own module raises on the example inputs
+        raise fail(where, f"{where} fails on the example inputs: {type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else ''}") from None
+    finally:
+        module.train(was_training)
+    return traced
+
+
+# -- reading a layer back -------------------------------------------------------------------------
+
+def _default_of(cls: type, keyword: str) -> Any:
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters
+        except (TypeError, ValueError):
+            return inspect.Parameter.empty
+        if keyword in params:
+            return params[keyword].default
+    return inspect.Parameter.empty
+
+
+def _constructor_order(cls: type) -> list[str]:
+    """The constructor's parameters in order (nn.LSTM's from sequence.SIGNATURES)."""
+    known = signature(cls)
+    if known is not None:
+        return list(known)
+    names = constructor_keywords(cls)
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is not None:
+            try:
+                ordered = [p for p in inspect.signature(init).parameters if p in names]
+            except (TypeError, ValueError):
+                return sorted(names)
+            if ordered:
+                return ordered
+    return sorted(names)
+
+
+# How a layer keeps the arguments it was constructed with, where not under the same name.
+_READERS: dict[str, Callable[[nn.Module], Any]] = {
+    "bias": lambda m: (m.in_proj_bias is not None) if isinstance(m, nn.MultiheadAttention) else (
+        m.bias is not None if isinstance(getattr(m, "bias", None), (torch.Tensor, type(None))) else m.bias),
+    "add_bias_kv": lambda m: m.bias_k is not None,
+    "elementwise_affine": lambda m: m.weight is not None,
+}
+_NEVER = {"device", "dtype", "_weight", "_freeze", "custom_encoder", "custom_decoder", "encoder_layer",
+          "decoder_layer", "norm"}
+
+
+def _simplest(value: Any) -> Any:
+    """A size tuple whose items are equal, as torch reads one int (kernel_size=(3, 3) → 3)."""
+    if isinstance(value, tuple) and value and all(v == value[0] for v in value) and isinstance(value[0], int) \
+            and not isinstance(value[0], bool):
+        return value[0]
+    return value
+
+
+def layer_args(module: nn.Module, where: str) -> tuple[ir.Arg, ...]:
+    """The constructor arguments a torch.nn layer was made with, those that differ from torch's
+    defaults, checked: the class made with them must print and hold parameters as `module` does."""
+    cls = type(module)
+    args: list[ir.Arg] = []
+    for keyword in _constructor_order(cls):
+        if keyword in _NEVER:
+            continue
+        if keyword in _READERS:
+            try:
+                value = _READERS[keyword](module)
+            except AttributeError:
+                continue
+        elif hasattr(module, keyword):
+            value = getattr(module, keyword)
+        else:
+            continue
+        if isinstance(value, (torch.Tensor, nn.Module)) or callable(value):
+            continue
+        default = _default_of(cls, keyword)
+        if default is not inspect.Parameter.empty and _same(value, default, keyword):
+            continue
+        if keyword in ("kernel_size", "stride", "padding", "dilation", "output_padding") or default is inspect.Parameter.empty:
+            value = _simplest(value) if not isinstance(value, str) else value
+        args.append(ir.Arg(keyword, value))
+    _check_rebuilt(module, cls, args, where)
+    return tuple(_fewest(module, cls, args))
+
+
+def _fewest(module: nn.Module, cls: type, args: list[ir.Arg]) -> list[ir.Arg]:
+    """Leave out an argument the others imply (kdim=embed_dim, bias=False with affine=False):
+    one with a default whose absence rebuilds the same layer."""
+    kept = list(args)
+    for arg in reversed(args):
+        if _default_of(cls, arg.keyword) is inspect.Parameter.empty:
+            continue
+        trial = [a for a in kept if a is not arg]
+        if _rebuilds(module, cls, trial):
+            kept = trial
+    return kept
+
+
+def _rebuilds(module: nn.Module, cls: type, args: list[ir.Arg]) -> bool:
+    try:
+        with torch.device("meta"):
+            rebuilt = cls(**{a.keyword: a.value for a in args})
+    except Exception:
+        return False
+    same_shapes = [(n, tuple(p.shape)) for n, p in rebuilt.state_dict().items()] == [
+        (n, tuple(p.shape)) for n, p in module.state_dict().items()]
+    return same_shapes and rebuilt.extra_repr() == module.extra_repr() and _same_settings(rebuilt, module)
+
+
+def _same_settings(a: nn.Module, b: nn.Module) -> bool:
+    """The plain attributes two layers keep (batch_first, dropout, ...) are equal."""
+    plain = (bool, int, float, str, tuple, type(None))
+    keys = {k for k, v in vars(b).items() if isinstance(v, plain) and not k.startswith("_")}
+    return all(getattr(a, k, None) == getattr(b, k) for k in keys)
+
+
+def _same(value: Any, default: Any, keyword: str) -> bool:
+    if value == default:
+        return True
+    if isinstance(value, tuple) and not isinstance(default, tuple) and default is not None:
+        return all(v == default for v in value)
+    return False
+
+
+def _check_rebuilt(module: nn.Module, cls: type, args: list[ir.Arg], where: str) -> None:
+    """The layer the arguments make must be the layer: same printout, same parameter shapes."""
+    try:
+        with torch.device("meta"):
+            rebuilt = cls(**{a.keyword: a.value for a in args})
+    except Exception as error:
+        raise fail(where, f"cannot read back how {cls.__name__} was made: {type(error).__name__}: {error}",
+                   cls.__name__) from None
+    ours = [(n, tuple(p.shape)) for n, p in rebuilt.state_dict().items()]
+    theirs = [(n, tuple(p.shape)) for n, p in module.state_dict().items()]
+    if rebuilt.extra_repr() != module.extra_repr():
+        found = f"rebuilt as {rebuilt.extra_repr()!r}, the module is {module.extra_repr()!r}"
+    elif ours != theirs:
+        found = f"rebuilt with {_shapes(ours)}, the module holds {_shapes(theirs)}"
+    elif not _same_settings(rebuilt, module):
+        found = "the module's settings differ from any its constructor makes"
+    else:
+        return
+    raise fail(where, f"cannot read back how {cls.__name__} was made: {found}", cls.__name__)
+
+
+def _shapes(named: list[tuple[str, tuple[int, ...]]]) -> str:
+    return ", ".join(f"{n} {list(s)}" for n, s in named)
+
+
+def _op_name(cls: type) -> str:
+    """The registered op a class is described by (nn.Conv2d → Conv2D), else its class name."""
+    for spec in registered().values():
+        if spec.target is cls:
+            return spec.name
+    return cls.__name__
+
+
+# -- functions and methods --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Function:
+    op: str
+    target: Callable[..., Any]
+    convention: ir.Convention = ir.Convention.SPREAD
+    keywords: tuple[str, ...] = ()  # the function's arguments after the input(s), in order
+
+
+_STATELESS_FUNCTIONS = {found.function: cls for cls, found in STATELESS.items()}
+_FUNCTIONS: dict[Any, _Function] = {
+    operator.add: _Function("+", operator.add, ir.Convention.FOLD),
+    torch.add: _Function("+", operator.add, ir.Convention.FOLD),
+    operator.mul: _Function("*", operator.mul, ir.Convention.FOLD),
+    torch.mul: _Function("*", operator.mul, ir.Convention.FOLD),
+    operator.sub: _Function("sub", operator.sub, ir.Convention.FOLD),
+    operator.truediv: _Function("div", operator.truediv, ir.Convention.FOLD),
+    operator.matmul: _Function("@", torch.matmul),
+    torch.matmul: _Function("@", torch.matmul),
+    torch.cat: _Function("cat", torch.cat, ir.Convention.LIST, ("dim",)),
+    torch.flatten: _Function("flatten", torch.flatten, keywords=("start_dim", "end_dim")),
+    torch.permute: _Function("permute", torch.permute, keywords=("dims",)),
+    torch.transpose: _Function("transpose", torch.transpose, keywords=("dim0", "dim1")),
+    torch.squeeze: _Function("squeeze", torch.squeeze, keywords=("dim",)),
+    torch.unsqueeze: _Function("unsqueeze", torch.unsqueeze, keywords=("dim",)),
+    torch.mean: _Function("mean", torch.mean, keywords=("dim", "keepdim")),
+    torch.sum: _Function("sum", torch.sum, keywords=("dim", "keepdim")),
+    torch.amax: _Function("amax", torch.amax, keywords=("dim", "keepdim")),
+    torch.exp: _Function("exp", torch.exp),
+    torch.log: _Function("log", torch.log),
+    torch.sqrt: _Function("sqrt", torch.sqrt),
+    torch.abs: _Function("abs", torch.abs),
+    torch.chunk: _Function("chunk", torch.chunk, keywords=("chunks", "dim")),
+    torch.split: _Function("split", torch.split, keywords=("split_size_or_sections", "dim")),
+    torch.relu: _Function("ReLU", torch.nn.functional.relu),
+}
+_METHODS = {
+    "add": torch.add, "mul": torch.mul, "matmul": torch.matmul, "flatten": torch.flatten, "permute": torch.permute,
+    "transpose": torch.transpose, "squeeze": torch.squeeze, "unsqueeze": torch.unsqueeze, "mean": torch.mean,
+    "sum": torch.sum, "amax": torch.amax, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs,
+    "chunk": torch.chunk, "split": torch.split, "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+}
+_RESHAPES = ("view", "reshape")
+_NOTHING = ("contiguous",)  # methods that change no value
+
+
+# -- the graph ----------------------------------------------------------------------------------------
+
+class _Lifter:
+    """Turns one traced GraphModule into an ir.Graph."""
+
+    def __init__(self, traced: torch.fx.GraphModule, name: str) -> None:
+        self.traced = traced
+        self.graph = ir.Graph(name, None)
+        self.taken: set[str] = set()
+        self.refs: dict[torch.fx.Node, ir.Ref] = {}  # an fx value → the node (and element) it is
+        self.sizes: dict[torch.fx.Node, tuple[torch.fx.Node, int]] = {}  # x.size(0) values
+        self.modules = dict(traced.named_modules())
+        self.called: set[str] = set()  # layers with weights already drawn
+
+    def lift(self) -> ir.Graph:
+        inputs, order = [], []
+        for fx_node in self.traced.graph.nodes:
+            node = self.visit(fx_node)
+            if node is not None:
+                self.graph.nodes.append(node)
+                order.append(node.id)
+                if node.kind is ir.Kind.INPUT:
+                    inputs.append(node.id)
+        self.graph.inputs = tuple(inputs)
+        self.graph.order = tuple(order)
+        return self.graph
+
+    def visit(self, n: torch.fx.Node) -> ir.Node | None:
+        match n.op:
+            case "placeholder":
+                return self.add(n, "inp" if n.target in ("x", "input", "inputs", "inp") else n.target, ir.Kind.INPUT, ())
+            case "output":
+                results = n.args[0] if isinstance(n.args[0], (tuple, list)) else (n.args[0],)
+                self.graph.outputs = tuple(self.ref_of(r, n) for r in results)
+                return None
+            case "call_module":
+                return self.call_module(n)
+            case "call_function":
+                return self.call_function(n, n.target)
+            case "call_method":
+                return self.call_method(n)
+        raise fail(n.name, f"{n.op} {n.target} has no form in a diagram (a parameter or buffer used directly)")
+
+    # -- nodes ------------------------------------------------------------------------------
+    def add(self, n: torch.fx.Node, name: str, kind: ir.Kind, inputs: tuple[ir.Ref, ...], **fields: Any) -> ir.Node:
+        node_id = identifier(str(name).replace(".", "_"), self.taken)
+        meta = n.meta.get("tensor_meta")
+        while isinstance(meta, (tuple, list)) and not isinstance(meta, TensorMetadata) and meta:
+            meta = meta[0]  # a tuple: its first tensor, as a diagram passes on
+        sizes = tuple(meta.shape) if isinstance(meta, TensorMetadata) else ()
+        label = str(n.target) if n.op == "call_module" else n.name
+        node = ir.Node(node_id, node_id, label, ir.Location(None), kind, ir.Shape(sizes, (None,) * len(sizes)),
+                       inputs, **fields)
+        self.refs[n] = ir.Ref(node_id)
+        return node
+
+    def ref_of(self, value: Any, user: torch.fx.Node) -> ir.Ref:
+        if isinstance(value, torch.fx.Node) and value in self.refs:
+            return self.refs[value]
+        raise fail(user.name, f"{user.format_node()} reads {value!r}, which is no tensor a diagram draws")
+
+    def call_module(self, n: torch.fx.Node) -> ir.Node:
+        where = str(n.target)
+        module = self.modules[where]
+        if n.kwargs:
+            raise fail(where, f"{type(module).__name__} is called with keywords {sorted(n.kwargs)}, which a "
+                              "diagram cannot pass", type(module).__name__)
+        inputs = tuple(self.ref_of(a, n) for a in n.args)
+        cls = type(module)
+        if not cls.__module__.startswith("torch.nn.modules"):
+            raise fail(where, f"{cls.__name__} is no torch.nn layer: a diagram draws torch.nn layers and blocks "
+                              "made of them", cls.__name__)
+        if where in self.called:
+            raise fail(where, f"{where} is called twice, its weights shared: a diagram draws each layer with "
+                              "weights once", cls.__name__)
+        if any(True for _ in module.parameters()) or any(True for _ in module.buffers()):
+            self.called.add(where)
+        args = layer_args(module, where)
+        return self.add(n, where, ir.Kind.MODULE, inputs, op=_op_name(cls), target=qualified(cls), args=args)
+
+    def call_function(self, n: torch.fx.Node, fn: Any, args: tuple | None = None,
+                      kwargs: dict | None = None) -> ir.Node | None:
+        args = n.args if args is None else args
+        kwargs = n.kwargs if kwargs is None else kwargs
+        if fn is operator.getitem:
+            return self.pick(n, args)
+        if fn in _STATELESS_FUNCTIONS:
+            return self.stateless(n, fn, args, kwargs)
+        found = _FUNCTIONS.get(fn)
+        if found is None:
+            name = getattr(fn, "__name__", repr(fn))
+            raise fail(n.name, f"{name} has no label form: a diagram draws torch.nn layers, +, cat, @ and the "
+                               "tensor ops (README, the label language)", name)
+        if found.convention is ir.Convention.LIST:
+            tensors, rest = list(args[0]), list(args[1:])
+        elif found.convention is ir.Convention.FOLD or found.op == "@":
+            tensors, rest = list(args), []
+        else:
+            tensors, rest = [args[0]], list(args[1:])
+        if any(not isinstance(t, torch.fx.Node) for t in tensors):
+            raise fail(n.name, f"{_text(n)} combines a tensor with a number, which only a formula can draw")
+        inputs = tuple(self.ref_of(t, n) for t in tensors)
+        call_args = self.keyword_args(n, found.keywords, rest, kwargs)
+        return self.add(n, n.name, ir.Kind.FUNCTION, inputs, op=found.op, target=qualified(found.target),
+                        args=call_args, convention=found.convention)
+
+    def keyword_args(self, n: torch.fx.Node, keywords: tuple[str, ...], rest: list, kwargs: dict) -> tuple[ir.Arg, ...]:
+        if len(rest) > len(keywords) or any(k not in keywords for k in kwargs):
+            raise fail(n.name, f"{_text(n)}: arguments this op's label cannot carry")
+        given = dict(zip(keywords, rest)) | dict(kwargs)
+        if any(isinstance(v, torch.fx.Node) for v in given.values()):
+            raise fail(n.name, f"{_text(n)}: an argument computed from a tensor")
+        return tuple(ir.Arg(k, tuple(v) if isinstance(v, list) else v) for k, v in given.items())
+
+    def stateless(self, n: torch.fx.Node, fn: Any, args: tuple, kwargs: dict) -> ir.Node:
+        """F.relu(x), F.max_pool2d(x, 2): the stateless layer's function, arguments by name."""
+        cls = _STATELESS_FUNCTIONS[fn]
+        try:
+            bound = inspect.signature(fn).bind(*args, **kwargs)
+        except (TypeError, ValueError):
+            raise fail(n.name, f"{_text(n)}: arguments {fn.__name__} does not take") from None
+        names = list(bound.arguments)
+        tensor, rest = bound.arguments[names[0]], {k: bound.arguments[k] for k in names[1:]}
+        if "inplace" in rest:
+            rest.pop("inplace")
+        if any(isinstance(v, torch.fx.Node) for v in rest.values()):
+            raise fail(n.name, f"{_text(n)}: an argument computed from a tensor")
+        call_args = tuple(ir.Arg(k, _simplest(v) if isinstance(v, tuple) else v) for k, v in rest.items())
+        return self.add(n, n.name, ir.Kind.FUNCTION, (self.ref_of(tensor, n),), op=cls.__name__,
+                        target=qualified(fn), args=call_args)
+
+    def call_method(self, n: torch.fx.Node) -> ir.Node | None:
+        method = str(n.target)
+        if method in _NOTHING:
+            self.refs[n] = self.ref_of(n.args[0], n)
+            return None
+        if method == "size" and len(n.args) == 2 and isinstance(n.args[1], int) and not n.kwargs:
+            self.sizes[n] = (n.args[0], n.args[1])
+            return None
+        if method in _RESHAPES:
+            return self.reshape(n)
+        if method in _METHODS:
+            return self.call_function(n, _METHODS[method], n.args, n.kwargs)
+        raise fail(n.name, f"the tensor method {method}() has no label form", method)
+
+    def reshape(self, n: torch.fx.Node) -> ir.Node:
+        """x.view(x.size(0), -1) and x.reshape(-1, 64): the batch first, then numbers."""
+        shape = list(n.args[1:])
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = list(shape[0])
+        first = shape[0] if shape else None
+        if isinstance(first, torch.fx.Node) and self.sizes.get(first, (None, None))[1] == 0:
+            shape[0] = -1
+        if not shape or shape[0] != -1 or any(not isinstance(s, int) for s in shape):
+            raise fail(n.name, f"{_text(n)}: a reshape draws as reshape([...]) with the batch first "
+                               "(x.size(0) or -1) and numbers after it")
+        if len(shape) == 2 and shape[1] == -1:
+            return self.add(n, n.name, ir.Kind.FUNCTION, (self.ref_of(n.args[0], n),), op="flatten",
+                            target=qualified(torch.flatten), args=(ir.Arg("start_dim", 1),))
+        return self.add(n, n.name, ir.Kind.FUNCTION, (self.ref_of(n.args[0], n),), op="reshape",
+                        target=qualified(torch.reshape), args=(ir.Arg("shape", tuple(shape)),))
+
+    def pick(self, n: torch.fx.Node, args: tuple) -> None:
+        """`lstm_out[1][0]`: an element of a node's tuple, taken by the edge that reads it."""
+        source, index = args
+        base = self.refs.get(source) if isinstance(source, torch.fx.Node) else None
+        if base is None or not isinstance(index, int) or not isinstance(source.meta.get("tensor_meta"), (tuple, list)):
+            raise fail(n.name, f"{_text(n)}: indexing a tensor has no label form (only an element of a "
+                               "layer's tuple can be picked)")
+        self.refs[n] = ir.Ref(base.node, base.pick + (index,))
+        return None
+
+
+def _text(n: torch.fx.Node) -> str:
+    """A call as a message shows it: `sort(x, dim=1)`, `x.view(size, -1)`."""
+    args = [str(a) for a in n.args] + [f"{k}={v}" for k, v in n.kwargs.items()]
+    if n.op == "call_method":
+        return f"{args[0]}.{n.target}({', '.join(args[1:])})"
+    name = getattr(n.target, "__name__", str(n.target))
+    if n.target is operator.getitem:
+        return f"{args[0]}[{args[1]}]"
+    return f"{name}({', '.join(args)})"
+
+
+def module_ir(module: nn.Module, *inputs: torch.Tensor, name: str | None = None) -> ir.Model:
+    """The IR of what `module` computes on inputs shaped like `inputs` (a flat graph)."""
+    traced = trace(module, *inputs)
+    graph_name = identifier(name or type(module).__name__, set())
+    graph = _Lifter(traced, graph_name).lift()
+    return ir.Model(graph_name, {graph_name: graph})
