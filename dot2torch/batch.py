@@ -63,13 +63,39 @@ def check_kept(arguments: dict[str, object], inputs: list[torch.Tensor], out: to
     probed = [torch.empty((probe, *s[1:]), dtype=v.dtype, device="meta") for s, v in zip(shapes, inputs)]
     try:
         again = tuple(shape_of(probed).shape)
-    except (RuntimeError, ValueError, TypeError) as error:
+    except (RuntimeError, ValueError, TypeError, AssertionError) as error:
+        said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise PlanError("D2T321", f"works only with a batch of {batch}: with a batch of {probe} torch refuses it "
-                                  f"({str(error).splitlines()[0]}); a model takes any batch on the first axis") from None
+                                  f"({said}); a model takes any batch on the first axis") from None
     if planned[:1] == (batch,) and again == (probe, *planned[1:]):
         return
     raise PlanError("D2T321", f"expected the batch to stay the first axis, found {list(planned)} from {received}, "
                               f"which with a batch of {probe} would be {list(again)}{_MEANT}")
+
+
+def leaf_axes(inputs: list[torch.Tensor], out: object,
+              shape_of: Callable[[list[torch.Tensor]], object]) -> dict[tuple[int, ...], int | None]:
+    """For a layer that returns several tensors: the axis of each that carries the batch
+    (nn.LSTM's h and c carry it on axis 1), found by planning again at another batch; None
+    where no axis follows it."""
+    from .tuples import leaf_paths
+    shapes = [tuple(v.shape) for v in inputs]
+    if not shapes or any(not s for s in shapes) or len({s[0] for s in shapes}) != 1:
+        return {}
+    batch = shapes[0][0]
+    probe = probe_size(batch, shapes)
+    try:
+        again = dict(leaf_paths(shape_of([torch.empty((probe, *s[1:]), dtype=v.dtype, device="meta")
+                                          for s, v in zip(shapes, inputs)])))
+    except (RuntimeError, ValueError, TypeError, AssertionError):
+        return {}
+    axes: dict[tuple[int, ...], int | None] = {}
+    for path, tensor in leaf_paths(out):
+        other = again.get(path)
+        moved = [] if other is None or other.dim() != tensor.dim() else [
+            i for i, (a, b) in enumerate(zip(tensor.shape, other.shape)) if a != b]
+        axes[path] = moved[0] if len(moved) == 1 and tensor.shape[moved[0]] == batch else None
+    return axes
 
 
 _MEANT = "; if the batch is meant to change, write the new batch in the annotation after this node, such as [2*BatchSize, ...]"

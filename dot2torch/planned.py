@@ -40,6 +40,7 @@ class Plan:
     stand_ins: dict[str, int] = field(default_factory=dict)  # free symbols given stand-in sizes
     graph: ir.Graph | None = None  # this use of the digraph, as IR (lower.merge makes one of all uses)
     children: dict[str, list["Plan"]] = field(default_factory=dict)  # a call's node → the plan of each use
+    results: list[tuple[tuple[int, ...], torch.dtype]] = field(default_factory=list)  # each output's shape, dtype
 
     @property
     def cell_states(self) -> tuple[int, ...]:

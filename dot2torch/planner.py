@@ -34,7 +34,8 @@ from .functional import constructor_keywords, forward_arity
 from .shapes import batch_name, bind_pattern, check_shape, read_annotation
 
 Shape = tuple[int, ...]
-EDGE_INDEX_ATTR = "arg"  # edge attribute that orders the inputs of a multi-input node
+EDGE_INDEX_ATTR = "arg"
+READS_TAIL = frozenset({"AddNoise"})  # ops whose label goes on after the brackets: `AddNoise + 0.5 * randn(...)`  # edge attribute that orders the inputs of a multi-input node
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,9 @@ class Planner:
                 outputs.append(n)
                 names.append(self.value_of[n][0])
         graph = self.record.graph(list(inputs), outputs, list(self.reading.order))
+        results = [(tuple(self.value_of[n][1].shape), self.value_of[n][1].dtype) for n in outputs]
         return Plan(self.diagram.name, self.diagram.file, self.walk.steps, names, self.warnings,
-                    graph=graph, children=self.children)
+                    graph=graph, children=self.children, results=results)
 
     def attempt(self, node: str, action: Callable[[], None], errors: list[Diagnostic]) -> None:
         """Plan one node; an error stops the walk, or, when the frame collects, is kept."""
@@ -262,7 +264,12 @@ class Planner:
     def read_picks(self, node: str, preds: list[str]) -> None:
         """Edges into `node` that pick an element of their tail's tuple (`out="1.0"`)."""
         for tail in dict.fromkeys(preds):
-            text = self.g.edges[tail, node]["attrs"].get(tuples.PICK_ATTR)
+            attrs = self.g.edges[tail, node]["attrs"]
+            if EDGE_INDEX_ATTR in attrs and self.reading.roles[node] is Role.FORMULA:
+                raise PlanError("D2T308", f"edge {tail} -> {node}: {EDGE_INDEX_ATTR}={attrs[EDGE_INDEX_ATTR]!r} "
+                                          "changes nothing: a formula reads its values by name, in the order it "
+                                          "writes them")
+            text = attrs.get(tuples.PICK_ATTR)
             if text is None:
                 continue
             written = f"edge {tail} -> {node}: {tuples.PICK_ATTR}={text!r}"
@@ -276,23 +283,29 @@ class Planner:
                                                   f"{list(self.value_of[tail][1].shape)}")
             path = tuples.read_path(text, written)
             tuples.element(self.walk.several[tail], path, written)
+            self.check_pick_batch(tail, node, path, written)
             self.walk.picks[tail, node] = path
 
     def picks_by_label(self, node: str, label: Label, preds: list[str]) -> bool:
         """A node `getitem(1, 0)`, or `[1]` right after a node that returns several tensors,
         passes on the element it names. Returns whether `node` is such a node."""
         if isinstance(label, OpLabel) and self.reading.roles[node] is Role.LAYER and label.name == tuples.PICK_OP:
-            written = f"getitem({', '.join(E.render(a.value) for a in label.args)})"
-            if not label.args or any(a.key is not None or not isinstance(a.value, E.Num) for a in label.args):
-                raise PlanError(tuples.PICK_CODE, f"{written}: getitem takes the indices of the element it picks, "
-                                                  "such as getitem(1) or getitem(1, 0) for [1][0]")
-            path = tuple(int(a.value.value) for a in label.args)
+            written = self.g.nodes[node]["label"].strip()
+            indices = [_index(a.value) if a.key is None else None for a in label.args]
+            if not indices or None in indices or label.repeat is not None or label.tail is not None:
+                raise PlanError(tuples.PICK_CODE, f"{written}: getitem takes the whole-number indices of the element "
+                                                  "it picks and nothing else, such as getitem(1) or getitem(1, 0) "
+                                                  "for [1][0]")
+            path = tuple(indices)  # type: ignore[arg-type]
         elif isinstance(label, FeatureMapLabel) and len(preds) == 1 and preds[0] in self.walk.several:
             dims = label.dims or ()
-            if len(dims) != 1 or dims[0].key is not None or not isinstance(dims[0].values[0], E.Num):
+            if len(dims) != 1 or dims[0].key is not None or len(dims[0].values) != 1:
+                return False
+            index = _index(dims[0].values[0])
+            if index is None:
                 return False
             written = f"[{E.render(dims[0].values[0])}]"
-            path = (int(dims[0].values[0].value),)
+            path = (index,)
         else:
             return False
         if len(preds) != 1:
@@ -306,10 +319,36 @@ class Planner:
             raise PlanError(tuples.PICK_CODE, f"{written} picks an element of a result that holds several tensors, "
                                               f"but {tail!r} gives one tensor {list(self.value_of[tail][1].shape)}")
         tuples.element(self.walk.several[tail], path, written)
+        self.check_pick_batch(tail, node, path, written, by_edge=False)
         self.walk.picks[tail, node] = path
         self.value_of[node] = self.walk.value_into(tail, node)
         self.record.node(node, ir.Kind.ANNOTATION, preds, picked=True)
         return True
+
+    def check_pick_batch(self, tail: str, head: str, path: tuples.Path, written: str, by_edge: bool = True) -> None:
+        """A picked tensor must have the batch first, as every tensor of a diagram does: nn.LSTM's
+        h and c (`[num_layers, BatchSize, hidden]`) need one more index, one layer's state
+        (`out="1.0.-1"`, the last layer's). A picked tensor no axis of which follows the batch
+        flows on unchecked."""
+        axes = self.walk.leaf_batch.get(tail)
+        if not axes:
+            return
+        leaf = tuples.leaf_of(self.walk.several[tail], path)
+        axis = axes.get(leaf)
+        shape = list(tuples.element(self.walk.several[tail], leaf, written).shape)
+        if len(path) > len(leaf):  # one index into the tensor's first axis
+            if axis == 0:
+                raise PlanError("D2T321", f"{written} indexes the first axis of {shape}, the batch: a model takes any "
+                                          "batch, and keeps every sample")
+            axis = None if axis is None else axis - 1
+        if axis is None:
+            self.walk.unbatched.add((tail, head))
+        elif axis != 0:
+            more = (f'{tuples.PICK_ATTR}="{".".join(map(str, (*leaf, -1)))}"' if by_edge
+                    else f"{tuples.PICK_OP}({', '.join(map(str, (*leaf, -1)))})")
+            raise PlanError("D2T321", f"{written} picks {shape}, whose batch is axis {axis}, not the first: the first "
+                                      "axis of every tensor is the batch; pick one entry of the first axis with one "
+                                      f"more index, such as {more} (its last)")
 
     def add_typed(self, node: str, preds: list[str], typed: Typed) -> None:
         self.add_step(node, typed.name, typed.step_kind, typed.op, typed.out, typed.inputs, typed.layer)
@@ -395,6 +434,11 @@ class Planner:
             raise called
         block = called.block
         spec = None if block is not None else find(label.name)
+        if label.tail is not None and (spec is None or spec.name not in READS_TAIL):
+            op, expr = label.tail
+            raise PlanError("D2T206", f"{label.name} reads nothing after its label, found {op} {E.render(expr)}: a "
+                                      "layer's arguments go in its brackets, and arithmetic on its result in a node "
+                                      "of its own")
         inputs = [self.walk.value_into(p, node) for p in preds]
         names = tuple(n for n, _ in inputs)
         name = identifier(node, self.taken)
@@ -418,6 +462,12 @@ class Planner:
         layer, out = self.plan_layer(spec, label, self.scope, preds, [v for _, v in inputs], keep)
         if says_time_first(layer):
             self.check_time_first(node, preds, [v for _, v in inputs])
+        else:
+            self.check_batch_first(spec, node, preds, [v for _, v in inputs])
+        if keep and tuples.is_several(out):
+            module = shape_rules.meta_module(layer) if layer.is_module else None
+            self.walk.leaf_batch[node] = batch.leaf_axes([v for _, v in inputs], out,
+                                                         lambda probe: _output(layer, module, probe))
         for warning in layer.warnings:  # an argument that reads two ways (D2T214)
             self.warn(node, warning)
         op = layer.target.__name__ if hasattr(layer.target, "__name__") else spec.name
@@ -434,14 +484,28 @@ class Planner:
             raise PlanError("D2T302", f"expects a 3-d input [BatchSize, SeqLen, N], receives {list(inputs[0].shape)} "
                                       f"from {preds[0]!r}: torch would take it for one sequence, its batch for time")
 
+    def annotation_before(self, pred: str, node: str) -> tuple[Dim, ...] | None:
+        """The shape annotated on the edge into `node`, or on the node before it."""
+        dims = self.reading.edge_shapes.get((pred, node))
+        if dims is None and self.reading.roles[pred] in (Role.INPUT, Role.ANNOTATION, Role.NAMED):
+            pred_label = self.labels[pred]
+            dims = named_dims(pred_label) if isinstance(pred_label, OpLabel) else pred_label.dims
+        return dims
+
+    def check_batch_first(self, spec: OpSpec, node: str, preds: list[str], inputs: list[torch.Tensor]) -> None:
+        """A sequence layer that reads the batch first must not be given a tensor annotated time first."""
+        cls = find_torch_nn(spec.name)
+        if cls is None or "batch_first" not in constructor_keywords(cls) or not preds:
+            return
+        if _time_first(self.annotation_before(preds[0], node)):
+            raise PlanError("D2T324", f"{list(inputs[0].shape)} from {preds[0]!r} is annotated time first, and "
+                                      f"{spec.name} reads the batch first (batch_first=True): write batch_first=False, "
+                                      "or annotate it [BatchSize, SeqLen, N]")
+
     def check_time_first(self, node: str, preds: list[str], inputs: list[torch.Tensor]) -> None:
         """A layer whose label says batch_first=False reads axis 0 as time: its input must be
         annotated so, the batch second ([SeqLen, BatchSize, N]), on the edge or the node before."""
-        dims = self.reading.edge_shapes.get((preds[0], node))
-        if dims is None and self.reading.roles[preds[0]] in (Role.INPUT, Role.ANNOTATION, Role.NAMED):
-            pred_label = self.labels[preds[0]]
-            dims = named_dims(pred_label) if isinstance(pred_label, OpLabel) else pred_label.dims
-        if dims and len(dims) >= 2 and dims[1].key is None and _names_batch(dims[1].values[0]):
+        if _time_first(self.annotation_before(preds[0], node)):
             return
         raise PlanError("D2T324", f"batch_first=False reads axis 0 as time and axis 1 as the batch, but "
                                   f"{list(inputs[0].shape)} from {preds[0]!r} is not annotated time first: leave "
@@ -483,9 +547,16 @@ class Planner:
         """A node's tensor carries the batch if it is an input or noise, or if it is made
         from one that does (a parameter never does)."""
         role = self.reading.roles[node]
-        if node in self.value_of and (role in (Role.INPUT, Role.NOISE) or (
-                role is not Role.PARAMETER and any(p in self.walk.batched for p in self.g.predecessors(node)))):
+        fed = [p for p in self.g.predecessors(node) if p in self.walk.batched and (p, node) not in self.walk.unbatched]
+        if node in self.value_of and ((role in (Role.INPUT, Role.NOISE) and not self.time_first_input(node)) or (
+                role is not Role.PARAMETER and fed)):
             self.walk.batched.add(node)
+
+    def time_first_input(self, node: str) -> bool:
+        """An input annotated time first (`[SeqLen, BatchSize, N]`) has no batch on axis 0."""
+        label = self.labels[node]
+        dims = named_dims(label) if isinstance(label, OpLabel) else label.dims
+        return _time_first(dims)
 
     @staticmethod
     def plan_layer(spec: OpSpec, label: OpLabel, scope: Mapping[str, E.Value], preds: list[str],
@@ -504,8 +575,8 @@ class Planner:
                 for name, parameter in module.named_parameters() if module is not None else ():
                     check_elements(f"parameter {name}", parameter)
                 out = _output(layer, module, inputs)
-            except (RuntimeError, ValueError, TypeError, OverflowError) as error:
-                raise PlanError("D2T309", f"torch rejects this layer: {str(error).splitlines()[0]}") from None
+            except (RuntimeError, ValueError, TypeError, OverflowError, AssertionError) as error:
+                raise PlanError("D2T309", f"torch rejects this layer: {_first_line(error)}") from None
             if keep_batch:  # of a layer that returns several tensors, the first must keep it
                 given = {a.keyword: a.value for a in layer.arguments} | dict(layer.kwargs)
                 batch.check_kept(given, inputs, tuples.first(out),
@@ -568,14 +639,14 @@ class Planner:
             self.warnings.extend(w.within(f"in block {block.name} called as {node!r}") for w in sub.warnings)
             plans.append(sub)
             self.record.call(node, block.name, written, bindings, sub)
-            out_step = sub.step(sub.outputs[0])
+            out_shape, out_dtype = sub.results[0]  # the element an output picks, if it picks one
             if cell is not None:
                 batch, steps = flowing[0][0][:2]
-                flowing = (((batch, steps, out_step.shape[-1]), out_step.dtype),)
+                flowing = (((batch, steps, out_shape[-1]), out_dtype),)
             elif len(sub.outputs) != 1:
                 raise PlanError("D2T310", f"block {block.name} returns {len(sub.outputs)} outputs; a call needs exactly one")
             else:
-                flowing = ((out_step.shape, out_step.dtype),)
+                flowing = ((out_shape, out_dtype),)
         out = torch.empty(flowing[0][0], dtype=flowing[0][1], device="meta")
         if label.repeat is not None:
             return ir.Kind.REPETITION, plans, out
@@ -611,6 +682,27 @@ def _output(layer: Layer, module: torch.nn.Module | None, inputs: list[torch.Ten
         return torch.empty(ruled.shape, dtype=ruled.dtype, device="meta")
     with torch.device("meta"):
         return layer.call(inputs, module)
+
+
+def _first_line(error: Exception) -> str:
+    """What torch says, on one line (an assert may say nothing: then its kind)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _index(value: E.Expr) -> int | None:
+    """A whole number written as an index (`1`, `-1`), else None."""
+    try:
+        found = E.evaluate(value, {})
+    except Exception:  # a name, or no number at all
+        return None
+    return found if isinstance(found, int) and not isinstance(found, bool) and abs(found) < 2 ** 31 else None
+
+
+def _time_first(dims: tuple[Dim, ...] | None) -> bool:
+    """Does an annotation put the batch second (`[SeqLen, BatchSize, N]`)?"""
+    return bool(dims) and len(dims) >= 2 and dims[1].key is None and _names_batch(dims[1].values[0]) and not (
+        dims[0].key is None and _names_batch(dims[0].values[0]))
 
 
 def _names_batch(value: E.Expr) -> bool:

@@ -382,7 +382,8 @@ class _ReadingPass:
                     "D2T428", f"block={attrs['block']!r} changes nothing: this node is {ROLE_NOUNS[roles[node]]}, "
                     "not a layer that could call a digraph", severity=Severity.WARNING))
         for tail, head, data in self.g.edges(data=True):
-            for message in attributes.unknown(data["attrs"], "edge"):
+            names = {name for drawing in data.get("drawn") or [data["attrs"]] for name in drawing}
+            for message in attributes.unknown(names, "edge"):
                 self.warn_edge(tail, head, PlanError("D2T320", f"edge {tail} -> {head}: {message}", severity=Severity.WARNING))
 
     def edge_shapes(self) -> dict[tuple[str, str], tuple[Dim, ...]]:
@@ -480,6 +481,12 @@ class _ReadingPass:
                 raise self.fail(target, PlanError(
                     "D2T108", f"the edge {source} -> {target} is drawn {data['count']} times; where one node feeds "
                     "several inputs of another, give each drawing its own arg= (or draw it once with arg=\"0,1\")"))
+            said = sorted({name for drawing in data.get("drawn", ()) for name in drawing if name in ("out", "label")})
+            if data.get("count", 1) > 1 and said:
+                raise self.fail(target, PlanError(
+                    "D2T108", f"the edge {source} -> {target} is drawn {data['count']} times with "
+                    f"{' and '.join(n + '=' for n in said)}, which would apply to every drawing: draw the edge once "
+                    "for each different element or annotation, through a getitem node or a feature-map node"))
         for node in inputs:
             if self.g.out_degree(node) == 0 and len(self.g) > 1:
                 raise self.fail(node, PlanError("D2T107", "this input feeds nothing"))

@@ -122,7 +122,7 @@ def format_models(outcomes: list[Outcome], counts: dict[int, int]) -> str:
         shapes = ""
         if o.plan is not None:
             ins = ", ".join(str(list(s.shape)) for s in o.plan.inputs)
-            outs = ", ".join(str(list(o.plan.step(n).shape)) for n in o.plan.outputs)
+            outs = ", ".join(str(list(shape)) for shape, _ in o.plan.results)
             shapes = f"{ins} → {outs}"
         rows.append([o.name, o.file or "", params, shapes, status(o)])
     return _table(["model", "file", "parameters", "input → output", "status"], rows, right={2})

@@ -21,7 +21,7 @@ Path = tuple[int, ...]
 PICK_ATTR = "out"  # the edge attribute that picks an element of the tail's tuple
 PICK_OP = "getitem"  # a node that picks an element of the tuple it receives
 PICK_CODE = "D2T323"
-_PATH = re.compile(r"\s*\d+(\s*[.,]\s*\d+)*\s*")
+_PATH = re.compile(r"\s*-?\d+(\s*[.,]\s*-?\d+)*\s*")
 
 
 def is_several(out: Any) -> bool:
@@ -45,6 +45,15 @@ def first(out: Any) -> Any:
     return out
 
 
+def leaf_paths(out: Any, path: Path = ()) -> list[tuple[Path, torch.Tensor]]:
+    """Every tensor in a result with the path that reaches it."""
+    if isinstance(out, torch.Tensor):
+        return [(path, out)]
+    if is_several(out):
+        return [found for i, item in enumerate(out) for found in leaf_paths(item, path + (i,))]
+    return []
+
+
 def leaves(out: Any) -> list[torch.Tensor]:
     """Every tensor in a result, in order."""
     if isinstance(out, torch.Tensor):
@@ -62,14 +71,34 @@ def read_path(text: str, written: str) -> Path:
     return tuple(int(part) for part in re.split(r"[.,]", text))
 
 
+def leaf_of(out: Any, path: Path) -> Path:
+    """The part of `path` that reaches a tensor of the result (the rest indexes into it)."""
+    here, depth = out, 0
+    while depth < len(path) and is_several(here):
+        here, depth = here[path[depth]], depth + 1
+    return path[:depth]
+
+
 def element(out: Any, path: Path, written: str) -> torch.Tensor:
-    """The tensor `path` reaches in a result; an error saying what is there if it reaches none."""
+    """The tensor `path` reaches in a result; an error saying what is there if it reaches none.
+    One index past a tensor takes one entry of its first axis (nn.LSTM's h: `[1][0][-1]`, the
+    last layer's state); the planner checks that this axis is not the batch."""
     here = out
     for depth, index in enumerate(path):
+        if isinstance(here, torch.Tensor) and depth == len(path) - 1 and here.dim() > 1:
+            if not -here.shape[0] <= index < here.shape[0]:
+                raise PlanError(PICK_CODE, f"{written} picks {_indexed(path)}, but {_indexed(path[:depth])} is "
+                                           f"{list(here.shape)}: indices {-here.shape[0]} to {here.shape[0] - 1} on "
+                                           "its first axis")
+            return here[index]
+        if isinstance(here, torch.Tensor):
+            raise PlanError(PICK_CODE, f"{written} picks {_indexed(path)}, but {_indexed(path[:depth])} is one tensor "
+                                       f"{list(here.shape)}: one index past it takes an entry of its first axis, and "
+                                       f"no more; the node returns {describe(out)}")
         if not is_several(here):
-            raise PlanError(PICK_CODE, f"{written} picks {_indexed(path[:depth + 1])}, but {_indexed(path[:depth])} "
-                                       f"is one tensor; the node returns {describe(out)}")
-        if not 0 <= index < len(here):
+            raise PlanError(PICK_CODE, f"{written} picks {_indexed(path)}, but {_indexed(path[:depth])} is "
+                                       f"{describe(here)}; the node returns {describe(out)}")
+        if not -len(here) <= index < len(here):
             raise PlanError(PICK_CODE, f"{written} picks {_indexed(path[:depth + 1])}, but the node returns "
                                        f"{describe(out)}: indices 0 to {len(here) - 1} there")
         here = here[index]

@@ -27,6 +27,8 @@ class Walk:
     batched: set[str] = field(default_factory=set)  # nodes whose tensor carries the batch on its first axis
     several: dict[str, Any] = field(default_factory=dict)  # node → the tuple of meta tensors its layer returned
     picks: dict[tuple[str, str], tuples.Path] = field(default_factory=dict)  # edge → the element it carries
+    leaf_batch: dict[str, dict[tuples.Path, int | None]] = field(default_factory=dict)  # node → each tensor's batch axis
+    unbatched: set[tuple[str, str]] = field(default_factory=set)  # edges that pick a tensor without the batch
 
     def pick_of(self, tail: str, head: str | None = None) -> tuples.Path:
         """Which element of its tail's result an edge carries (a formula's name: head None):

@@ -78,22 +78,31 @@ LAST_HIDDEN = """digraph LastHidden {
   x [label="input [BatchSize, SeqLen, 8]"]
   lstm [label="LSTM(input_size=8, hidden_size=16, batch_first=True)"]
   fc [label="Linear [16, 3]"]
-  y [label="output"]
+  y [label="output [BatchSize, 3]"]
   x -> lstm; lstm -> fc [%s]; fc -> y
 }"""
 
 
-@pytest.mark.parametrize("pick", ['out="1.0"', 'out="1,0"', "out=1.0"])
+@pytest.mark.parametrize("pick", ['out="1.0.-1"', 'out="1,0,-1"', 'out="1.0.0"'])
 def test_out_on_an_edge_picks_the_last_hidden_state(pick):
     text = LAST_HIDDEN % pick
     model = dot2torch.load(text, params={"SeqLen": 5})
     x = torch.randn(3, 5, 8)
     _, (h, _) = model.lstm(x)
-    assert torch.equal(model(x), model.fc(h))  # torch's layout: [num_layers, batch, hidden]
+    assert model(x).shape == (3, 3)
+    assert torch.equal(model(x), model.fc(h[-1]))  # torch's layout: [num_layers, batch, hidden]
     code = generated(text, "last_hidden_gen", "LastHidden")
     code.load_state_dict(model.state_dict())
     assert torch.equal(code(x), model(x))
-    assert "        fc = self.fc(lstm[1][0])\n" in dot2torch.codegen(text)
+    index = pick.split(".")[-1].split(",")[-1].rstrip('"')
+    assert f"        fc = self.fc(lstm[1][0][{index}])\n" in dot2torch.codegen(text)
+
+
+def test_the_whole_hidden_state_has_its_batch_second_and_is_refused():
+    assert errors(LAST_HIDDEN % 'out="1.0"', SeqLen=5) == [(
+        "D2T321", "fc", "edge lstm -> fc: out='1.0' picks [1, 1, 16], whose batch is axis 1, not the first: the first "
+                        "axis of every tensor is the batch; pick one entry of the first axis with one more index, such "
+                        "as out=\"1.0.-1\" (its last)")]
 
 
 def test_out_on_an_edge_reaches_the_hidden_state_of_each_layer():
@@ -102,31 +111,31 @@ def test_out_on_an_edge_reaches_the_hidden_state_of_each_layer():
   lstm [label="LSTM(input_size=8, hidden_size=16, num_layers=2, batch_first=True)"]
   c [label="relu"]
   y [label="output"]
-  x -> lstm; lstm -> c [out="1.1"]; c -> y
+  x -> lstm; lstm -> c [out="1.1.0"]; c -> y
 }"""
     model = dot2torch.load(text, params={"SeqLen": 5})
     x = torch.randn(3, 5, 8)
     _, (_, cell) = model.lstm(x)
-    assert model(x).shape == (2, 3, 16)
-    assert torch.equal(model(x), torch.relu(cell))
+    assert model(x).shape == (3, 16)
+    assert torch.equal(model(x), torch.relu(cell[0]))  # the first layer's cell state
 
 
-@pytest.mark.parametrize("picker", ['getitem(1, 0)', 'getitem(1,0)'])
+@pytest.mark.parametrize("picker", ['getitem(1, 0, -1)', 'getitem(1,0,-1)'])
 def test_a_getitem_node_picks_a_nested_element(picker):
     text = f"""digraph G {{
   x [label="input [BatchSize, SeqLen, 8]"]
   lstm [label="LSTM(input_size=8, hidden_size=16, batch_first=True)"]
   h [label="{picker}"]
-  y [label="output"]
+  y [label="output [BatchSize, 16]"]
   x -> lstm -> h -> y
 }}"""
     model = dot2torch.load(text, params={"SeqLen": 5})
     x = torch.randn(3, 5, 8)
-    assert torch.equal(model(x), model.lstm(x)[1][0])
+    assert torch.equal(model(x), model.lstm(x)[1][0][-1])
     code = generated(text, "getitem_gen", "G")
     code.load_state_dict(model.state_dict())
     assert torch.equal(code(x), model(x))
-    assert "return lstm[1][0]" in dot2torch.codegen(text)
+    assert "return lstm[1][0][-1]" in dot2torch.codegen(text)
 
 
 def test_a_bracket_index_after_attention_picks_its_weights():
@@ -243,18 +252,23 @@ ONE_LSTM = """digraph E {
 }"""
 
 
-@pytest.mark.parametrize(("attribute", "message"), [
-    ('out="2"', "edge lstm -> r: out='2' picks [2], but the node returns ([1, 32, 16], ([1, 1, 16], [1, 1, 16])): "
-                "indices 0 to 1 there"),
-    ('out="1"', "edge lstm -> r: out='1' picks [1], which holds several tensors (([1, 1, 16], [1, 1, 16])); "
-                "pick one of [1][0], [1][1]"),
-    ('out="0.1"', "edge lstm -> r: out='0.1' picks [0][1], but [0] is one tensor; the node returns "
-                  "([1, 32, 16], ([1, 1, 16], [1, 1, 16]))"),
-    ('out="h"', "edge lstm -> r: out='h' must be an index such as 1, or a path such as \"1.0\" for [1][0], "
-                "found 'h'"),
+@pytest.mark.parametrize(("attribute", "code", "message"), [
+    ('out="2"', "D2T323", "edge lstm -> r: out='2' picks [2], but the node returns ([1, 32, 16], ([1, 1, 16], "
+                          "[1, 1, 16])): indices 0 to 1 there"),
+    ('out="1"', "D2T323", "edge lstm -> r: out='1' picks [1], which holds several tensors (([1, 1, 16], "
+                          "[1, 1, 16])); pick one of [1][0], [1][1]"),
+    ('out="0.1"', "D2T323", "edge lstm -> r: out='0.1' picks [0][1], but [0] is [1, 32, 16]: indices -1 to 0 on "
+                            "its first axis"),
+    ('out="0.0"', "D2T321", "edge lstm -> r: out='0.0' indexes the first axis of [1, 32, 16], the batch: a model "
+                            "takes any batch, and keeps every sample"),
+    ('out="1.0.0.0"', "D2T323", "edge lstm -> r: out='1.0.0.0' picks [1][0][0][0], but [1][0] is one tensor "
+                                "[1, 1, 16]: one index past it takes an entry of its first axis, and no more; the "
+                                "node returns ([1, 32, 16], ([1, 1, 16], [1, 1, 16]))"),
+    ('out="h"', "D2T323", "edge lstm -> r: out='h' must be an index such as 1, or a path such as \"1.0\" for "
+                          "[1][0], found 'h'"),
 ])
-def test_a_pick_that_reaches_no_tensor_is_an_error_at_the_head(attribute, message):
-    assert errors(ONE_LSTM % attribute) == [("D2T323", "r", message)]
+def test_a_pick_that_reaches_no_tensor_is_an_error_at_the_head(attribute, code, message):
+    assert errors(ONE_LSTM % attribute) == [(code, "r", message)]
 
 
 def test_out_on_an_edge_from_a_single_tensor_is_an_error():
@@ -341,10 +355,10 @@ def test_a_repetition_of_a_layer_that_returns_several_tensors_is_an_error():
 
 
 def test_an_edge_label_checks_the_element_the_edge_picks():
-    text = ONE_LSTM.replace("[%s]", '[out="1.0", label="[BatchSize, SeqLen, 16]"]')
+    text = ONE_LSTM.replace("[%s]", '[out="1.0.-1", label="[BatchSize, SeqLen, 16]"]')
     assert errors(text, SeqLen=5) == [("D2T318", "r", "edge lstm -> r: expects [N, 5, 16] (SeqLen, 16), receives "
-                                                      "[1, 1, 16] from 'lstm'")]
-    good = ONE_LSTM.replace("[%s]", '[out="1.0", label="[1, BatchSize, 16]"]')
+                                                      "[1, 16] from 'lstm'")]
+    good = ONE_LSTM.replace("[%s]", '[out="1.0.-1", label="[BatchSize, 16]"]')
     assert errors(good, SeqLen=5) == []
 
 
@@ -372,3 +386,101 @@ def test_out_on_an_edge_into_a_formula_is_an_error_that_says_how_to_pick():
 }"""
     assert errors(text) == [("D2T323", "f", "edge l -> f: out='1.0': a formula reads its values by name, not by "
                                             "edge; pick the element with a node getitem(1, 0) and name that")]
+
+
+# -- found in review: each was silently wrong, or a traceback ------------------------------------
+
+def test_a_block_whose_output_picks_an_element_gives_its_caller_that_element():
+    text = """digraph Main {
+  x [label="input [BatchSize, 6, 16]"]
+  b [label="AttnWeights"]
+  y [label="output [BatchSize, 6, 16]"]
+  x -> b -> y
+}
+digraph AttnWeights {
+  i [label="input [BatchSize, 6, 16]"]
+  a [label="MultiheadAttention [16, 4]"]
+  w [label="[1]"]
+  o [label="output"]
+  i -> a [arg="0,1,2"]; a -> w -> o
+}"""
+    assert errors(text) == [("D2T302", "y", "expects [N, 6, 16] (6, 16), receives [1, 6, 6] from 'b'")]
+    plan = dot2torch.plan(text.replace("output [BatchSize, 6, 16]", "output"))
+    assert plan.results == [((1, 6, 6), torch.float32)]
+
+
+def test_each_drawing_of_a_repeated_edge_cannot_pick_its_own_element():
+    text = """digraph G {
+  x [label="input [BatchSize, 8]"]
+  c [label="chunk(2, dim=1)"]
+  m [label="sub"]
+  y [label="output"]
+  x -> c; c -> m [arg=0, out=0]; c -> m [arg=1, out=1]; m -> y
+}"""
+    assert errors(text) == [("D2T108", "m", "the edge c -> m is drawn 2 times with out=, which would apply to every "
+                                            "drawing: draw the edge once for each different element or annotation, "
+                                            "through a getitem node or a feature-map node")]
+
+
+def test_an_attribute_on_a_second_drawing_of_an_edge_is_read_too():
+    text = """digraph G {
+  x [label="input [BatchSize, 8]"]
+  m [label="sub"]
+  x -> m [arg=0]; x -> m [arg=1, lable="oops"]
+}"""
+    found = [(d.code, d.node) for d in dot2torch.check(text)]
+    assert found == [("D2T320", "m")]
+
+
+def test_torch_asserting_on_attention_inputs_is_a_located_error():
+    text = """digraph G {
+  q [label="input [BatchSize, 5, 16]"]
+  k [label="input [BatchSize, 5, 8]"]
+  a [label="MultiheadAttention [16, 4]"]
+  y [label="output"]
+  q -> a [arg="0,2"]; k -> a [arg=1]; a -> y
+}"""
+    assert errors(text) == [("D2T309", "a", "torch rejects this layer: key shape torch.Size([5, 1, 8]) does not match "
+                                            "value shape torch.Size([5, 1, 16])")]
+
+
+@pytest.mark.parametrize("picker", ["getitem(1e400)", "getitem(1.5)", "getitem x 3 (1)", "getitem(1) + 1",
+                                    "getitem(i=1)"])
+def test_a_getitem_takes_whole_indices_and_nothing_else(picker):
+    text = f"""digraph G {{
+  x [label="input [BatchSize, 8]"]
+  c [label="chunk(2, dim=1)"]
+  g [label="{picker}"]
+  x -> c -> g
+}}"""
+    assert errors(text) == [("D2T323", "g", f"{picker}: getitem takes the whole-number indices of the element it "
+                                            "picks and nothing else, such as getitem(1) or getitem(1, 0) for [1][0]")]
+
+
+def test_a_time_first_tensor_into_a_batch_first_layer_is_an_error():
+    text = sequence_model("[SeqLen, BatchSize, 8]", "LSTM [8, 16]")
+    assert errors(text, SeqLen=5) == [(
+        "D2T324", "l", "[5, 32, 8] from 'x' is annotated time first, and LSTM reads the batch first "
+                       "(batch_first=True): write batch_first=False, or annotate it [BatchSize, SeqLen, N]")]
+
+
+def test_arg_on_an_edge_into_a_formula_is_an_error():
+    text = """digraph G {
+  x [label="input [BatchSize, 8]"]
+  X [label="X"]
+  Y [label="Y"]
+  f [label="X - Y"]
+  y [label="output"]
+  x -> X; x -> Y; X -> f [arg=1]; Y -> f [arg=0]; f -> y
+}"""
+    assert errors(text) == [("D2T308", "f", "edge Y -> f: arg='0' changes nothing: a formula reads its values by "
+                                            "name, in the order it writes them")]
+
+
+@pytest.mark.parametrize(("label", "tail"), [("Linear [8, 4] + 1", "+ 1"), ("relu * 2", "* 2")])
+def test_a_layer_label_with_arithmetic_after_it_is_an_error(label, tail):
+    text = sequence_model("[BatchSize, 8]", label)
+    name = label.split()[0]
+    assert errors(text) == [("D2T206", "l", f"{name} reads nothing after its label, found {tail}: a layer's "
+                                            "arguments go in its brackets, and arithmetic on its result in a node of "
+                                            "its own")]
