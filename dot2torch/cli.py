@@ -35,6 +35,11 @@ EXAMPLES = {
     "summary": """examples:
   dot2torch summary diagrams/lenet.dot
   dot2torch summary diagrams/alexnet.dot --name AlexNet""",
+    "export": """examples:
+  dot2torch export torchvision.models:resnet18 --input-shape 1,3,224,224 -o resnet18.dot
+  dot2torch export mymodels.py:Net --input-shape 1,784          a class made with no arguments
+  dot2torch export lm.py:make_model --input-shape 1,35:long     a function returning a module; token ids
+  (the Python module named is imported and run: it is your code; a diagram is never imported)""",
 }
 
 
@@ -59,10 +64,11 @@ def _main(argv: Sequence[str] | None) -> int:
         _say(parser.format_help().rstrip("\n"))
         return 2
     try:
-        params = dict(_parse_param(p) for p in args.param)
-        for path in args.paths:
+        params = dict(_parse_param(p) for p in getattr(args, "param", []))
+        paths = getattr(args, "paths", None)
+        for path in paths or ():
             _require_path(path)
-        if args.name is not None and len(args.paths) != 1:
+        if paths is not None and args.name is not None and len(paths) != 1:
             raise UsageError("--name needs exactly one path")
         return args.run(args, params)
     except UsageError as error:
@@ -150,7 +156,40 @@ def _parser() -> argparse.ArgumentParser:
                              help="write Python: OUT.py for one model, or DIR/ for a module per model")
             sub.add_argument("--force", action="store_true",
                              help="let -o replace files that dot2torch did not generate")
+    _export_parser(commands)
     return parser
+
+
+def _export_parser(commands: argparse._SubParsersAction) -> None:
+    help_text = "draw a torch.nn.Module as a diagram in the house style (DOT that builds back into it)"
+    sub = commands.add_parser("export", help=help_text, description=help_text, epilog=EXAMPLES["export"],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub.set_defaults(run=_export)
+    sub.add_argument("module", metavar="MODULE_PATH:ATTR",
+                     help="a dotted module or a .py file, then a class (made with no arguments), a function "
+                          "returning a module, or a module")
+    sub.add_argument("--input-shape", action="append", required=True, metavar="SIZES[:DTYPE]",
+                     help="an example input's shape, such as 1,3,224,224 (repeat for several inputs; "
+                          ":long for token ids)")
+    sub.add_argument("--name", help="the diagram's name (default: the module's class name)")
+    sub.add_argument("-o", "--output", metavar="OUT.dot", help="write the diagram there (default: print it)")
+
+
+def _export(args: argparse.Namespace, params: dict[str, Value]) -> int:
+    from .export import ModuleSpecError, example_input, load_module, to_dot
+
+    try:
+        inputs = [example_input(text) for text in args.input_shape]
+        module = load_module(args.module)
+    except ModuleSpecError as error:
+        raise UsageError(str(error)) from None
+    text = to_dot(module, *inputs, name=args.name)
+    if args.output is None:
+        _say(text.rstrip("\n"))
+        return 0
+    write_atomically(Path(args.output), text)
+    _say(f"wrote {args.output}")
+    return 0
 
 
 def _parse_param(text: str) -> tuple[str, Value]:

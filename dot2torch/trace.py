@@ -444,7 +444,10 @@ class _Lifter:
         """`lstm_out[1][0]`: an element of a node's tuple, taken by the edge that reads it."""
         source, index = args
         base = self.refs.get(source) if isinstance(source, torch.fx.Node) else None
-        if base is None or not isinstance(index, int) or not isinstance(source.meta.get("tensor_meta"), (tuple, list)):
+        meta = source.meta.get("tensor_meta") if isinstance(source, torch.fx.Node) else None
+        several = isinstance(meta, (tuple, list)) and not isinstance(meta, TensorMetadata)
+        into_element = base is not None and base.pick and isinstance(meta, TensorMetadata)  # h[-1] of (h, c)
+        if base is None or not isinstance(index, int) or not (several or into_element):
             raise fail(n.name, f"{_text(n)}: indexing a tensor has no label form (only an element of a "
                                "layer's tuple can be picked)")
         self.refs[n] = ir.Ref(base.node, base.pick + (index,))
