@@ -8,26 +8,35 @@ model again gives the same text (a fixed point).
 The rules:
 
 - **Graphs.** One `digraph` per IR graph: the root first, then the graphs it calls, in the
-  order of their first call (depth first, in each graph's computing order). Each digraph has
-  the header `node [shape=box]`, then its nodes, then its edges, in the graph's computing
-  order, except that inputs come first in argument order and output nodes last in result
-  order (the order a diagram declares them is the order the model takes and returns them).
-- **Ids** are the IR's node names (Python identifiers), with `_` added to DOT's keywords and
-  a counter to names already taken. Labels are quoted, `"` and `\\` escaped.
+  order of their first call (depth first, each graph in its computing order). Each digraph
+  has the header `node [shape=box]`, then its nodes, then its edges, in the graph's
+  computing order, except that inputs come first in argument order and output nodes last in
+  result order (a diagram's declaration order is the order its model takes and returns them).
+  A graph name that is no plain DOT id is quoted.
+- **Ids** are the IR's node names (Python identifiers; an annotation's or output's own id made
+  one), with `_` added to DOT's keywords and a counter to names already taken. Labels are
+  quoted, `"` and `\\` escaped; strings in labels are quoted with the quote they do not hold.
 - **Sizes.** Where the IR says a size rests on the graph's symbols (`In=BlockC`, an input
   axis `C=LayerIn`, a count `NLayers`), the expression is written (a block is drawn once for
-  all its calls); any other size is its number. The batch is always `BatchSize`.
-- **Shapes.** An image tensor of 4 axes is written `[BatchSize, W=.., H=.., C=..]`, one of 5
-  adds `D=..`; any other rank unkeyed, in PyTorch's order (`[BatchSize, 8, 16]`).
-- **Inputs and outputs**: `input [shape]`, `output [shape]`. A recurrent cell's inputs are
-  drawn under their names (`X[t] [BatchSize, NIn]`, `H[t-1] [...]`).
+  all its calls, and a free symbol stays free); any other size is its number. The batch is
+  always `BatchSize`.
+- **Shapes.** A tensor of 4 axes is written `[BatchSize, W=.., H=.., C=..]`, one of 5 adds
+  `D=..` (keys put PyTorch's `[N, C, (D,) H, W]` in order, whatever the layout means); any other
+  rank unkeyed, in PyTorch's order (`[BatchSize, 8, 16]`: 3 axes are a sequence or a 1-d conv).
+- **Which shapes hold.** In the root graph, used once and resting on no symbol, every number
+  holds. In a graph called more than once (a repetition's copies count), or whose sizes rest
+  on symbols, a shape is written only where every axis after the batch has an expression: a
+  number there could hold in one call, or for one value of a symbol, and not another.
+- **Inputs and outputs**: `input [shape]`, `output [shape]`. The root's inputs always state
+  their shape; another graph's input states it where it holds or where an axis follows a
+  symbol (the numbers beside it were checked in every call), else it is a bare `input`; an
+  output whose shape does not hold is a bare `output`. A recurrent cell's inputs are drawn
+  under their names (`X[t] [BatchSize, NIn]`, `H[t-1] [...]`).
 - **Feature maps.** The source's own annotation boxes are not copied. A feature-map node
   `[BatchSize, W=.., H=.., C=..]` is drawn after each layer (a module, function, block call,
   repetition or sequence) whose output shape differs from its first input's shape, unless
-  its only successors are outputs or named values, nothing picks another element of its
-  result, and it has a successor at all. In a graph whose sizes rest on symbols, it is drawn
-  only where every axis after the batch has an expression (a number there could hold in one
-  call of the block and not in another).
+  all its successors are outputs or named values, it has none, something takes another
+  element of its result than the first, or its shape does not hold (above).
 - **Named values.** An annotation a formula names (`F[t]`, `μ`), one the graph returns, and
   a cell's time-indexed values (`H[t]`) are drawn with their name and shape: `μ [BatchSize, 128]`.
 - **Layers.** A registered op (`dot2torch.ops`) is written under its name with its
@@ -35,31 +44,34 @@ The rules:
   (`In`, `Out`, `K`), `stride`/`padding`/`dilation`/`groups` as `S`/`P`/`D`/`G`, any other under
   its torch keyword (`bias=False`). A table whose parameters are all positional in torch's
   call (Linear, Embedding, BatchNorm) is written positionally: `Linear [512, 1000]`,
-  `BatchNorm2D(64)`. Keys come K, S, P, D, G first, then In, Out, then the others in the
-  IR's order. Any other torch.nn class is written by its class name, with the arguments the
-  IR says were positional unkeyed and the rest as keywords (`LayerNorm(64, eps=1e-06)`). One
-  argument is written in parentheses (`BatchNorm2D(64)`), several in brackets
-  (`Conv2D [K=3, P=1, In=64, Out=64]`). A module layer is named after its class where a
-  registered op makes that class (`BatchNorm` of a 4-d tensor is `BatchNorm2D`).
+  `BatchNorm2D(64)`. Any other torch.nn class is written by its class name, the arguments the
+  IR says torch takes positionally unkeyed, the rest as keywords (`LayerNorm [64, eps=1e-05]`).
+  Keys come K, S, P, D, G first, then In, Out, then in the constructor's order (else by name).
+  One argument is written in parentheses (`BatchNorm2D(64)`, `Dropout(p=0.5)`), several in
+  brackets (`Conv2D [K=3, P=1, In=64, Out=64, bias=False]`). A layer is named after the
+  registered op that makes its class (`BatchNorm` of a 4-d tensor is `BatchNorm2D`).
 - **Tensor ops** use torch's names, with parentheses: `+`, `*`, `@`, `sub`, `div`, `exp`,
-  `cat(axis=1)`, `mean(axis=1)`, `permute(0, 2, 3, 1)`, `transpose(1, 2)`, `chunk(2, dim=1)`,
-  `flatten`, `reshape([16, 4])`. Softmax's axis is written only where it is not the one
-  Softmax takes by default.
+  `cat(axis=1)`, `mean(axis=1)`, `mean(dim=(2, 3), keepdim=True)`, `permute(0, 2, 3, 1)`,
+  `transpose(1, 2)`, `squeeze(2)`, `chunk(2, dim=1)`, `split(16, dim=1)`, `flatten`,
+  `reshape([16, 4])`. Softmax's axis is written only where it is not the one it takes by default.
 - **Values** are Python literals (`'tanh'`, `(2, 2)`, `1e-06`); a kernel, stride, padding or
   dilation whose items are all equal is written as one int.
-- **Formulas** are their equation (`dot2torch.expr.render`), a parameter node
-  `W（参数） [NIn, NOut]`, noise `ε randn(BatchSize, N)`.
+- **Formulas** are their equation (`dot2torch.expr.render`; `@ Embedding.w.T` for one that
+  multiplies the incoming value), a parameter `W（参数） [NIn, NOut]`, noise `ε randn(BatchSize, N)`.
 - **Block calls**: `Block [Sym=value, ...]` with `block="Block"`; a repetition
   `Body x N [...]` (a plain layer: its op with its arguments, less those its first copy takes
-  from the input; a block: the block's bindings); a recurrent sequence is a call of its
-  cell's digraph. A call writes every binding but those of the symbols the called graph reads
-  from its input's shape (`C=LayerIn`).
+  from the input, keyed then; a block: the block's bindings); a recurrent sequence is a call of
+  its cell's digraph. A call writes every binding but those of the symbols the called graph
+  reads from its input's shape (`C=LayerIn`), under the symbol's own name.
 - **Edges**: `a -> b`. Every edge into a node of several inputs (not a formula) carries
   `arg=i`; a source feeding several of them one edge with `arg="0,1"`. An edge that takes
-  another element of a tuple than the first carries `out="1.0"`.
+  another element of a tuple than the first carries `out="1.0"`; where one node takes several
+  elements of one source (the edges between two nodes carry one `out=`), each but the first
+  comes through a `getitem(1)` node of its own.
 
 What cannot be drawn faithfully is an error (D2T602) naming the graph and the node: a graph
-that cannot be written once for all its calls, an op with no label form.
+that cannot be written once for all its calls (the IR's conflicts), an op with no label form,
+a keyword or string no label can write.
 """
 
 from __future__ import annotations
@@ -138,6 +150,22 @@ def _fail(g: ir.Graph, node: ir.Node | None, message: str) -> DrawError:
 def quote(text: str) -> str:
     """A DOT quoted string."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_name(name: str) -> str:
+    """A graph name as a DOT id: as is where it is a plain one, else quoted as a label is
+    (the reader undoes the same escapes in both)."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) and name.lower() not in _DOT_KEYWORDS:
+        return name
+    return quote(name)
+
+
+def _head(name: str) -> str:
+    """The head of a label calling a graph: its name where a label can read it, else the name
+    made an identifier (the node's block= attribute says which graph it calls)."""
+    if re.fullmatch(r"[^\W\d]\w*", name):
+        return name
+    return re.sub(r"\W+", "_", name).strip("_") or "Block"
 
 
 def literal(value: Any) -> str:
@@ -283,7 +311,7 @@ class _Drawer:
 
     # -- text ------------------------------------------------------------------------
     def digraph(self) -> str:
-        lines = [f"digraph {self.g.name} {{", "    node [shape=box]"]
+        lines = [f"digraph {self._name(self.g.name)} {{", "    node [shape=box]"]
         drawn = self._drawn_nodes()
         for n in drawn:
             for (user, _, pick), gid in self.getitems.items():
@@ -296,6 +324,10 @@ class _Drawer:
             lines += self._edges(n)
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _name(name: str) -> str:
+        return quote_name(name)
 
     def _drawn_nodes(self) -> list[ir.Node]:
         inputs = [self.by_id[i] for i in self.g.inputs if i in self.by_id]
@@ -333,7 +365,7 @@ class _Drawer:
             label = f"{self.name_of(n)} randn({sizes})"
         elif n.kind in (ir.Kind.BLOCK_CALL, ir.Kind.SEQUENCE):
             assert n.call is not None
-            label = self.with_args(n.call.graph, self.bindings(n), bracket=True)
+            label = self.with_args(_head(n.call.graph), self.bindings(n), bracket=True)
             attrs.append(("block", n.call.graph))
         elif n.kind is ir.Kind.REPETITION:
             label, block = self.repetition(n)
@@ -548,7 +580,7 @@ class _Drawer:
         if not re.fullmatch(r"\w+", count):
             count = f"({count})"
         if n.call is not None:
-            return self.with_args(f"{n.call.graph} x {count}", self.bindings(n), bracket=True), n.call.graph
+            return self.with_args(f"{_head(n.call.graph)} x {count}", self.bindings(n), bracket=True), n.call.graph
         body = n.body
         if body is None:
             raise _fail(self.g, n, "a repetition of nothing")

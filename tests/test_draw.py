@@ -6,12 +6,15 @@ the house style; what cannot be drawn faithfully is refused (D2T602)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import torch
 from conftest import DIAGRAMS
 from good_corpus import good_diagrams
 from test_diagrams import PARAMS
+
+HOSTILE = Path(__file__).resolve().parent / "hostile" / "names.dot"
 
 import dot2torch
 from dot2torch import expr as E
@@ -28,6 +31,7 @@ def _cases() -> list:
                                       id=f"{path.stem}:{diagram.name}"))
     for good in good_diagrams():
         cases.append(pytest.param(good.path, good.name, good.params, id=f"good:{good.path.stem}"))
+    cases.append(pytest.param(HOSTILE, 'Evil"Net\nclass', {}, id="hostile:names"))
     return cases
 
 
@@ -316,6 +320,29 @@ def test_strings_survive_the_round_trip():
     assert draw(dot2torch.model_ir(drawn)) == drawn
     node = dot2torch.model_ir(drawn).main.node("i")
     assert {a.keyword: a.value for a in node.args} == {"tag": 'say "hi" a\\b', "other": "it's"}
+
+
+def test_graph_names_that_are_no_dot_ids_are_quoted_and_called_by_block():
+    source = r"""digraph "Main Net" {
+  i [label="input [BatchSize, C=4, H=5, W=5]"]
+  b [label="Blk [C=4]", block="My \\Blk\"q"]
+  b2 [label="Blk x 2 [C=4]", block="My \\Blk\"q"]
+  i -> b -> b2
+}
+digraph "My \\Blk\"q" {
+  i [label="input [BatchSize, C=BlkC, H=H, W=W]"]
+  c [label="Conv2D [K=1, In=BlkC, Out=BlkC]"]
+  i -> c
+}"""
+    model = dot2torch.model_ir(source)
+    assert list(model.graphs) == ["Main Net", 'My \\Blk"q']
+    drawn = draw(model)
+    assert drawn.startswith('digraph "Main Net" {\n')
+    assert '    b [label="My_Blk_q [BlkC=4]", block="My \\\\Blk\\"q"]\n' in drawn
+    assert '\ndigraph "My \\\\Blk\\"q" {\n' in drawn
+    redrawn = dot2torch.model_ir(drawn)
+    assert list(redrawn.graphs) == list(model.graphs)
+    assert draw(redrawn) == drawn
 
 
 # -- what cannot be drawn -----------------------------------------------------------------
