@@ -38,7 +38,8 @@ The rules:
   all its successors are outputs or named values, it has none, something takes another
   element of its result than the first, or its shape does not hold (above).
 - **Named values.** An annotation a formula names (`F[t]`, `μ`), one the graph returns, and
-  a cell's time-indexed values (`H[t]`) are drawn with their name and shape: `μ [BatchSize, 128]`.
+  a cell's time-indexed values (`H[t]`) are drawn with their name and shape where it holds:
+  `μ [BatchSize, 128]`, else their name alone.
 - **Layers.** A registered op (`dot2torch.ops`) is written under its name with its
   arguments from its parameter table: an argument of the table under the table's first key
   (`In`, `Out`, `K`), `stride`/`padding`/`dilation`/`groups` as `S`/`P`/`D`/`G`, any other under
@@ -71,7 +72,7 @@ The rules:
 
 What cannot be drawn faithfully is an error (D2T602) naming the graph and the node: a graph
 that cannot be written once for all its calls (the IR's conflicts), an op with no label form,
-a keyword or string no label can write.
+a keyword or string no label can write, a time-first sequence layer (`batch_first=False`).
 """
 
 from __future__ import annotations
@@ -211,6 +212,10 @@ class _Drawer:
             raise _fail(g, g.node(c.node) if c.node is not None else None, c.message)
         self.nodes = g.in_order()
         self.by_id = {n.id: n for n in self.nodes}
+        for n in self.nodes:
+            if any(a.keyword == "batch_first" and a.value is False for a in self._all_args(n)):
+                raise _fail(g, n, "batch_first=False takes its sequence time first, and a drawing writes "
+                                  "the batch first")
         self.symbolic = self._rests_on_symbols() or uses > 1
         self.successors: dict[str, list[tuple[ir.Node, ir.Ref]]] = {n.id: [] for n in self.nodes}
         for n in self.nodes:
@@ -355,7 +360,9 @@ class _Drawer:
         elif n.kind is ir.Kind.OUTPUT:
             label = f"output {self.shape(n, n.shape)}" if self._shape_holds(n.shape) else "output"
         elif n.kind is ir.Kind.ANNOTATION:
-            label = f"{self.name_of(n)} {self.shape(n, n.shape)}"
+            label = self.name_of(n)
+            if self._shape_holds(n.shape):
+                label += f" {self.shape(n, n.shape)}"
         elif n.kind is ir.Kind.FORMULA:
             label = self.formula(n)
         elif n.kind is ir.Kind.PARAMETER:

@@ -394,3 +394,41 @@ def test_a_string_no_label_can_write_is_refused():
         draw(_one_node_model(node))
     assert caught.value.diagnostic.code == "D2T602"
     assert "holds both quotes" in caught.value.diagnostic.message
+
+
+def test_a_time_first_sequence_layer_is_refused():
+    source = """digraph Seq {
+  x [label="input [SeqLen, BatchSize, 8]"]
+  l [label="GRU(input_size=8, hidden_size=16, batch_first=False)"]
+  y [label="output"]
+  x -> l -> y
+}"""
+    with pytest.raises(DrawError) as caught:
+        draw(dot2torch.model_ir(source))
+    d = caught.value.diagnostic
+    assert (d.code, d.graph, d.node, d.line) == ("D2T602", "Seq", "l", 3)
+    assert "batch_first=False" in d.message
+
+
+def test_named_values_keep_their_names_and_state_only_shapes_that_hold():
+    source = """digraph T {
+  x [label="input [BatchSize, SeqLen, 16]"]
+  lq [label="Linear [16, 16]"]; q [label="Q [BatchSize, SeqLen, 16]"]
+  lk [label="Linear [16, 16]"]; k [label="K"]
+  lv [label="Linear [16, 16]"]; v [label="V"]
+  a [label="softmax(Q @ K^T / sqrt(DHead), dim=-1) @ V"]
+  y [label="output"]
+  x -> lq -> q; x -> lk -> k; x -> lv -> v
+  q -> a; k -> a; v -> a
+  a -> y
+}"""
+    params = {"SeqLen": 5, "DHead": 16}
+    drawn = draw(dot2torch.model_ir(source, params=params))
+    # SeqLen follows a symbol, 16 only a number that the root's symbols might change: no shape.
+    assert '    q [label="Q"]\n' in drawn and '    k [label="K"]\n' in drawn
+    assert '    a [label="softmax((Q @ K.T) / sqrt(DHead), dim=-1) @ V"]\n' in drawn
+    assert draw(dot2torch.model_ir(drawn, params=params)) == drawn
+    original, rebuilt = dot2torch.load(source, params=params), dot2torch.load(drawn, params=params)
+    rebuilt.load_state_dict(dict(zip(rebuilt.state_dict(), original.state_dict().values())))
+    x = torch.randn(2, 5, 16)
+    assert torch.equal(rebuilt(x), original(x))
