@@ -16,7 +16,8 @@ from .errors import (
 )
 from .version import __version__
 
-_FROM_API = ("load", "check", "check_all", "check_sources", "plan", "codegen", "codegen_package", "model_ir", "Outcome")
+_FROM_API = ("load", "check", "check_all", "check_sources", "plan", "codegen", "codegen_package", "model_ir", "Outcome",
+             "to_dot")
 
 __all__ = [
     *_FROM_API, "Limits", "Diagnostic", "Severity", "Dot2TorchError", "LimitError", "DotSyntaxError",

@@ -6,7 +6,7 @@ import contextlib
 import gc
 import shlex
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch.fx
 
@@ -321,3 +321,18 @@ def layers_table(outcome: Outcome) -> str:
 
     assert outcome.plan is not None
     return format_layers(outcome.plan, build_module(outcome.plan, device="meta"))
+
+
+def to_dot(module: Any, *example_inputs: Any, name: str | None = None) -> str:
+    """A torch.nn.Module drawn as DOT in the house style (export.to_dot), imported on first use."""
+    from .export import to_dot as draw_module
+
+    return draw_module(module, *example_inputs, name=name)
+
+
+def export_text(spec: str, shapes: list[str], name: str | None = None) -> str:
+    """`dot2torch export`: the module MODULE_PATH:ATTR names, drawn on inputs of these shapes.
+    Raises ModuleSpecError (usage) or ExportError (D2T701)."""
+    from .export import export_text as export
+
+    return export(spec, shapes, name)

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from .version import __version__
-from .api import GENERATED_MARK, Outcome, check_sources, codegen, codegen_package, layers_table, models_table
+from .api import (GENERATED_MARK, Outcome, check_sources, codegen, codegen_package, export_text, layers_table,
+                  models_table)
 from .paths import shown_path
-from .errors import Dot2TorchError, Severity
+from .errors import Dot2TorchError, ModuleSpecError, Severity
 from .expr import Value
 from .limits import LIMIT_FIELDS, Limits
 
@@ -176,14 +177,10 @@ def _export_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace, params: dict[str, Value]) -> int:
-    from .export import ModuleSpecError, example_input, load_module, to_dot
-
     try:
-        inputs = [example_input(text) for text in args.input_shape]
-        module = load_module(args.module)
+        text = export_text(args.module, args.input_shape, name=args.name)
     except ModuleSpecError as error:
         raise UsageError(str(error)) from None
-    text = to_dot(module, *inputs, name=args.name)
     if args.output is None:
         _say(text.rstrip("\n"))
         return 0

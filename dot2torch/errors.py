@@ -90,6 +90,10 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+class ModuleSpecError(ValueError):
+    """A MODULE_PATH:ATTR or an example input shape the command line cannot use (exit 2)."""
+
+
 class Dot2TorchError(Exception):
     """Base of every error dot2torch raises for a problem in its input."""
 

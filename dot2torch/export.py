@@ -16,14 +16,17 @@ import torch
 from torch import nn
 
 from .draw import draw
+from .errors import ModuleSpecError
 from .trace import module_ir
 
 _DTYPES = {"float": torch.float32, "float32": torch.float32, "float64": torch.float64, "double": torch.float64,
            "long": torch.long, "int64": torch.long, "int": torch.long, "int32": torch.int32}
 
 
-class ModuleSpecError(ValueError):
-    """A MODULE_PATH:ATTR or an input shape the command line cannot use (exit 2)."""
+def export_text(spec: str, shapes: list[str], name: str | None = None) -> str:
+    """What `dot2torch export SPEC --input-shape ...` prints."""
+    inputs = [example_input(text) for text in shapes]
+    return to_dot(load_module(spec), *inputs, name=name)
 
 
 def to_dot(module: nn.Module, *example_inputs: torch.Tensor, name: str | None = None) -> str:

@@ -112,18 +112,23 @@ def forward_arity(cls: type[nn.Module]) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=256)
-def constructor_keywords(cls: type) -> frozenset[str]:
-    """The parameters of a class's constructor, read from the first `__init__` in its MRO
-    that says more than `(*args, **kwargs)` (nn.LSTM's: nn.RNNBase's)."""
+def constructor_parameters(cls: type) -> tuple[inspect.Parameter, ...]:
+    """The parameters of a class's constructor in order, read from the first `__init__` in its
+    MRO that says more than `(*args, **kwargs)` (nn.LSTM's: nn.RNNBase's)."""
     for klass in getattr(cls, "__mro__", ()):
         init = vars(klass).get("__init__")
         if init is None:
             continue
         try:
-            params = list(inspect.signature(init).parameters.values())[1:]
+            params = tuple(inspect.signature(init).parameters.values())[1:]
         except (TypeError, ValueError):
-            return frozenset()
+            return ()
         if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
             continue
-        return frozenset(p.name for p in params)
-    return frozenset()
+        return params
+    return ()
+
+
+def constructor_keywords(cls: type) -> frozenset[str]:
+    """The names of a class's constructor parameters (constructor_parameters)."""
+    return frozenset(p.name for p in constructor_parameters(cls))

@@ -14,9 +14,10 @@ path and the op (D2T701), never a different model.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import torch
@@ -26,7 +27,7 @@ from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from . import ir
 from .errors import Diagnostic, Dot2TorchError
-from .functional import STATELESS, constructor_keywords
+from .functional import STATELESS, constructor_parameters, positional_first
 from .naming import identifier
 from .ops import registered
 from .ops.sequence import signature
@@ -60,10 +61,17 @@ def trace(module: nn.Module, *inputs: torch.Tensor) -> torch.fx.GraphModule:
     """The module's graph, every value's shape and dtype in `node.meta["tensor_meta"]`."""
     where = type(module).__name__
     try:
-        graph = _Tracer().trace(module)
+        if isinstance(module, torch.fx.GraphModule) and not any(
+                isinstance(m, torch.fx.GraphModule) for m in list(module.modules())[1:]):
+            graph = copy.deepcopy(module.graph)  # loaded from a diagram: its graph, with the diagram's names
+        else:
+            graph = _Tracer().trace(module)
     except torch.fx.proxy.TraceError as error:
         raise fail(where, f"cannot trace {where}: {str(error).splitlines()[0]} (a diagram has no "
                           "data-dependent control flow)") from None
+    except Exception as error:  # what the user's forward does with a traced value (int(x.shape[1]), a loop)
+        raise fail(where, f"cannot trace {where}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+                          " (a diagram draws one fixed graph of tensor operations)") from None
     traced = torch.fx.GraphModule(module, graph, class_name=where)
     was_training = module.training
     module.eval()
@@ -80,17 +88,8 @@ def trace(module: nn.Module, *inputs: torch.Tensor) -> torch.fx.GraphModule:
 # -- reading a layer back -------------------------------------------------------------------------
 
 def _default_of(cls: type, keyword: str) -> Any:
-    for klass in cls.__mro__:
-        init = vars(klass).get("__init__")
-        if init is None:
-            continue
-        try:
-            params = inspect.signature(init).parameters
-        except (TypeError, ValueError):
-            return inspect.Parameter.empty
-        if keyword in params:
-            return params[keyword].default
-    return inspect.Parameter.empty
+    """A constructor parameter's default (inspect.Parameter.empty: it has none)."""
+    return next((p.default for p in constructor_parameters(cls) if p.name == keyword), inspect.Parameter.empty)
 
 
 def _constructor_order(cls: type) -> list[str]:
@@ -98,17 +97,7 @@ def _constructor_order(cls: type) -> list[str]:
     known = signature(cls)
     if known is not None:
         return list(known)
-    names = constructor_keywords(cls)
-    for klass in cls.__mro__:
-        init = vars(klass).get("__init__")
-        if init is not None:
-            try:
-                ordered = [p for p in inspect.signature(init).parameters if p in names]
-            except (TypeError, ValueError):
-                return sorted(names)
-            if ordered:
-                return ordered
-    return sorted(names)
+    return [p.name for p in constructor_parameters(cls) if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 # How a layer keeps the arguments it was constructed with, where not under the same name.
@@ -118,8 +107,25 @@ _READERS: dict[str, Callable[[nn.Module], Any]] = {
     "add_bias_kv": lambda m: m.bias_k is not None,
     "elementwise_affine": lambda m: m.weight is not None,
 }
+_TRANSFORMER_LAYER: dict[str, Callable[[nn.Module], Any]] = {
+    "d_model": lambda m: m.self_attn.embed_dim,
+    "nhead": lambda m: m.self_attn.num_heads,
+    "dim_feedforward": lambda m: m.linear1.out_features,
+    "dropout": lambda m: m.dropout.p,
+    "activation": lambda m: {1: "relu", 2: "gelu"}[m.activation_relu_or_gelu],
+    "layer_norm_eps": lambda m: m.norm1.eps,
+    "bias": lambda m: m.linear1.bias is not None,
+}
+# Layers that keep their arguments inside their parts.
+_BY_CLASS: dict[type, dict[str, Callable[[nn.Module], Any]]] = {
+    nn.TransformerEncoderLayer: _TRANSFORMER_LAYER,
+    nn.TransformerDecoderLayer: _TRANSFORMER_LAYER,
+}
 _NEVER = {"device", "dtype", "_weight", "_freeze", "custom_encoder", "custom_decoder", "encoder_layer",
           "decoder_layer", "norm"}
+
+
+_SIZES = ("kernel_size", "stride", "padding", "dilation", "output_padding")  # torch reads 3 as (3, 3)
 
 
 def _simplest(value: Any) -> Any:
@@ -138,10 +144,11 @@ def layer_args(module: nn.Module, where: str) -> tuple[ir.Arg, ...]:
     for keyword in _constructor_order(cls):
         if keyword in _NEVER:
             continue
-        if keyword in _READERS:
+        reader = _BY_CLASS.get(cls, {}).get(keyword) or _READERS.get(keyword)
+        if reader is not None:
             try:
-                value = _READERS[keyword](module)
-            except AttributeError:
+                value = reader(module)
+            except (AttributeError, KeyError):
                 continue
         elif hasattr(module, keyword):
             value = getattr(module, keyword)
@@ -152,11 +159,18 @@ def layer_args(module: nn.Module, where: str) -> tuple[ir.Arg, ...]:
         default = _default_of(cls, keyword)
         if default is not inspect.Parameter.empty and _same(value, default, keyword):
             continue
-        if keyword in ("kernel_size", "stride", "padding", "dilation", "output_padding") or default is inspect.Parameter.empty:
-            value = _simplest(value) if not isinstance(value, str) else value
+        if keyword in _SIZES and not isinstance(value, str):
+            value = _simplest(value)  # torch keeps (3, 3) for 3; the rebuild check holds it to the same
+        elif keyword == "normalized_shape" and isinstance(value, tuple) and len(value) == 1:
+            value = value[0]  # LayerNorm(64) keeps (64,)
         args.append(ir.Arg(keyword, value))
     _check_rebuilt(module, cls, args, where)
-    return tuple(_fewest(module, cls, args))
+    kept = _fewest(module, cls, args)
+    required = [k for k in _constructor_order(cls) if _default_of(cls, k) is inspect.Parameter.empty]
+    leading = 0  # the required arguments, in order from the first, are written positionally
+    while leading < len(kept) and leading < len(required) and kept[leading].keyword == required[leading]:
+        leading += 1
+    return tuple(replace(a, positional=i < leading) for i, a in enumerate(kept))
 
 
 def _fewest(module: nn.Module, cls: type, args: list[ir.Arg]) -> list[ir.Arg]:
@@ -186,7 +200,7 @@ def _rebuilds(module: nn.Module, cls: type, args: list[ir.Arg]) -> bool:
 def _same_settings(a: nn.Module, b: nn.Module) -> bool:
     """The plain attributes two layers keep (batch_first, dropout, ...) are equal."""
     plain = (bool, int, float, str, tuple, type(None))
-    keys = {k for k, v in vars(b).items() if isinstance(v, plain) and not k.startswith("_")}
+    keys = {k for k, v in vars(b).items() if isinstance(v, plain) and not k.startswith("_") and k != "training"}
     return all(getattr(a, k, None) == getattr(b, k) for k in keys)
 
 
@@ -337,7 +351,7 @@ class _Lifter:
     def ref_of(self, value: Any, user: torch.fx.Node) -> ir.Ref:
         if isinstance(value, torch.fx.Node) and value in self.refs:
             return self.refs[value]
-        raise fail(user.name, f"{user.format_node()} reads {value!r}, which is no tensor a diagram draws")
+        raise fail(user.name, f"{_text(user)} reads {value!r}, which is no tensor a diagram draws")
 
     def call_module(self, n: torch.fx.Node) -> ir.Node:
         where = str(n.target)
@@ -347,6 +361,9 @@ class _Lifter:
                               "diagram cannot pass", type(module).__name__)
         inputs = tuple(self.ref_of(a, n) for a in n.args)
         cls = type(module)
+        if cls is AddNoise:  # dot2torch's own: noise in training only
+            return self.add(n, where, ir.Kind.MODULE, inputs, op="AddNoise", target=qualified(AddNoise),
+                            args=(ir.Arg("std", module.std),))
         if not cls.__module__.startswith("torch.nn.modules"):
             raise fail(where, f"{cls.__name__} is no torch.nn layer: a diagram draws torch.nn layers and blocks "
                               "made of them", cls.__name__)
@@ -364,7 +381,7 @@ class _Lifter:
         kwargs = n.kwargs if kwargs is None else kwargs
         if fn is operator.getitem:
             return self.pick(n, args)
-        if fn in _STATELESS_FUNCTIONS:
+        if fn in _STATELESS_FUNCTIONS and fn not in _FUNCTIONS:
             return self.stateless(n, fn, args, kwargs)
         found = _FUNCTIONS.get(fn)
         if found is None:
@@ -396,16 +413,24 @@ class _Lifter:
         """F.relu(x), F.max_pool2d(x, 2): the stateless layer's function, arguments by name."""
         cls = _STATELESS_FUNCTIONS[fn]
         try:
-            bound = inspect.signature(fn).bind(*args, **kwargs)
-        except (TypeError, ValueError):
-            raise fail(n.name, f"{_text(n)}: arguments {fn.__name__} does not take") from None
-        names = list(bound.arguments)
-        tensor, rest = bound.arguments[names[0]], {k: bound.arguments[k] for k in names[1:]}
-        if "inplace" in rest:
-            rest.pop("inplace")
+            signature = inspect.signature(fn)
+            if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
+                raise ValueError("a dispatcher (*args, **kwargs)")
+            bound = signature.bind(*args, **kwargs)
+            names = list(bound.arguments)
+            tensor, rest = bound.arguments[names[0]], {k: bound.arguments[k] for k in names[1:]}
+        except (TypeError, ValueError):  # a builtin, a dispatcher (F.max_pool2d): its class's order names them
+            order = _constructor_order(cls)
+            if len(args) - 1 > len(order):
+                raise fail(n.name, f"{_text(n)}: more arguments than {cls.__name__} takes") from None
+            tensor, rest = args[0], {**dict(zip(order, args[1:])), **kwargs}
+        rest.pop("inplace", None)
+        defaults = _function_defaults(fn)
+        rest = {k: v for k, v in rest.items() if not k.startswith("_") and not (k in defaults and defaults[k] == v)}
         if any(isinstance(v, torch.fx.Node) for v in rest.values()):
             raise fail(n.name, f"{_text(n)}: an argument computed from a tensor")
-        call_args = tuple(ir.Arg(k, _simplest(v) if isinstance(v, tuple) else v) for k, v in rest.items())
+        call_args = tuple(ir.Arg(k, _simplest(v) if k in _SIZES else v, None, positional_first(k))
+                          for k, v in rest.items())
         return self.add(n, n.name, ir.Kind.FUNCTION, (self.ref_of(tensor, n),), op=cls.__name__,
                         target=qualified(fn), args=call_args)
 
@@ -452,6 +477,15 @@ class _Lifter:
                                "layer's tuple can be picked)")
         self.refs[n] = ir.Ref(base.node, base.pick + (index,))
         return None
+
+
+def _function_defaults(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The default value of each parameter of a function, where its signature says."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not p.empty}
 
 
 def _text(n: torch.fx.Node) -> str:

@@ -1,0 +1,335 @@
+"""Export (issue 11): a hand-written nn.Module drawn as a diagram in the house style, which
+builds back into the same model (same parameter shapes in the same order, identical outputs
+with the same weights) and draws again into the same text (a fixed point)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import dot2torch
+from dot2torch import to_dot
+from dot2torch.trace import ExportError
+
+
+class MLP(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(32, 64)
+        self.norm = nn.LayerNorm(64)
+        self.act = nn.GELU()
+        self.drop = nn.Dropout(0.1)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.drop(self.act(self.norm(self.fc1(x)))))
+
+
+class BasicBlockNet(nn.Module):
+    """Two torchvision-style basic blocks, the second with a 1x1 downsampling shortcut."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.conv3 = nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(16)
+        self.down = nn.Sequential(nn.Conv2d(8, 16, 1, stride=2, bias=False), nn.BatchNorm2d(16))
+        self.pool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.relu(x + self.bn2(self.conv2(x)))
+        x = F.relu(self.bn3(self.conv3(x)) + self.down(x))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block: expand, depthwise, project, residual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expand = nn.Conv2d(8, 48, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(48)
+        self.depthwise = nn.Conv2d(48, 48, 3, padding=1, groups=48, bias=False)
+        self.bn2 = nn.BatchNorm2d(48)
+        self.project = nn.Conv2d(48, 8, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(8)
+        self.act = nn.ReLU6()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act(self.bn1(self.expand(x)))
+        y = self.act(self.bn2(self.depthwise(y)))
+        return x + self.bn3(self.project(y))
+
+
+class DenseNetStyle(nn.Module):
+    """Each layer's features concatenated to what came before."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv0 = nn.Conv2d(6, 4, 3, padding=1)
+        self.conv1 = nn.Conv2d(10, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([x, F.relu(self.conv0(x))], dim=1)
+        return torch.cat([x, F.relu(self.conv1(x))], dim=1)
+
+
+class LSTMClassifier(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(100, 16)
+        self.lstm = nn.LSTM(16, 32, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(32, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, (h, _) = self.lstm(self.emb(x))
+        return self.fc(h[-1])
+
+
+class GatedCell(nn.Module):
+    """An LSTM cell written with explicit gates, two inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.x2h = nn.Linear(8, 64)
+        self.h2h = nn.Linear(16, 64, bias=False)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        i, f, g, o = torch.chunk(self.x2h(x) + self.h2h(h), 4, dim=1)
+        c = torch.sigmoid(f) * h + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c)
+
+
+class TinyEncoder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, dropout=0.0, batch_first=True)
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.layer(x).mean(dim=1))
+
+
+MODELS = {
+    "mlp": (MLP, [(2, 32)]),
+    "basic_blocks": (BasicBlockNet, [(2, 3, 16, 16)]),
+    "inverted_residual": (InvertedResidual, [(2, 8, 8, 8)]),
+    "densenet_style": (DenseNetStyle, [(2, 6, 8, 8)]),
+    "lstm_classifier": (LSTMClassifier, [(2, 7, "long")]),
+    "gated_cell": (GatedCell, [(2, 8), (2, 16)]),
+    "tiny_encoder": (TinyEncoder, [(2, 5, 16)]),
+}
+
+
+def inputs(shapes: list[tuple]) -> list[torch.Tensor]:
+    made = []
+    for shape in shapes:
+        if shape[-1] == "long":
+            made.append(torch.randint(0, 100, shape[:-1]))
+        else:
+            made.append(torch.randn(shape))
+    return made
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_hand_written_model_draws_into_a_diagram_that_builds_it_back(name):
+    make, shapes = MODELS[name]
+    torch.manual_seed(0)
+    module = make().eval()
+    xs = inputs(shapes)
+    text = to_dot(module, *xs)
+    back = dot2torch.load(text).eval()
+    ours, theirs = back.state_dict(), module.state_dict()
+    assert [tuple(t.shape) for t in ours.values()] == [tuple(t.shape) for t in theirs.values()]
+    assert sum(p.numel() for p in back.parameters()) == sum(p.numel() for p in module.parameters())
+    back.load_state_dict(dict(zip(ours, theirs.values())))
+    with torch.no_grad():
+        assert torch.equal(back(*xs), module(*xs))
+    assert to_dot(back, *xs) == text  # drawing the built model again gives the same text
+
+
+def test_the_drawing_of_a_small_network_is_in_the_house_style():
+    assert to_dot(BasicBlockNet(), torch.randn(1, 3, 16, 16)) == textwrap.dedent("""\
+        digraph BasicBlockNet {
+            node [shape=box]
+            inp [label="input [BatchSize, W=16, H=16, C=3]"]
+            conv1 [label="Conv2D [K=3, P=1, In=3, Out=8, bias=False]"]
+            conv1_shape [label="[BatchSize, W=16, H=16, C=8]"]
+            bn1 [label="BatchNorm2D(8)"]
+            relu [label="ReLU"]
+            conv2 [label="Conv2D [K=3, P=1, In=8, Out=8, bias=False]"]
+            bn2 [label="BatchNorm2D(8)"]
+            add [label="+"]
+            relu_1 [label="ReLU"]
+            conv3 [label="Conv2D [K=3, S=2, P=1, In=8, Out=16, bias=False]"]
+            conv3_shape [label="[BatchSize, W=8, H=8, C=16]"]
+            bn3 [label="BatchNorm2D(16)"]
+            down_0 [label="Conv2D [K=1, S=2, In=8, Out=16, bias=False]"]
+            down_0_shape [label="[BatchSize, W=8, H=8, C=16]"]
+            down_1 [label="BatchNorm2D(16)"]
+            add_1 [label="+"]
+            relu_2 [label="ReLU"]
+            pool [label="AdaptiveAvgPool2d((1, 1))"]
+            pool_shape [label="[BatchSize, W=1, H=1, C=16]"]
+            flatten [label="flatten"]
+            flatten_shape [label="[BatchSize, 16]"]
+            fc [label="Linear [16, 5]"]
+            inp -> conv1
+            conv1 -> conv1_shape
+            conv1_shape -> bn1
+            bn1 -> relu
+            relu -> conv2
+            conv2 -> bn2
+            relu -> add [arg="0"]
+            bn2 -> add [arg="1"]
+            add -> relu_1
+            relu_1 -> conv3
+            conv3 -> conv3_shape
+            conv3_shape -> bn3
+            relu_1 -> down_0
+            down_0 -> down_0_shape
+            down_0_shape -> down_1
+            bn3 -> add_1 [arg="0"]
+            down_1 -> add_1 [arg="1"]
+            add_1 -> relu_2
+            relu_2 -> pool
+            pool -> pool_shape
+            pool_shape -> flatten
+            flatten -> flatten_shape
+            flatten_shape -> fc
+        }
+        """)
+
+
+def test_what_a_diagram_cannot_draw_is_an_error_not_a_different_diagram():
+    class Scaled(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sort(x, dim=1).values
+
+    with pytest.raises(ExportError) as error:
+        to_dot(Scaled(), torch.randn(2, 3))
+    assert (error.value.code, error.value.node) == ("D2T701", "sort")
+
+
+NET_FILE = '''
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return torch.relu(self.fc(x))
+
+
+class Sorter(nn.Module):
+    def forward(self, x):
+        return torch.sort(x, dim=1).values
+
+
+def broken():
+    raise RuntimeError("no weights here")
+'''
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dot2torch", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_the_command_line_exports_a_module_from_a_python_file(tmp_path):
+    source = tmp_path / "nets.py"
+    source.write_text(NET_FILE)
+    out = tmp_path / "net.dot"
+    done = run_cli("export", f"{source}:Net", "--input-shape", "1,4", "-o", str(out))
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"wrote {out}\n", "")
+    assert out.read_text() == textwrap.dedent("""\
+        digraph Net {
+            node [shape=box]
+            inp [label="input [BatchSize, 4]"]
+            fc [label="Linear [4, 2]"]
+            fc_shape [label="[BatchSize, 2]"]
+            relu [label="ReLU"]
+            inp -> fc
+            fc -> fc_shape
+            fc_shape -> relu
+        }
+        """)
+    assert dot2torch.load(out)(torch.ones(3, 4)).shape == (3, 2)
+
+
+@pytest.mark.parametrize(("spec", "shape", "code", "message"), [
+    ("{dir}/nets.py:Missing", "1,4", 2, "dot2torch export: error: {dir}/nets.py has no 'Missing'\n"),
+    ("{dir}/nets.py:broken", "1,4", 2, "dot2torch export: error: {dir}/nets.py:broken raised RuntimeError: no "
+                                        "weights here\n"),
+    ("{dir}/nets.py", "1,4", 2, "dot2torch export: error: expected MODULE_PATH:ATTR (a dotted module or a .py file, "
+                                "then a name), found '{dir}/nets.py'\n"),
+    ("{dir}/nets.py:Net", "1,x", 2, "dot2torch export: error: --input-shape takes sizes such as 1,3,224,224 (and "
+                                    ":long for ids), found '1,x'\n"),
+    ("{dir}/nets.py:Sorter", "1,4", 1, "<dot>: D2T701 node 'sort' (sort): sort has no label form: a diagram draws "
+                                       "torch.nn layers, +, cat, @ and the tensor ops (README, the label language)\n"),
+])
+def test_the_command_line_says_what_it_cannot_export(tmp_path, spec, shape, code, message):
+    (tmp_path / "nets.py").write_text(NET_FILE)
+    done = run_cli("export", spec.format(dir=tmp_path), "--input-shape", shape)
+    assert (done.returncode, done.stdout, done.stderr) == (code, "", message.format(dir=tmp_path))
+
+
+# -- every shipped diagram: DOT → model → DOT → model ------------------------------------------
+
+from conftest import DIAGRAMS  # noqa: E402
+from test_diagrams import PARAMS  # noqa: E402
+
+from dot2torch.library import open_source  # noqa: E402
+
+# Not drawable from a module yet (issue 11 goes on): formulas and their parameters, noise, and
+# cells run over time. Each is refused at its place, never drawn as something else.
+NOT_YET = {
+    "VariationAutoEncoder": "eps",  # noise: batch_randn
+    "ConvNeXtBlock": "gamma",  # a formula's parameter (layer scale)
+    "TimeRNN": "TimeRNN",  # a cell over time: a loop fx cannot trace
+    "NLPRNN": "NLPRNN",
+    "LSTMCell": "getitem",  # a cell's states
+    "GRUCell": "core_w_z",  # a formula's parameters
+}
+
+
+def _shipped() -> list:
+    return [pytest.param(path, d.name, id=f"{path.stem}:{d.name}")
+            for path in sorted(DIAGRAMS.glob("*.dot")) for d in open_source(path).roots()]
+
+
+@pytest.mark.parametrize(("path", "name"), _shipped())
+def test_a_shipped_diagram_exports_from_its_model_and_builds_back(path, name):
+    params = PARAMS.get(name, {})
+    model = dot2torch.load(path, name, params=params).eval()
+    plan = dot2torch.plan(path, name, params=params)
+    torch.manual_seed(1)
+    xs = [torch.randn((2, *s.shape[1:])) if s.dtype.is_floating_point else torch.zeros((2, *s.shape[1:]), dtype=s.dtype)
+          for s in plan.inputs]
+    if name in NOT_YET:
+        with pytest.raises(ExportError) as error:
+            to_dot(model, *xs)
+        assert (error.value.code, error.value.node) == ("D2T701", NOT_YET[name])
+        return
+    text = to_dot(model, *xs)
+    back = dot2torch.load(text).eval()
+    ours, theirs = back.state_dict(), model.state_dict()
+    assert [tuple(t.shape) for t in ours.values()] == [tuple(t.shape) for t in theirs.values()]
+    back.load_state_dict(dict(zip(ours, theirs.values())))
+    with torch.no_grad():
+        assert torch.equal(back(*xs), model(*xs))
+    assert to_dot(back, *xs) == text
