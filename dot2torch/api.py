@@ -323,16 +323,17 @@ def layers_table(outcome: Outcome) -> str:
     return format_layers(outcome.plan, build_module(outcome.plan, device="meta"))
 
 
-def to_dot(module: Any, *example_inputs: Any, name: str | None = None) -> str:
-    """A torch.nn.Module drawn as DOT in the house style (export.to_dot), imported on first use."""
+def to_dot(module: Any, *example_inputs: Any, name: str | None = None, flat: bool = False) -> str:
+    """A torch.nn.Module drawn as DOT in the house style (export.to_dot), imported on first use:
+    the user's submodules as block digraphs, or every layer in one digraph (`flat`)."""
     from .export import to_dot as draw_module
 
-    return draw_module(module, *example_inputs, name=name)
+    return draw_module(module, *example_inputs, name=name, flat=flat)
 
 
-def export_text(spec: str, shapes: list[str], name: str | None = None) -> str:
+def export_text(spec: str, shapes: list[str], name: str | None = None, flat: bool = False) -> str:
     """`dot2torch export`: the module MODULE_PATH:ATTR names, drawn on inputs of these shapes.
     Raises ModuleSpecError (usage) or ExportError (D2T701)."""
     from .export import export_text as export
 
-    return export(spec, shapes, name)
+    return export(spec, shapes, name, flat)

@@ -173,12 +173,14 @@ def _export_parser(commands: argparse._SubParsersAction) -> None:
                      help="an example input's shape, such as 1,3,224,224 (repeat for several inputs; "
                           ":long for token ids)")
     sub.add_argument("--name", help="the diagram's name (default: the module's class name)")
+    sub.add_argument("--flat", action="store_true",
+                     help="every layer in one digraph (default: the module's own submodules as block digraphs)")
     sub.add_argument("-o", "--output", metavar="OUT.dot", help="write the diagram there (default: print it)")
 
 
 def _export(args: argparse.Namespace, params: dict[str, Value]) -> int:
     try:
-        text = export_text(args.module, args.input_shape, name=args.name)
+        text = export_text(args.module, args.input_shape, name=args.name, flat=args.flat)
     except ModuleSpecError as error:
         raise UsageError(str(error)) from None
     if args.output is None:

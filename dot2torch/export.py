@@ -23,16 +23,16 @@ _DTYPES = {"float": torch.float32, "float32": torch.float32, "float64": torch.fl
            "long": torch.long, "int64": torch.long, "int": torch.long, "int32": torch.int32}
 
 
-def export_text(spec: str, shapes: list[str], name: str | None = None) -> str:
-    """What `dot2torch export SPEC --input-shape ...` prints."""
+def export_text(spec: str, shapes: list[str], name: str | None = None, flat: bool = False) -> str:
+    """What `dot2torch export SPEC --input-shape ... [--flat]` prints."""
     inputs = [example_input(text) for text in shapes]
-    return to_dot(load_module(spec), *inputs, name=name)
+    return to_dot(load_module(spec), *inputs, name=name, flat=flat)
 
 
-def to_dot(module: nn.Module, *example_inputs: torch.Tensor, name: str | None = None) -> str:
+def to_dot(module: nn.Module, *example_inputs: torch.Tensor, name: str | None = None, flat: bool = False) -> str:
     """The module as DOT text in the house style, which `load()` builds back into the same
     model. Raises ExportError (D2T701) at the module path of anything a diagram cannot draw."""
-    return draw(module_ir(module, *example_inputs, name=name))
+    return draw(module_ir(module, *example_inputs, name=name, flat=flat))
 
 
 def load_module(spec: str) -> nn.Module:

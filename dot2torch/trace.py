@@ -14,11 +14,12 @@ path and the op (D2T701), never a different model.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import operator
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.fx
@@ -33,6 +34,7 @@ from .ops import registered
 from .ops.sequence import signature
 from .runtime import AddNoise, RecurrentCell
 from .targets import qualified
+from .trace_blocks import BlockCalls, BlockUse
 
 CANNOT_DRAW = "D2T701"
 
@@ -48,24 +50,52 @@ def fail(where: str, message: str, label: str | None = None) -> ExportError:
 # -- tracing ------------------------------------------------------------------------------------
 
 class _Tracer(torch.fx.Tracer):
-    """torch.nn's layers and dot2torch's own runtime modules are leaves; containers and the
-    user's modules are traced through."""
+    """torch.nn's layers and dot2torch's own runtime modules are leaves; containers are traced
+    through, and so are the user's modules unless they are drawn as blocks."""
+
+    def __init__(self, blocks: bool) -> None:
+        super().__init__()
+        self.blocks = blocks
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if isinstance(m, (AddNoise, RecurrentCell)):
+        if isinstance(m, (AddNoise, RecurrentCell)) or (self.blocks and is_block(m)):
             return True
         return super().is_leaf_module(m, qualname)
 
 
-def trace(module: nn.Module, *inputs: torch.Tensor) -> torch.fx.GraphModule:
+def is_block(m: nn.Module) -> bool:
+    """A module drawn as a block: the user's own (or a block of a loaded diagram), not a torch.nn
+    layer or container."""
+    return not type(m).__module__.startswith("torch.nn") and not isinstance(m, (AddNoise, RecurrentCell))
+
+
+@contextlib.contextmanager
+def _traceable_calls(module: nn.Module) -> Iterator[None]:
+    """A loaded model's blocks are called without fx's wrapper (build.py sets their class's
+    `__call__`), which also hides them from a tracer's leaf test: put the wrapper back while
+    tracing."""
+    own = {type(m) for m in module.modules() if isinstance(m, torch.fx.GraphModule) and "__call__" in vars(type(m))}
+    saved = {cls: vars(cls)["__call__"] for cls in own}
+    for cls in own:
+        delattr(cls, "__call__")
+    try:
+        yield
+    finally:
+        for cls, call in saved.items():
+            setattr(cls, "__call__", call)
+
+
+def trace(module: nn.Module, *inputs: torch.Tensor, blocks: bool = False) -> torch.fx.GraphModule:
     """The module's graph, every value's shape and dtype in `node.meta["tensor_meta"]`."""
     where = type(module).__name__
     try:
-        if isinstance(module, torch.fx.GraphModule) and not any(
-                isinstance(m, torch.fx.GraphModule) for m in list(module.modules())[1:]):
+        inner = list(module.modules())[1:]
+        if isinstance(module, torch.fx.GraphModule) and not any(isinstance(m, nn.Sequential) for m in inner) and (
+                blocks or not any(isinstance(m, torch.fx.GraphModule) for m in inner)):
             graph = copy.deepcopy(module.graph)  # loaded from a diagram: its graph, with the diagram's names
         else:
-            graph = _Tracer().trace(module)
+            with _traceable_calls(module):
+                graph = _Tracer(blocks).trace(module)
     except torch.fx.proxy.TraceError as error:
         raise fail(where, f"cannot trace {where}: {str(error).splitlines()[0]} (a diagram has no "
                           "data-dependent control flow)") from None
@@ -297,8 +327,9 @@ _NOTHING = ("contiguous",)  # methods that change no value
 class _Lifter:
     """Turns one traced GraphModule into an ir.Graph."""
 
-    def __init__(self, traced: torch.fx.GraphModule, name: str) -> None:
+    def __init__(self, traced: torch.fx.GraphModule, name: str, blocks: BlockCalls | None = None) -> None:
         self.traced = traced
+        self.blocks = blocks
         self.graph = ir.Graph(name, None)
         self.taken: set[str] = set()
         self.refs: dict[torch.fx.Node, ir.Ref] = {}  # an fx value → the node (and element) it is
@@ -361,6 +392,8 @@ class _Lifter:
                               "diagram cannot pass", type(module).__name__)
         inputs = tuple(self.ref_of(a, n) for a in n.args)
         cls = type(module)
+        if self.blocks is not None and is_block(module):
+            return self.block_call(n, module, where, inputs)
         if cls is AddNoise:  # dot2torch's own: noise in training only
             return self.add(n, where, ir.Kind.MODULE, inputs, op="AddNoise", target=qualified(AddNoise),
                             args=(ir.Arg("std", module.std),))
@@ -374,6 +407,22 @@ class _Lifter:
             self.called.add(where)
         args = layer_args(module, where)
         return self.add(n, where, ir.Kind.MODULE, inputs, op=_op_name(cls), target=qualified(cls), args=args)
+
+    def block_call(self, n: torch.fx.Node, module: nn.Module, where: str, inputs: tuple[ir.Ref, ...]) -> ir.Node:
+        """A submodule drawn as a block: lifted on inputs like the ones this call gets."""
+        examples = [_example(a.meta.get("tensor_meta")) for a in n.args]
+        if any(e is None for e in examples):
+            raise fail(where, f"{type(module).__name__} is called with something other than tensors")
+        try:
+            traced = trace(module, *examples, blocks=True)  # type: ignore[arg-type]
+            graph = _Lifter(traced, type(module).__name__, self.blocks).lift()
+        except ExportError as error:  # said at the module path from the model down
+            inner = error.diagnostic
+            whole = inner.node in (None, type(module).__name__)  # the block itself could not be traced
+            raise ExportError(replace(inner, node=where if whole else f"{where}.{inner.node}")) from None
+        node = self.add(n, where, ir.Kind.BLOCK_CALL, inputs, call=ir.Call(type(module).__name__, ()))
+        self.blocks.add(BlockUse(self.graph, node.id, identifier(type(module).__name__, set()), graph))  # type: ignore[union-attr]
+        return node
 
     def call_function(self, n: torch.fx.Node, fn: Any, args: tuple | None = None,
                       kwargs: dict | None = None) -> ir.Node | None:
@@ -426,7 +475,8 @@ class _Lifter:
             tensor, rest = args[0], {**dict(zip(order, args[1:])), **kwargs}
         rest.pop("inplace", None)
         defaults = _function_defaults(fn)
-        rest = {k: v for k, v in rest.items() if not k.startswith("_") and not (k in defaults and defaults[k] == v)}
+        rest = {k: v for k, v in rest.items() if not k.startswith("_") and not (k in defaults and defaults[k] == v)
+                and not _same_as_default(cls, k, v)}
         if any(isinstance(v, torch.fx.Node) for v in rest.values()):
             raise fail(n.name, f"{_text(n)}: an argument computed from a tensor")
         call_args = tuple(ir.Arg(k, _simplest(v) if k in _SIZES else v, None, positional_first(k))
@@ -479,6 +529,12 @@ class _Lifter:
         return None
 
 
+def _same_as_default(cls: type, keyword: str, value: Any) -> bool:
+    """Is `value` what the layer class gives `keyword` when it is left out?"""
+    default = _default_of(cls, keyword)
+    return default is not inspect.Parameter.empty and _same(value, default, keyword)
+
+
 def _function_defaults(fn: Callable[..., Any]) -> dict[str, Any]:
     """The default value of each parameter of a function, where its signature says."""
     try:
@@ -499,9 +555,23 @@ def _text(n: torch.fx.Node) -> str:
     return f"{name}({', '.join(args)})"
 
 
-def module_ir(module: nn.Module, *inputs: torch.Tensor, name: str | None = None) -> ir.Model:
-    """The IR of what `module` computes on inputs shaped like `inputs` (a flat graph)."""
-    traced = trace(module, *inputs)
+def _example(meta: Any) -> torch.Tensor | None:
+    """A tensor like the one a call received (its shape and dtype)."""
+    if not isinstance(meta, TensorMetadata):
+        return None
+    if meta.dtype.is_floating_point:
+        return torch.randn(tuple(meta.shape), dtype=meta.dtype)
+    return torch.zeros(tuple(meta.shape), dtype=meta.dtype)
+
+
+def module_ir(module: nn.Module, *inputs: torch.Tensor, name: str | None = None, flat: bool = False) -> ir.Model:
+    """The IR of what `module` computes on inputs shaped like `inputs`: the user's submodules
+    as block graphs (trace_blocks.py), or, `flat`, every layer in one graph."""
+    traced = trace(module, *inputs, blocks=not flat)
     graph_name = identifier(name or type(module).__name__, set())
-    graph = _Lifter(traced, graph_name).lift()
-    return ir.Model(graph_name, {graph_name: graph})
+    blocks = None if flat else BlockCalls()
+    graph = _Lifter(traced, graph_name, blocks).lift()
+    graphs = {graph_name: graph}
+    if blocks is not None:
+        blocks.finish(graphs)
+    return ir.Model(graph_name, graphs)
