@@ -84,6 +84,7 @@ from typing import Any
 from . import expr as E
 from . import ir, lower
 from .errors import Diagnostic, Dot2TorchError
+from .naming import unused
 
 # The seed's keys for torch keywords (K, S, P, D, G), and the order keys are written in.
 _SEED = {"kernel_size": "K", "stride": "S", "padding": "P", "dilation": "D", "groups": "G"}
@@ -259,12 +260,7 @@ class _Drawer:
             base = "n" + base
         if base.lower() in _DOT_KEYWORDS:
             base += "_"
-        found, counter = base, 1
-        while found in taken:
-            counter += 1
-            found = f"{base}_{counter}"
-        taken.add(found)
-        return found
+        return unused(base, taken)
 
     # -- what to draw ----------------------------------------------------------------
     def _rests_on_symbols(self) -> bool:

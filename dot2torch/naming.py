@@ -33,6 +33,11 @@ def identifier(text: str, taken: set[str], *, local: bool = False) -> str:
     reserved = _RESERVED_LOCAL if local else _RESERVED
     if keyword.iskeyword(base) or keyword.issoftkeyword(base) or base in reserved:
         base += "_"
+    return unused(base, taken)
+
+
+def unused(base: str, taken: set[str]) -> str:
+    """`base`, or `base_2`, `base_3`, ... : the first not in `taken`; it is added to `taken`."""
     name, counter = base, 1
     while name in taken:
         counter += 1
