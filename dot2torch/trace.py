@@ -90,8 +90,8 @@ def trace(module: nn.Module, *inputs: torch.Tensor, blocks: bool = False) -> tor
     where = type(module).__name__
     try:
         inner = list(module.modules())[1:]
-        if isinstance(module, torch.fx.GraphModule) and not any(isinstance(m, nn.Sequential) for m in inner) and (
-                blocks or not any(isinstance(m, torch.fx.GraphModule) for m in inner)):
+        if isinstance(module, torch.fx.GraphModule) and (blocks or not any(
+                isinstance(m, (torch.fx.GraphModule, nn.Sequential)) for m in inner)):
             graph = copy.deepcopy(module.graph)  # loaded from a diagram: its graph, with the diagram's names
         else:
             with _traceable_calls(module):
@@ -336,11 +336,14 @@ class _Lifter:
         self.sizes: dict[torch.fx.Node, tuple[torch.fx.Node, int]] = {}  # x.size(0) values
         self.modules = dict(traced.named_modules())
         self.called: set[str] = set()  # layers with weights already drawn
+        self.extra_order: list[str] = []  # nodes a call added itself (the copies of a repetition)
 
     def lift(self) -> ir.Graph:
         inputs, order = [], []
         for fx_node in self.traced.graph.nodes:
             node = self.visit(fx_node)
+            order += self.extra_order
+            self.extra_order = []
             if node is not None:
                 self.graph.nodes.append(node)
                 order.append(node.id)
@@ -368,16 +371,20 @@ class _Lifter:
 
     # -- nodes ------------------------------------------------------------------------------
     def add(self, n: torch.fx.Node, name: str, kind: ir.Kind, inputs: tuple[ir.Ref, ...], **fields: Any) -> ir.Node:
-        node_id = identifier(str(name).replace(".", "_"), self.taken)
         meta = n.meta.get("tensor_meta")
         while isinstance(meta, (tuple, list)) and not isinstance(meta, TensorMetadata) and meta:
             meta = meta[0]  # a tuple: its first tensor, as a diagram passes on
         sizes = tuple(meta.shape) if isinstance(meta, TensorMetadata) else ()
         label = str(n.target) if n.op == "call_module" else n.name
-        node = ir.Node(node_id, node_id, label, ir.Location(None), kind, ir.Shape(sizes, (None,) * len(sizes)),
-                       inputs, **fields)
-        self.refs[n] = ir.Ref(node_id)
+        node = self.add_node(name, label, kind, inputs, sizes, **fields)
+        self.refs[n] = ir.Ref(node.id)
         return node
+
+    def add_node(self, name: str, label: str, kind: ir.Kind, inputs: tuple[ir.Ref, ...], sizes: tuple[int, ...],
+                 **fields: Any) -> ir.Node:
+        node_id = identifier(str(name).replace(".", "_"), self.taken)
+        return ir.Node(node_id, node_id, label, ir.Location(None), kind, ir.Shape(sizes, (None,) * len(sizes)),
+                       inputs, **fields)
 
     def ref_of(self, value: Any, user: torch.fx.Node) -> ir.Ref:
         if isinstance(value, torch.fx.Node) and value in self.refs:
@@ -394,6 +401,9 @@ class _Lifter:
         cls = type(module)
         if self.blocks is not None and is_block(module):
             return self.block_call(n, module, where, inputs)
+        if isinstance(module, nn.Sequential):
+            self.sequence(n, module, where, inputs)
+            return None
         if cls is AddNoise:  # dot2torch's own: noise in training only
             return self.add(n, where, ir.Kind.MODULE, inputs, op="AddNoise", target=qualified(AddNoise),
                             args=(ir.Arg("std", module.std),))
@@ -408,11 +418,45 @@ class _Lifter:
         args = layer_args(module, where)
         return self.add(n, where, ir.Kind.MODULE, inputs, op=_op_name(cls), target=qualified(cls), args=args)
 
+    def sequence(self, n: torch.fx.Node, module: nn.Sequential, where: str, inputs: tuple[ir.Ref, ...]) -> None:
+        """A loaded model's repetition (an nn.Sequential of its copies): each copy called in turn."""
+        example = _example(n.args[0].meta.get("tensor_meta")) if len(n.args) == 1 else None
+        if example is None:
+            raise fail(where, "an nn.Sequential called with other than one tensor")
+        refs = inputs
+        for index, child in enumerate(module):
+            path = f"{where}.{index}"
+            was_training = child.training
+            try:
+                with torch.no_grad():
+                    out = child.eval()(example)
+            finally:
+                child.train(was_training)
+            sizes = tuple(out.shape)
+            if is_block(child):
+                node = self.block_node(child, path, refs, [example], sizes)
+            else:
+                node = self.add_node(path, path, ir.Kind.MODULE, refs, sizes, op=_op_name(type(child)),
+                                     target=qualified(type(child)), args=layer_args(child, path))
+            self.graph.nodes.append(node)
+            self.extra_order.append(node.id)
+            refs, example = (ir.Ref(node.id),), out
+        self.refs[n] = refs[0]
+
     def block_call(self, n: torch.fx.Node, module: nn.Module, where: str, inputs: tuple[ir.Ref, ...]) -> ir.Node:
         """A submodule drawn as a block: lifted on inputs like the ones this call gets."""
         examples = [_example(a.meta.get("tensor_meta")) for a in n.args]
         if any(e is None for e in examples):
             raise fail(where, f"{type(module).__name__} is called with something other than tensors")
+        node = self.block_node(module, where, inputs, examples, ())  # type: ignore[arg-type]
+        meta = n.meta.get("tensor_meta")
+        sizes = tuple(meta.shape) if isinstance(meta, TensorMetadata) else ()
+        node = replace(node, shape=ir.Shape(sizes, (None,) * len(sizes)), label=str(n.target))
+        self.refs[n] = ir.Ref(node.id)
+        return node
+
+    def block_node(self, module: nn.Module, where: str, inputs: tuple[ir.Ref, ...], examples: list[torch.Tensor],
+                   sizes: tuple[int, ...]) -> ir.Node:
         try:
             traced = trace(module, *examples, blocks=True)  # type: ignore[arg-type]
             graph = _Lifter(traced, type(module).__name__, self.blocks).lift()
@@ -420,7 +464,7 @@ class _Lifter:
             inner = error.diagnostic
             whole = inner.node in (None, type(module).__name__)  # the block itself could not be traced
             raise ExportError(replace(inner, node=where if whole else f"{where}.{inner.node}")) from None
-        node = self.add(n, where, ir.Kind.BLOCK_CALL, inputs, call=ir.Call(type(module).__name__, ()))
+        node = self.add_node(where, where, ir.Kind.BLOCK_CALL, inputs, sizes, call=ir.Call(type(module).__name__, ()))
         self.blocks.add(BlockUse(self.graph, node.id, identifier(type(module).__name__, set()), graph))  # type: ignore[union-attr]
         return node
 

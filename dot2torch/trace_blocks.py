@@ -12,6 +12,7 @@ every call's input channels (axis 1), `Out` where it is every call's output chan
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -58,6 +59,8 @@ class BlockCalls:
             graphs[name] = graph
             for use, binding in zip(uses, bindings):  # inner blocks come first: their uses were added first
                 _point(use.parent, use.node, ir.Call(name, binding))
+        for graph in graphs.values():
+            collapse_runs(graph)
 
 
 def structure(graph: ir.Graph) -> tuple:
@@ -115,6 +118,80 @@ def generalise(name: str, uses: list[BlockUse]) -> tuple[ir.Graph, list[tuple[ir
     bindings = [tuple(ir.Binding(symbol, None, values[k]) for values, symbol in symbols.items())
                 for k in range(len(uses))]
     return graph, bindings
+
+
+def collapse_runs(graph: ir.Graph) -> None:
+    """Calls of one block in a chain, each fed by the one before and feeding only the next,
+    whose bindings stay the same or grow by the same step, become one repetition
+    `Block x N [In=64 + 32 * #Layer]`, named by what the calls' ids share (`layer1_0`,
+    `layer1_1` → `layer1`)."""
+    users: dict[str, int] = {}
+    for n in graph.nodes:
+        for r in n.inputs:
+            users[r.node] = users.get(r.node, 0) + 1
+    outputs = {r.node for r in graph.outputs}
+    runs, run = [], []
+    for n in graph.in_order():
+        chained = (run and n.kind is ir.Kind.BLOCK_CALL and n.call is not None and n.call.graph == run[-1].call.graph
+                   and n.inputs == (ir.Ref(run[-1].id),) and users.get(run[-1].id) == 1 and run[-1].id not in outputs)
+        if chained:
+            run.append(n)
+            continue
+        if len(run) > 1:
+            runs.append(run)
+        run = [n] if n.kind is ir.Kind.BLOCK_CALL and n.call is not None else []
+    if len(run) > 1:
+        runs.append(run)
+    for run in runs:
+        bindings = _stepped(run)
+        if bindings is not None:
+            _replace_run(graph, run, bindings)
+
+
+def _stepped(run: list[ir.Node]) -> tuple[ir.Binding, ...] | None:
+    """The run's bindings over the copy index, if each is the same or an arithmetic sequence."""
+    bindings = []
+    for k, first in enumerate(run[0].call.bindings):  # type: ignore[union-attr]
+        values = [n.call.bindings[k].value for n in run]  # type: ignore[union-attr]
+        if any(not isinstance(v, int) or isinstance(v, bool) for v in values):
+            if len({repr(v) for v in values}) != 1:
+                return None
+            bindings.append(first)
+            continue
+        step = values[1] - values[0]
+        if any(b - a != step for a, b in zip(values, values[1:])):
+            return None
+        if step == 0:
+            bindings.append(first)
+            continue
+        index: E.Expr = E.CopyIndex("Layer")
+        growth = index if step == 1 else E.BinOp("*", E.Num(step), index)
+        expr = growth if values[0] == 0 else E.BinOp("+", E.Num(values[0]), growth)
+        bindings.append(ir.Binding(first.symbol, expr, values[0]))
+    return tuple(bindings)
+
+
+def _replace_run(graph: ir.Graph, run: list[ir.Node], bindings: tuple[ir.Binding, ...]) -> None:
+    first, last = run[0], run[-1]
+    parts = [n.id.split("_") for n in run]
+    common = [p[0] for p in itertools.takewhile(lambda p: len(set(p)) == 1, zip(*parts))]
+    shared = "_".join(common) if common and len(common) < len(parts[0]) else first.id
+    node_id = shared if shared == first.id or all(n.id != shared for n in graph.nodes) else first.id
+    stepped = any(b.expr is not None for b in bindings)
+    node = replace(first, id=node_id, name=node_id, kind=ir.Kind.REPETITION, shape=last.shape,
+                   call=ir.Call(first.call.graph, bindings),  # type: ignore[union-attr]
+                   count=ir.Arg("count", len(run)), copy_index="Layer" if stepped else None)
+    gone = {n.id for n in run}
+    nodes = []
+    for n in graph.nodes:
+        if n.id == first.id:
+            nodes.append(node)
+        elif n.id not in gone:
+            inputs = tuple(ir.Ref(node_id, r.pick) if r.node == last.id else r for r in n.inputs)
+            nodes.append(replace(n, inputs=inputs))
+    graph.nodes = nodes
+    graph.outputs = tuple(ir.Ref(node_id, r.pick) if r.node == last.id else r for r in graph.outputs)
+    graph.order = tuple(node_id if i == first.id else i for i in graph.order if i not in gone - {first.id})
 
 
 def _channels(graph: ir.Graph, node_id: str) -> Any:

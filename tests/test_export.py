@@ -378,9 +378,10 @@ def test_blocks_of_one_kind_become_one_digraph_called_with_the_sizes_that_vary()
     text = to_dot(module, x)
     assert re.findall(r"^digraph (\w+)", text, flags=re.M) == ["SmallResNet", "BasicBlock", "BasicBlock2"]
     calls = re.findall(r'\[label="(BasicBlock2?[^"]*)", block="(\w+)"\]', text)
-    assert calls == [("BasicBlock [In=8]", "BasicBlock"), ("BasicBlock [In=8]", "BasicBlock"),
+    assert calls == [("BasicBlock x 2 [In=8]", "BasicBlock"),  # a run of identical calls is a repetition
                      ("BasicBlock2 [In=8, Out=16]", "BasicBlock2"), ("BasicBlock [In=16]", "BasicBlock"),
                      ("BasicBlock2 [In=16, Out=32]", "BasicBlock2"), ("BasicBlock [In=32]", "BasicBlock")]
+    assert '    layer1 [label="BasicBlock x 2 [In=8]", block="BasicBlock"]\n' in text
     assert '    conv1 [label="Conv2D [K=3, S=2, P=1, In=In, Out=Out, bias=False]"]\n' in text
     back = dot2torch.load(text).eval()
     assert [tuple(t.shape) for t in back.state_dict().values()] == [tuple(t.shape) for t in module.state_dict().values()]
@@ -394,3 +395,35 @@ def test_a_flat_export_draws_every_layer_in_one_digraph():
     text = to_dot(SmallResNet(), torch.randn(1, 3, 16, 16), flat=True)
     assert re.findall(r"^digraph (\w+)", text, flags=re.M) == ["SmallResNet"]
     assert text.count("Conv2D [") == 1 + 6 * 2 + 2
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, cin: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(cin)
+        self.conv = nn.Conv2d(cin, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, self.conv(F.relu(self.bn(x)))], dim=1)
+
+
+class DenseStack(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(*(DenseLayer(6 + 4 * i) for i in range(3)))
+        self.head = nn.Conv2d(18, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.layers(x))
+
+
+def test_dense_layers_whose_sizes_grow_by_a_step_collapse_into_a_repetition():
+    module, x = DenseStack().eval(), torch.randn(2, 6, 8, 8)
+    text = to_dot(module, x)
+    assert '    layers [label="DenseLayer x 3 [In=6 + 4*#Layer]", block="DenseLayer"]\n' in text
+    assert '    bn [label="BatchNorm2D(In)"]\n' in text
+    back = dot2torch.load(text).eval()
+    back.load_state_dict(dict(zip(back.state_dict(), module.state_dict().values())))
+    with torch.no_grad():
+        assert torch.equal(back(x), module(x))
+    assert to_dot(back, x) == text
