@@ -16,9 +16,11 @@ import torch
 from torch import nn
 
 from .draw import draw
-from .errors import ModuleSpecError
+from .errors import Diagnostic, Dot2TorchError, ModuleSpecError
+from .trace import ExportError
 from .trace import module_ir
 
+DRAWING_DIFFERS = "D2T702"
 _DTYPES = {"float": torch.float32, "float32": torch.float32, "float64": torch.float64, "double": torch.float64,
            "long": torch.long, "int64": torch.long, "int": torch.long, "int32": torch.int32}
 
@@ -31,8 +33,54 @@ def export_text(spec: str, shapes: list[str], name: str | None = None, flat: boo
 
 def to_dot(module: nn.Module, *example_inputs: torch.Tensor, name: str | None = None, flat: bool = False) -> str:
     """The module as DOT text in the house style, which `load()` builds back into the same
-    model. Raises ExportError (D2T701) at the module path of anything a diagram cannot draw."""
-    return draw(module_ir(module, *example_inputs, name=name, flat=flat))
+    model. Raises ExportError (D2T701) at the module path of anything a diagram cannot draw,
+    and D2T702 where the drawing would not build the module (checked: see `check_drawing`)."""
+    text = draw(module_ir(module, *example_inputs, name=name, flat=flat))
+    check_drawing(module, text, example_inputs)
+    return text
+
+
+def check_drawing(module: nn.Module, text: str, inputs: tuple[torch.Tensor, ...]) -> None:
+    """Build the drawing and hold it to the module: the same parameters and buffers in the same
+    order, and, with the module's weights copied in by that order, the same outputs on the
+    example inputs (both in eval mode). Whatever slipped past the reading of layers and calls
+    is caught here, as an error, never as a different diagram."""
+    from .api import load  # the API, as a user's check would: on first use
+
+    def refuse(why: str) -> ExportError:
+        return ExportError(Diagnostic(DRAWING_DIFFERS, f"the drawing would not build {type(module).__name__}: {why}",
+                                      node=type(module).__name__))
+
+    try:
+        built = load(text)
+    except Dot2TorchError as error:
+        raise refuse(f"it does not load ({error.diagnostic.code}: {error.diagnostic.message})") from None
+    ours, theirs = built.state_dict(), module.state_dict()
+    shapes = [tuple(t.shape) for t in ours.values()], [tuple(t.shape) for t in theirs.values()]
+    if shapes[0] != shapes[1]:
+        raise refuse(f"its parameters and buffers are {len(ours)} tensors {shapes[0][:6]}..., the module's "
+                     f"{len(theirs)} {shapes[1][:6]}... (in order)")
+    built.load_state_dict(dict(zip(ours, (t.detach().clone() for t in theirs.values()))))
+    was_training = module.training
+    try:
+        module.eval()
+        built.eval()
+        with torch.no_grad():
+            expected, found = module(*inputs), built(*inputs)
+    except Exception as error:  # the built model fails where the module runs: not the same model
+        raise refuse(f"it fails on the example inputs ({type(error).__name__}: {str(error).splitlines()[0]})") from None
+    finally:
+        module.train(was_training)
+    if not _same_outputs(expected, found):
+        raise refuse("its outputs differ from the module's on the example inputs, with the module's weights")
+
+
+def _same_outputs(a: object, b: object) -> bool:
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and a.dtype == b.dtype and torch.allclose(a, b, rtol=1e-5, atol=1e-6, equal_nan=True)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same_outputs(x, y) for x, y in zip(a, b))
+    return False
 
 
 def load_module(spec: str) -> nn.Module:

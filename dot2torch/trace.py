@@ -88,6 +88,11 @@ def _traceable_calls(module: nn.Module) -> Iterator[None]:
 def trace(module: nn.Module, *inputs: torch.Tensor, blocks: bool = False) -> torch.fx.GraphModule:
     """The module's graph, every value's shape and dtype in `node.meta["tensor_meta"]`."""
     where = type(module).__name__
+    hooked = next((name or where for name, m in module.named_modules() if m._forward_hooks or m._forward_pre_hooks), None)
+    if hooked is not None:
+        raise fail(hooked, f"{hooked} has forward hooks, which a diagram cannot draw")
+    was_training = module.training
+    module.eval()  # traced as it runs in eval mode, the mode the drawing is checked in
     try:
         inner = list(module.modules())[1:]
         if isinstance(module, torch.fx.GraphModule) and (blocks or not any(
@@ -102,8 +107,12 @@ def trace(module: nn.Module, *inputs: torch.Tensor, blocks: bool = False) -> tor
     except Exception as error:  # what the user's forward does with a traced value (int(x.shape[1]), a loop)
         raise fail(where, f"cannot trace {where}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
                           " (a diagram draws one fixed graph of tensor operations)") from None
-    traced = torch.fx.GraphModule(module, graph, class_name=where)
-    was_training = module.training
+    finally:
+        module.train(was_training)
+    try:
+        traced = torch.fx.GraphModule(module, graph, class_name=where)
+    except Exception as error:  # a submodule whose name fx keeps for itself (graph, code)
+        raise fail(where, f"cannot trace {where}: {type(error).__name__}: {error}") from None
     module.eval()
     try:
         ShapeProp(traced).propagate(*inputs)
@@ -155,6 +164,8 @@ _NEVER = {"device", "dtype", "_weight", "_freeze", "custom_encoder", "custom_dec
           "decoder_layer", "norm"}
 
 
+# Written whatever torch's default: a diagram's sequence layers read the batch first unless told.
+_ALWAYS = frozenset({"batch_first"})
 _SIZES = ("kernel_size", "stride", "padding", "dilation", "output_padding")  # torch reads 3 as (3, 3)
 
 
@@ -187,7 +198,7 @@ def layer_args(module: nn.Module, where: str) -> tuple[ir.Arg, ...]:
         if isinstance(value, (torch.Tensor, nn.Module)) or callable(value):
             continue
         default = _default_of(cls, keyword)
-        if default is not inspect.Parameter.empty and _same(value, default, keyword):
+        if keyword not in _ALWAYS and default is not inspect.Parameter.empty and _same(value, default, keyword):
             continue
         if keyword in _SIZES and not isinstance(value, str):
             value = _simplest(value)  # torch keeps (3, 3) for 3; the rebuild check holds it to the same
@@ -208,7 +219,7 @@ def _fewest(module: nn.Module, cls: type, args: list[ir.Arg]) -> list[ir.Arg]:
     one with a default whose absence rebuilds the same layer."""
     kept = list(args)
     for arg in reversed(args):
-        if _default_of(cls, arg.keyword) is inspect.Parameter.empty:
+        if arg.keyword in _ALWAYS or _default_of(cls, arg.keyword) is inspect.Parameter.empty:
             continue
         trial = [a for a in kept if a is not arg]
         if _rebuilds(module, cls, trial):
@@ -448,6 +459,9 @@ class _Lifter:
         examples = [_example(a.meta.get("tensor_meta")) for a in n.args]
         if any(e is None for e in examples):
             raise fail(where, f"{type(module).__name__} is called with something other than tensors")
+        if where in self.called:
+            raise fail(where, f"{where} is called twice, its weights shared: a diagram draws each block once per call")
+        self.called.add(where)
         node = self.block_node(module, where, inputs, examples, ())  # type: ignore[arg-type]
         meta = n.meta.get("tensor_meta")
         sizes = tuple(meta.shape) if isinstance(meta, TensorMetadata) else ()
@@ -482,6 +496,9 @@ class _Lifter:
             raise fail(n.name, f"{name} has no label form: a diagram draws torch.nn layers, +, cat, @ and the "
                                "tensor ops (README, the label language)", name)
         if found.convention is ir.Convention.LIST:
+            if not args and "tensors" in kwargs:
+                kwargs = dict(kwargs)
+                args = (kwargs.pop("tensors"),)
             tensors, rest = list(args[0]), list(args[1:])
         elif found.convention is ir.Convention.FOLD or found.op == "@":
             tensors, rest = list(args), []
@@ -491,6 +508,15 @@ class _Lifter:
             raise fail(n.name, f"{_text(n)} combines a tensor with a number, which only a formula can draw")
         inputs = tuple(self.ref_of(t, n) for t in tensors)
         call_args = self.keyword_args(n, found.keywords, rest, kwargs)
+        given = {a.keyword for a in call_args}
+        if "dim" in found.keywords and "dim" not in given:
+            if found.op in ("cat", "chunk", "split"):  # torch's default: axis 0, the batch (load refuses it)
+                call_args += (ir.Arg("dim", 0),)
+            else:
+                raise fail(n.name, f"{_text(n)} works over every axis, the batch too: a diagram names the axes")
+        if found.op == "flatten" and (given - {"start_dim"} or dict((a.keyword, a.value) for a in call_args).get(
+                "start_dim", 0) != 1):
+            raise fail(n.name, f"{_text(n)}: a diagram's flatten keeps the batch and flattens the rest (start_dim=1)")
         return self.add(n, n.name, ir.Kind.FUNCTION, inputs, op=found.op, target=qualified(found.target),
                         args=call_args, convention=found.convention)
 
@@ -599,6 +625,16 @@ def _text(n: torch.fx.Node) -> str:
     return f"{name}({', '.join(args)})"
 
 
+def _shared_parameter(module: nn.Module) -> str | None:
+    """The name of a parameter held under two names (tied weights), if there is one."""
+    seen: set[int] = set()
+    for name, parameter in module.named_parameters(remove_duplicate=False):
+        if id(parameter) in seen:
+            return name
+        seen.add(id(parameter))
+    return None
+
+
 def _example(meta: Any) -> torch.Tensor | None:
     """A tensor like the one a call received (its shape and dtype)."""
     if not isinstance(meta, TensorMetadata):
@@ -611,6 +647,10 @@ def _example(meta: Any) -> torch.Tensor | None:
 def module_ir(module: nn.Module, *inputs: torch.Tensor, name: str | None = None, flat: bool = False) -> ir.Model:
     """The IR of what `module` computes on inputs shaped like `inputs`: the user's submodules
     as block graphs (trace_blocks.py), or, `flat`, every layer in one graph."""
+    shared = _shared_parameter(module)
+    if shared is not None:
+        raise fail(shared, f"{shared} is shared with another layer (tied weights): a diagram draws each layer with "
+                           "weights of its own")
     traced = trace(module, *inputs, blocks=not flat)
     graph_name = identifier(name or type(module).__name__, set())
     blocks = None if flat else BlockCalls()

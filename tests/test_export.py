@@ -427,3 +427,119 @@ def test_dense_layers_whose_sizes_grow_by_a_step_collapse_into_a_repetition():
     with torch.no_grad():
         assert torch.equal(back(x), module(x))
     assert to_dot(back, x) == text
+
+
+# -- found in review: each exported a diagram that built a different model ------------------------
+
+class TimeFirst(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.l = nn.LSTM(16, 8)  # torch's default: time first
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.l(x)[0]
+
+
+class ReturnsState(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.l = nn.LSTM(16, 8, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, (h, _) = self.l(x)
+        return h
+
+
+class Tied(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.b = nn.Linear(4, 4)
+        self.b.weight = self.a.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(self.a(x))
+
+
+class Hooked(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.a.register_forward_hook(lambda module, args, out: out * 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a(x)
+
+
+class MeanOfAll(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean()
+
+
+class FlattenAll(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(x)
+
+
+class Step(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.fc(x))
+
+
+class TwiceCalled(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = Step()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(self.block(x))
+
+
+class OnlyInTraining(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.fc(x)
+        if self.training:
+            return y
+        return torch.sigmoid(y)
+
+
+@pytest.mark.parametrize(("module", "shape", "code", "node", "message"), [
+    (TimeFirst(), (5, 2, 16), "D2T602", "l", "cannot be drawn: batch_first=False takes its sequence time first, and "
+                                             "a drawing writes the batch first"),
+    (ReturnsState(), (2, 5, 16), "D2T702", "ReturnsState", "the drawing would not build ReturnsState: its outputs "
+                                                           "differ from the module's on the example inputs, with the "
+                                                           "module's weights"),
+    (Tied(), (2, 4), "D2T701", "b.weight", "b.weight is shared with another layer (tied weights): a diagram draws "
+                                           "each layer with weights of its own"),
+    (Hooked(), (2, 4), "D2T701", "a", "a has forward hooks, which a diagram cannot draw"),
+    (MeanOfAll(), (2, 4), "D2T701", "mean", "x.mean() works over every axis, the batch too: a diagram names the axes"),
+    (FlattenAll(), (2, 4), "D2T701", "flatten", "flatten(x): a diagram's flatten keeps the batch and flattens the "
+                                                "rest (start_dim=1)"),
+])
+def test_a_module_the_drawing_would_not_rebuild_is_refused(module, shape, code, node, message):
+    with pytest.raises(dot2torch.Dot2TorchError) as error:
+        to_dot(module, torch.randn(shape))
+    found = error.value.diagnostic
+    assert (found.code, found.node, found.message) == (code, node, message)
+
+
+def test_a_block_called_twice_is_refused():
+    with pytest.raises(ExportError) as error:
+        to_dot(TwiceCalled(), torch.randn(2, 4))
+    assert (error.value.code, error.value.node, error.value.diagnostic.message) == (
+        "D2T701", "block", "block is called twice, its weights shared: a diagram draws each block once per call")
+
+
+def test_a_module_is_drawn_as_it_runs_in_eval_mode_and_left_in_its_mode():
+    module = OnlyInTraining()  # training mode, as constructed
+    text = to_dot(module, torch.randn(2, 4))
+    assert "Sigmoid" in text
+    assert module.training
