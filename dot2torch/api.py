@@ -328,7 +328,7 @@ def to_dot(module: Any, *example_inputs: Any, name: str | None = None, flat: boo
     the user's submodules as block digraphs, or every layer in one digraph (`flat`)."""
     from .export import to_dot as draw_module
 
-    return draw_module(module, *example_inputs, name=name, flat=flat)
+    return draw_module(module, *example_inputs, build=load, name=name, flat=flat)
 
 
 def export_text(spec: str, shapes: list[str], name: str | None = None, flat: bool = False) -> str:
@@ -336,4 +336,4 @@ def export_text(spec: str, shapes: list[str], name: str | None = None, flat: boo
     Raises ModuleSpecError (usage) or ExportError (D2T701)."""
     from .export import export_text as export
 
-    return export(spec, shapes, name, flat)
+    return export(spec, shapes, load, name, flat)

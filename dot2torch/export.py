@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -25,34 +26,36 @@ _DTYPES = {"float": torch.float32, "float32": torch.float32, "float64": torch.fl
            "long": torch.long, "int64": torch.long, "int": torch.long, "int32": torch.int32}
 
 
-def export_text(spec: str, shapes: list[str], name: str | None = None, flat: bool = False) -> str:
+Build = Callable[[str], nn.Module]  # DOT text → the model it builds (api.load)
+
+
+def export_text(spec: str, shapes: list[str], build: Build, name: str | None = None, flat: bool = False) -> str:
     """What `dot2torch export SPEC --input-shape ... [--flat]` prints."""
     inputs = [example_input(text) for text in shapes]
-    return to_dot(load_module(spec), *inputs, name=name, flat=flat)
+    return to_dot(load_module(spec), *inputs, build=build, name=name, flat=flat)
 
 
-def to_dot(module: nn.Module, *example_inputs: torch.Tensor, name: str | None = None, flat: bool = False) -> str:
+def to_dot(module: nn.Module, *example_inputs: torch.Tensor, build: Build, name: str | None = None,
+           flat: bool = False) -> str:
     """The module as DOT text in the house style, which `load()` builds back into the same
     model. Raises ExportError (D2T701) at the module path of anything a diagram cannot draw,
     and D2T702 where the drawing would not build the module (checked: see `check_drawing`)."""
     text = draw(module_ir(module, *example_inputs, name=name, flat=flat))
-    check_drawing(module, text, example_inputs)
+    check_drawing(module, text, example_inputs, build)
     return text
 
 
-def check_drawing(module: nn.Module, text: str, inputs: tuple[torch.Tensor, ...]) -> None:
+def check_drawing(module: nn.Module, text: str, inputs: tuple[torch.Tensor, ...], build: Build) -> None:
     """Build the drawing and hold it to the module: the same parameters and buffers in the same
     order, and, with the module's weights copied in by that order, the same outputs on the
     example inputs (both in eval mode). Whatever slipped past the reading of layers and calls
     is caught here, as an error, never as a different diagram."""
-    from .api import load  # the API, as a user's check would: on first use
-
     def refuse(why: str) -> ExportError:
         return ExportError(Diagnostic(DRAWING_DIFFERS, f"the drawing would not build {type(module).__name__}: {why}",
                                       node=type(module).__name__))
 
     try:
-        built = load(text)
+        built = build(text)
     except Dot2TorchError as error:
         raise refuse(f"it does not load ({error.diagnostic.code}: {error.diagnostic.message})") from None
     ours, theirs = built.state_dict(), module.state_dict()

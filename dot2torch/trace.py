@@ -109,6 +109,10 @@ def trace(module: nn.Module, *inputs: torch.Tensor, blocks: bool = False) -> tor
                           " (a diagram draws one fixed graph of tensor operations)") from None
     finally:
         module.train(was_training)
+    takes = [n.target for n in graph.nodes if n.op == "placeholder"]
+    if len(takes) != len(inputs):
+        raise fail(where, f"{where}.forward takes {len(takes)} input(s) ({', '.join(map(str, takes))}), and "
+                          f"{len(inputs)} example input(s) were given: give one for each")
     try:
         traced = torch.fx.GraphModule(module, graph, class_name=where)
     except Exception as error:  # a submodule whose name fx keeps for itself (graph, code)

@@ -305,7 +305,7 @@ NOT_YET = {
     "ConvNeXtBlock": "gamma",  # a formula's parameter (layer scale)
     "TimeRNN": "rnn1",  # a cell over time: a loop fx cannot trace
     "NLPRNN": "rnn.0",
-    "LSTMCell": "getitem",  # a cell's states
+    "LSTMCell": "TwoStateCell",  # a cell: its state is an input the plan does not list
     "GRUCell": "core.w_z",  # a formula's parameters
 }
 
@@ -543,3 +543,10 @@ def test_a_module_is_drawn_as_it_runs_in_eval_mode_and_left_in_its_mode():
     text = to_dot(module, torch.randn(2, 4))
     assert "Sigmoid" in text
     assert module.training
+
+
+def test_example_inputs_must_match_what_forward_takes():
+    with pytest.raises(ExportError) as error:
+        to_dot(MLP(), torch.randn(2, 32), torch.randn(2, 32))
+    assert (error.value.node, error.value.diagnostic.message) == (
+        "MLP", "MLP.forward takes 1 input(s) (x), and 2 example input(s) were given: give one for each")
