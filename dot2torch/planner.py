@@ -477,8 +477,7 @@ class Planner:
     def check_sequence_rank(self, spec: OpSpec, preds: list[str], inputs: list[torch.Tensor]) -> None:
         """A sequence layer (one with torch's `batch_first` option) takes [BatchSize, SeqLen, N]:
         a 2-d input would be one unbatched sequence to torch, its batch read as time."""
-        cls = find_torch_nn(spec.name)
-        if cls is None or "batch_first" not in constructor_keywords(cls) or not inputs:
+        if not _is_sequence_layer(spec) or not inputs:
             return
         if inputs[0].dim() == 2 and preds[0] in self.walk.batched:
             raise PlanError("D2T302", f"expects a 3-d input [BatchSize, SeqLen, N], receives {list(inputs[0].shape)} "
@@ -494,8 +493,7 @@ class Planner:
 
     def check_batch_first(self, spec: OpSpec, node: str, preds: list[str], inputs: list[torch.Tensor]) -> None:
         """A sequence layer that reads the batch first must not be given a tensor annotated time first."""
-        cls = find_torch_nn(spec.name)
-        if cls is None or "batch_first" not in constructor_keywords(cls) or not preds:
+        if not _is_sequence_layer(spec) or not preds:
             return
         if _time_first(self.annotation_before(preds[0], node)):
             raise PlanError("D2T324", f"{list(inputs[0].shape)} from {preds[0]!r} is annotated time first, and "
@@ -688,6 +686,12 @@ def _first_line(error: Exception) -> str:
     """What torch says, on one line (an assert may say nothing: then its kind)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _is_sequence_layer(spec: OpSpec) -> bool:
+    """A torch.nn layer with torch's `batch_first` option (LSTM, MultiheadAttention, ...)."""
+    cls = find_torch_nn(spec.name)
+    return cls is not None and "batch_first" in constructor_keywords(cls)
 
 
 def _index(value: E.Expr) -> int | None:

@@ -232,14 +232,7 @@ def _fewest(module: nn.Module, cls: type, args: list[ir.Arg]) -> list[ir.Arg]:
 
 
 def _rebuilds(module: nn.Module, cls: type, args: list[ir.Arg]) -> bool:
-    try:
-        with torch.device("meta"):
-            rebuilt = cls(**{a.keyword: a.value for a in args})
-    except Exception:
-        return False
-    same_shapes = [(n, tuple(p.shape)) for n, p in rebuilt.state_dict().items()] == [
-        (n, tuple(p.shape)) for n, p in module.state_dict().items()]
-    return same_shapes and rebuilt.extra_repr() == module.extra_repr() and _same_settings(rebuilt, module)
+    return _difference(module, cls, args) is None
 
 
 def _same_settings(a: nn.Module, b: nn.Module) -> bool:
@@ -258,24 +251,28 @@ def _same(value: Any, default: Any, keyword: str) -> bool:
 
 
 def _check_rebuilt(module: nn.Module, cls: type, args: list[ir.Arg], where: str) -> None:
-    """The layer the arguments make must be the layer: same printout, same parameter shapes."""
+    """The layer the arguments make must be the layer: same printout, parameters and settings."""
+    found = _difference(module, cls, args)
+    if found is not None:
+        raise fail(where, f"cannot read back how {cls.__name__} was made: {found}", cls.__name__)
+
+
+def _difference(module: nn.Module, cls: type, args: list[ir.Arg]) -> str | None:
+    """How the layer `cls(**args)` makes differs from `module`, or None where it does not."""
     try:
         with torch.device("meta"):
             rebuilt = cls(**{a.keyword: a.value for a in args})
     except Exception as error:
-        raise fail(where, f"cannot read back how {cls.__name__} was made: {type(error).__name__}: {error}",
-                   cls.__name__) from None
+        return f"{type(error).__name__}: {error}"
     ours = [(n, tuple(p.shape)) for n, p in rebuilt.state_dict().items()]
     theirs = [(n, tuple(p.shape)) for n, p in module.state_dict().items()]
     if rebuilt.extra_repr() != module.extra_repr():
-        found = f"rebuilt as {rebuilt.extra_repr()!r}, the module is {module.extra_repr()!r}"
-    elif ours != theirs:
-        found = f"rebuilt with {_shapes(ours)}, the module holds {_shapes(theirs)}"
-    elif not _same_settings(rebuilt, module):
-        found = "the module's settings differ from any its constructor makes"
-    else:
-        return
-    raise fail(where, f"cannot read back how {cls.__name__} was made: {found}", cls.__name__)
+        return f"rebuilt as {rebuilt.extra_repr()!r}, the module is {module.extra_repr()!r}"
+    if ours != theirs:
+        return f"rebuilt with {_shapes(ours)}, the module holds {_shapes(theirs)}"
+    if not _same_settings(rebuilt, module):
+        return "the module's settings differ from any its constructor makes"
+    return None
 
 
 def _shapes(named: list[tuple[str, tuple[int, ...]]]) -> str:
