@@ -23,12 +23,16 @@ from dot2torch.draw import DrawError, draw, literal, quote
 from dot2torch.library import open_source
 
 
+BIG = {"VGG16", "DenseNet", "AlexNet", "ResNet18", "TorchvisionResNet18"}
+
+
 def _cases() -> list:
     cases = []
     for path in sorted(DIAGRAMS.glob("*.dot")):
         for diagram in open_source(path).roots():
+            big = [pytest.mark.slow] if diagram.name in BIG else []  # seconds each: in the slow share
             cases.append(pytest.param(path, diagram.name, PARAMS.get(diagram.name, {}),
-                                      id=f"{path.stem}:{diagram.name}"))
+                                      id=f"{path.stem}:{diagram.name}", marks=big))
     for good in good_diagrams():
         cases.append(pytest.param(good.path, good.name, good.params, id=f"good:{good.path.stem}"))
     cases.append(pytest.param(HOSTILE, 'Evil"Net\nclass', {}, id="hostile:names"))
