@@ -349,6 +349,7 @@ class _Lifter:
         self.modules = dict(traced.named_modules())
         self.called: set[str] = set()  # layers with weights already drawn
         self.extra_order: list[str] = []  # nodes a call added itself (the copies of a repetition)
+        self.origins: dict[str, torch.fx.Node] = {}  # a node's id → the fx node it was lifted from
 
     def lift(self) -> ir.Graph:
         inputs, order = [], []
@@ -390,6 +391,7 @@ class _Lifter:
         label = str(n.target) if n.op == "call_module" else n.name
         node = self.add_node(name, label, kind, inputs, sizes, **fields)
         self.refs[n] = ir.Ref(node.id)
+        self.origins[node.id] = n
         return node
 
     def add_node(self, name: str, label: str, kind: ir.Kind, inputs: tuple[ir.Ref, ...], sizes: tuple[int, ...],
