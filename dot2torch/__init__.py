@@ -17,7 +17,7 @@ from .errors import (
 from .version import __version__
 
 _FROM_API = ("load", "check", "check_all", "check_sources", "plan", "codegen", "codegen_package", "model_ir", "Outcome",
-             "to_dot")
+             "to_dot", "verify", "diff")
 
 __all__ = [
     *_FROM_API, "Limits", "Diagnostic", "Severity", "Dot2TorchError", "LimitError", "DotSyntaxError",

@@ -6,24 +6,28 @@ import contextlib
 import gc
 import shlex
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import torch.fx
 
 from . import expr as E
 from . import ir, lower
 from .build import build_model, build_module
-from .errors import Diagnostic, Dot2TorchError, DotSyntaxError, SymbolError
+from .errors import Diagnostic, Dot2TorchError, DotSyntaxError, Severity, SymbolError
 from .library import Library, open_source
 from .limits import Limits, using
 from .params import given, unbound
 from .paths import shown_path
 from .reader import Diagram
+from .shapes import annotations_unchecked
 from .sources import require_source, unexaminable
 from .version import __version__
 from .generate import GENERATED_MARK as GENERATED_MARK, generate, generate_package
 from .free_symbols import plan_diagram
 from .planned import Outcome, Plan
+
+if TYPE_CHECKING:
+    from . import against
 
 
 @contextlib.contextmanager
@@ -337,3 +341,50 @@ def export_text(spec: str, shapes: list[str], name: str | None = None, flat: boo
     from .export import export_text as export
 
     return export(spec, shapes, load, name, flat)
+
+
+def verify(source: str | Path, module: Any, *example_inputs: Any, name: str | None = None,
+           params: Mapping[str, E.Value] | None = None) -> list[Diagnostic]:
+    """Every way a diagram and the torch.nn.Module it documents differ, each at the diagram's
+    node with the module's path ([] when they agree): layers missing on either side, other
+    ops, other sizes or keywords, other wiring, shapes or annotations the module contradicts.
+    The module runs on `example_inputs`, by default on tensors of the diagram's input shapes."""
+    from .against import verify as compare_with
+
+    return compare_with(_compared(source, name, params), module, *example_inputs)
+
+
+def diff(a: str | Path, b: str | Path, name: str | None = None, name_b: str | None = None, *,
+         params: Mapping[str, E.Value] | None = None) -> list[Diagnostic]:
+    """Every way diagram b's model differs from diagram a's, each at a's node ([] when they
+    build the same model; node ids, layout and declaration order never count). `name_b`
+    defaults to `name`."""
+    from .against import diff as compare_models
+
+    return compare_models(_compared(a, name, params), _compared(b, name_b or name, params))
+
+
+def _compared(source: str | Path, name: str | None, params: Mapping[str, E.Value] | None) -> "against.Diagram":
+    """A diagram as verify and diff read it (against.Diagram): built by its layers alone, so
+    that wrong annotations do not stop the comparison, with the errors `check` finds in it."""
+    from .against import Diagram
+
+    try:
+        with annotations_unchecked():
+            built = load(source, name, params=params)
+            model = model_ir(source, name, params=params)
+            planned = plan(source, name, params=params)
+    except Dot2TorchError as error:
+        return Diagram([d for d in error.diagnostics if d.severity is not Severity.INFO])
+    errors = [d for d in check(source, model.root, params=params) if d.severity is Severity.ERROR]
+    return Diagram(errors, built, model, planned)
+
+
+def verify_text(source: str, spec: str, shapes: list[str], name: str | None = None,
+                params: Mapping[str, E.Value] | None = None) -> list[Diagnostic]:
+    """`dot2torch verify`: the diagram against the module MODULE_PATH:ATTR names. Raises
+    ModuleSpecError (usage) for a spec or shape it cannot use."""
+    from .export import example_input, load_module
+
+    module = load_module(spec)
+    return verify(source, module, *(example_input(text) for text in shapes), name=name, params=params)

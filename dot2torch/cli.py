@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from .version import __version__
-from .api import (GENERATED_MARK, Outcome, check_sources, codegen, codegen_package, export_text, layers_table,
-                  models_table)
+from .api import (GENERATED_MARK, Outcome, check_sources, codegen, codegen_package, diff, export_text, layers_table,
+                  models_table, verify_text)
 from .paths import shown_path
-from .errors import Dot2TorchError, ModuleSpecError, Severity
+from .errors import Diagnostic, Dot2TorchError, ModuleSpecError, Severity
 from .expr import Value
 from .limits import LIMIT_FIELDS, Limits
 
@@ -41,6 +41,13 @@ EXAMPLES = {
   dot2torch export mymodels.py:Net --input-shape 1,784          a class made with no arguments
   dot2torch export lm.py:make_model --input-shape 1,35:long     a function returning a module; token ids
   (the Python module named is imported and run: it is your code; a diagram is never imported)""",
+    "verify": """examples:
+  dot2torch verify diagrams/lenet.dot --against mymodels.py:LeNet    on inputs of the diagram's input shape
+  dot2torch verify resnet.dot --against torchvision.models:resnet18 --input-shape 1,3,224,224
+  dot2torch verify model.dot --against nets.py:Net --format json    one JSON object per difference""",
+    "diff": """examples:
+  dot2torch diff old.dot new.dot             how new.dot's model differs from old.dot's, at old.dot's nodes
+  dot2torch diff models.dot models.dot --name NetA --name-b NetB""",
 }
 
 
@@ -158,7 +165,60 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--force", action="store_true",
                              help="let -o replace files that dot2torch did not generate")
     _export_parser(commands)
+    _verify_parsers(commands)
     return parser
+
+
+def _verify_parsers(commands: argparse._SubParsersAction) -> None:
+    help_text = "compare a diagram with the torch.nn.Module it documents, node by node (exit 0 they agree)"
+    sub = commands.add_parser("verify", help=help_text, description=help_text, epilog=EXAMPLES["verify"],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub.set_defaults(run=_verify)
+    sub.add_argument("diagram", metavar="DIAGRAM", help="a .dot file (or a folder of them, with --name)")
+    sub.add_argument("--against", required=True, metavar="MODULE_PATH:ATTR",
+                     help="a dotted module or a .py file, then a class (made with no arguments), a function "
+                          "returning a module, or a module")
+    sub.add_argument("--input-shape", action="append", default=[], metavar="SIZES[:DTYPE]",
+                     help="run the module on inputs of this shape (default: the diagram's input shapes)")
+    help_text = "compare the models two diagrams build, node by node (exit 0 the same)"
+    other = commands.add_parser("diff", help=help_text, description=help_text, epilog=EXAMPLES["diff"],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    other.set_defaults(run=_diff)
+    other.add_argument("diagram", metavar="A", help="the first diagram: differences are reported at its nodes")
+    other.add_argument("other", metavar="B", help="the second diagram")
+    other.add_argument("--name-b", help="B's digraph (default: --name)")
+    for parser in (sub, other):
+        parser.add_argument("--name", help="the digraph to use (default: the one no other digraph refers to)")
+        parser.add_argument("--param", action="append", default=[], metavar="K=V",
+                            help="bind a symbol or override a label's default (repeatable)")
+        parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _verify(args: argparse.Namespace, params: dict[str, Value]) -> int:
+    _require_path(args.diagram)
+    try:
+        found = verify_text(args.diagram, args.against, args.input_shape, name=args.name, params=params)
+    except ModuleSpecError as error:
+        raise UsageError(str(error)) from None
+    return _differences(found, args, f"{args.diagram} and {args.against} agree")
+
+
+def _diff(args: argparse.Namespace, params: dict[str, Value]) -> int:
+    _require_path(args.diagram)
+    _require_path(args.other)
+    found = diff(args.diagram, args.other, args.name, args.name_b, params=params)
+    return _differences(found, args, f"{args.diagram} and {args.other} build the same model")
+
+
+def _differences(found: list[Diagnostic], args: argparse.Namespace, agreement: str) -> int:
+    """Print what verify or diff found; 1 if anything, 0 if they agree."""
+    if args.format == "json":
+        _say(json.dumps([d.to_json() for d in found], ensure_ascii=False, indent=1))
+    else:
+        for d in found:
+            _say(d.format())
+        _say(f"{len(found)} problem(s)" if found else agreement)
+    return 1 if found else 0
 
 
 def _export_parser(commands: argparse._SubParsersAction) -> None:

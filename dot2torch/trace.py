@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import io
 import operator
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator
@@ -118,14 +119,28 @@ def trace(module: nn.Module, *inputs: torch.Tensor, blocks: bool = False) -> tor
     except Exception as error:  # a submodule whose name fx keeps for itself (graph, code)
         raise fail(where, f"cannot trace {where}: {type(error).__name__}: {error}") from None
     module.eval()
+    shapes = _QuietShapeProp(traced)
     try:
-        ShapeProp(traced).propagate(*inputs)
+        with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints the traceback it re-raises
+            shapes.propagate(*inputs)
     except Exception as error:  # what the user's own module raises on the example inputs
-        raise fail(where, f"{where} fails on the example inputs: {type(error).__name__}: "
-                          f"{str(error).splitlines()[0] if str(error) else ''}") from None
+        cause = error.__cause__ or error
+        at = f" at {shapes.current.target}" if shapes.current is not None and shapes.current.op != "placeholder" else ""
+        raise fail(where, f"{where} fails on the example inputs{at}: {type(cause).__name__}: "
+                          f"{str(cause).splitlines()[0] if str(cause) else ''}") from None
     finally:
         module.train(was_training)
     return traced
+
+
+class _QuietShapeProp(ShapeProp):
+    """ShapeProp that remembers the node it is running (to say where a module fails)."""
+
+    current: torch.fx.Node | None = None
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        self.current = n
+        return super().run_node(n)
 
 
 # -- reading a layer back -------------------------------------------------------------------------

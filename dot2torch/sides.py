@@ -1,0 +1,207 @@
+"""The two sides `verify` and `diff` compare, each a model traced flat (trace.py) into
+`compare.Layer`s: a module's layers named by their paths, a diagram's located at their nodes.
+
+A diagram's side is the model it builds, traced like any module, so both sides are read by
+one reader and differ only where the models do. Its layers are then found in the diagram:
+a layer's path (`convblock1.conv2`, `dense.0.conv`) leads through the block calls and
+repetitions to its node; a function (`+`, relu, cat) is the next node with that function
+in the digraph its enclosing module draws (fx records that module for every node).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import defaultdict, deque
+from typing import Any
+
+import torch
+import torch.fx
+from torch import nn
+
+from . import ir
+from .compare import Layer, Place, Side
+from .functional import constructor_parameters
+from .targets import qualified, target_of
+from .trace import _STATELESS_FUNCTIONS, _Lifter, _shared_parameter, fail, layer_args, trace
+
+_IGNORED = {"inplace"}  # settings that change no value
+_AXES = {"dim", "dims", "start_dim", "end_dim", "dim0", "dim1"}  # settings that name axes: -1 is the last
+
+
+def module_side(module: nn.Module, inputs: tuple[torch.Tensor, ...], name: str = "the module") -> Side:
+    """A module's layers, each placed at its path (`features.3`; `add_3 in layer1.0`)."""
+    graph, lifter = _lifted(module, inputs)
+    layers = []
+    for node in graph.in_order():
+        origin = lifter.origins.get(node.id)
+        layers.append(_layer(node, lifter, _module_place(node, origin), _rank(graph, node)))
+    return Side(name, layers, graph.outputs)
+
+
+def diagram_side(built: nn.Module, inputs: tuple[torch.Tensor, ...], model: ir.Model,
+                 name: str = "the diagram") -> Side:
+    """The layers of the model a diagram builds, each placed at its node in the diagram."""
+    graph, lifter = _lifted(built, inputs)
+    places = _DiagramPlaces(model)
+    layers = []
+    for index, node in enumerate(n for n in graph.in_order()):
+        origin = lifter.origins.get(node.id)
+        if node.kind is ir.Kind.INPUT:
+            place = places.input(graph.inputs.index(node.id))
+        elif node.kind is ir.Kind.MODULE:
+            place = places.module(node.label)
+        else:
+            place = places.function(_scope(origin), _target(origin), node.label)
+        layers.append(_layer(node, lifter, place, _rank(graph, node)))
+    return Side(name, layers, graph.outputs)
+
+
+def _lifted(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[ir.Graph, _Lifter]:
+    shared = _shared_parameter(module)
+    if shared is not None:
+        raise fail(shared, f"{shared} is shared with another layer (tied weights): verify compares layers "
+                           "with weights of their own")
+    lifter = _Lifter(trace(module, *inputs, blocks=False), type(module).__name__)
+    return lifter.lift(), lifter
+
+
+def _rank(graph: ir.Graph, node: ir.Node) -> int | None:
+    """How many axes the node's first input has (None where it takes an element of a tuple)."""
+    if not node.inputs or node.inputs[0].pick:
+        return None
+    shape = graph.node(node.inputs[0].node).shape
+    return len(shape.sizes) if shape is not None else None
+
+
+def _axis(value: Any, rank: int | None) -> Any:
+    """An axis counted from the front: softmax(dim=-1) and softmax(dim=1) of a matrix agree."""
+    if rank is None:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and -rank <= value < 0:
+        return value + rank
+    if isinstance(value, tuple):
+        return tuple(_axis(v, rank) for v in value)
+    return value
+
+
+def _layer(node: ir.Node, lifter: _Lifter, place: Place, rank: int | None) -> Layer:
+    shape = node.shape.sizes if node.shape is not None else ()
+    if node.kind is ir.Kind.INPUT:
+        return Layer(node.id, "input", {}, (), shape, place)
+    cls = _layer_class(node, lifter)
+    settings = {a.keyword: _axis(a.value, rank) if a.keyword in _AXES else a.value
+                for a in node.args if a.keyword not in _IGNORED}
+    if cls is None:
+        return Layer(node.id, node.op or node.kind.value, settings, node.inputs, shape, place)
+    if node.kind is ir.Kind.FUNCTION:  # F.max_pool2d(x, 2, 2) says what nn.MaxPool2d(2) says
+        settings = _as_layer(cls, settings, place.path)
+    if cls is nn.Flatten and settings.get("start_dim", 1) == 1 and settings.get("end_dim", -1) == -1:
+        return Layer(node.id, "flatten", {}, node.inputs, shape, place)  # torch.flatten(x, 1), x.view(n, -1)
+    if node.op == "flatten":
+        return Layer(node.id, "flatten", {}, node.inputs, shape, place)
+    defaults = {p.name: p.default for p in constructor_parameters(cls) if p.default is not inspect.Parameter.empty}
+    return Layer(node.id, cls.__name__, settings, node.inputs, shape, place, defaults)
+
+
+def _layer_class(node: ir.Node, lifter: _Lifter) -> type | None:
+    """The torch.nn class a node is (a layer, or a stateless layer's function); None for an op."""
+    if node.kind is ir.Kind.MODULE:
+        module = lifter.modules.get(node.label)
+        return type(module) if module is not None else target_of(node.target or "")  # type: ignore[return-value]
+    if node.op == "flatten":
+        return None
+    origin = lifter.origins.get(node.id)
+    if origin is not None and origin.op == "call_function" and origin.target in _STATELESS_FUNCTIONS:
+        return _STATELESS_FUNCTIONS[origin.target]
+    return None
+
+
+def _as_layer(cls: type, settings: dict[str, Any], where: str) -> dict[str, Any]:
+    """A stateless function's arguments as the fewest arguments of its layer class."""
+    try:
+        made = cls(**settings)
+        return {a.keyword: a.value for a in layer_args(made, where) if a.keyword not in _IGNORED}
+    except Exception:  # arguments the class does not take as they are: compared as written
+        return settings
+
+
+def _scope(origin: torch.fx.Node | None) -> str:
+    """The path of the innermost module whose forward made this node ("" for the top)."""
+    stack = origin.meta.get("nn_module_stack") if origin is not None else None
+    return next(reversed(stack)) if stack else ""
+
+
+def _target(origin: torch.fx.Node | None) -> str | None:
+    if origin is None or origin.op != "call_function":
+        return None
+    try:
+        return qualified(origin.target)  # type: ignore[arg-type]
+    except ValueError:
+        return None
+
+
+def _module_place(node: ir.Node, origin: torch.fx.Node | None) -> Place:
+    if node.kind is ir.Kind.MODULE:
+        return Place(node.label)
+    scope = _scope(origin)
+    name = origin.name if origin is not None else node.id
+    return Place(f"{name} in {scope}" if scope else name)
+
+
+class _DiagramPlaces:
+    """Finds the node of a diagram that made a layer of the model it built."""
+
+    def __init__(self, model: ir.Model) -> None:
+        self.model = model
+        self.waiting: dict[str, dict[str, deque[tuple[ir.Graph, ir.Node]]]] = {}  # scope → target → nodes
+
+    def at(self, graph: ir.Graph, node: ir.Node | None, path: str) -> Place:
+        if node is None:
+            return Place(path, file=graph.file, graph=graph.name)
+        return Place(path, node.location.file, node.location.line, graph.name, node.id, node.label)
+
+    def input(self, index: int) -> Place:
+        main = self.model.main
+        node = main.node(main.inputs[index]) if index < len(main.inputs) else None
+        return self.at(main, node, node.name if node is not None else f"input {index}")
+
+    def resolve(self, path: str) -> tuple[ir.Graph, ir.Node | None, ir.Graph]:
+        """The deepest node a built model's path leads to, the graph holding it, and the
+        graph its forward runs (the called graph for a block call)."""
+        graph, node = self.model.main, None
+        parts = path.split(".") if path else []
+        i = 0
+        while i < len(parts):
+            found = next((n for n in graph.nodes if n.name == parts[i]), None)
+            if found is None:
+                break
+            node, i = found, i + 1
+            if node.kind is ir.Kind.REPETITION:
+                i += 1  # the copy's index
+            if node.call is None or node.call.graph not in self.model.graphs or i >= len(parts):
+                break
+            graph = self.model.graphs[node.call.graph]
+        inner = self.model.graphs.get(node.call.graph, graph) if node is not None and node.call else graph
+        return graph, node, inner
+
+    def module(self, path: str) -> Place:
+        graph, node, _ = self.resolve(path)
+        return self.at(graph, node, path)
+
+    def function(self, scope: str, target: str | None, fallback: str) -> Place:
+        """The next node of the scope's digraph with this function: a `+` of three inputs
+        makes two additions, a formula none to look for (it is placed at its scope)."""
+        if scope not in self.waiting:
+            _, _, inner = self.resolve(scope)
+            queues: dict[str, deque[tuple[ir.Graph, ir.Node]]] = defaultdict(deque)
+            for n in inner.in_order():
+                if n.kind is ir.Kind.FUNCTION and n.target:
+                    times = max(1, len(n.inputs) - 1) if n.convention is ir.Convention.FOLD else 1
+                    queues[n.target].extend([(inner, n)] * times)
+            self.waiting[scope] = queues
+        queue = self.waiting[scope].get(target or "")
+        if queue:
+            graph, node = queue.popleft()
+            return self.at(graph, node, f"{scope}.{node.name}" if scope else node.name)
+        graph, node, _ = self.resolve(scope)
+        return self.at(graph, node, f"{fallback} in {scope}" if scope else fallback)
