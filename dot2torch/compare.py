@@ -129,7 +129,8 @@ class _Matching:
         return [(self.to_b[r.node], r.pick) for r in refs]
 
     def by_structure(self) -> None:
-        """A layer of the same kind fed by the counterparts of its inputs (in any order)."""
+        """A layer of the same kind fed by the counterparts of its inputs (in any order); of
+        several, the one with the same settings, then the one of the same path, then the first."""
         unmatched = [y for y in self.b.layers if y.id not in self.to_a]
         for x in self.a.layers:
             if x.id in self.to_b:
@@ -140,9 +141,8 @@ class _Matching:
             wanted = sorted(image)
             found = [y for y in unmatched if y.id not in self.to_a and y.what == x.what
                      and sorted((r.node, r.pick) for r in y.inputs) == wanted]
-            if found:
-                named = [y for y in found if y.place.path == x.place.path]
-                self.pair(x, (named or found)[0])
+            if found:  # two branches from one tensor: the one set alike first, then the same path
+                self.pair(x, min(found, key=lambda y: (y.settings != x.settings, y.place.path != x.place.path)))
 
     def by_order(self) -> None:
         """What is left, aligned by kind in computing order: equal kinds correspond; between

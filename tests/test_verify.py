@@ -45,6 +45,14 @@ def test_a_hand_written_module_agrees_with_its_diagram_whatever_its_names():
     assert dot2torch.verify(SMALL, Small()) == []
 
 
+def test_two_layers_of_one_input_are_matched_by_their_settings_whatever_the_order():
+    # The module runs its 1x1 side convolution before conv1; both are Conv2d of the input.
+    assert dot2torch.verify(SMALL, Small(side_first=True)) == []
+    assert _said(dot2torch.verify(SMALL, Small(side_first=True, kernel=5))) == [
+        f"{SMALL}:6: D2T713 node 'conv3' (Conv2D [K=3, P=1, In=8, Out=8]): the diagram says K=3, P=1, conv3 has "
+        "kernel_size=5, padding=2"]
+
+
 class LeNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
