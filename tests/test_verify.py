@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from torch import nn
 import torch.nn.functional as F
 
@@ -45,11 +46,29 @@ def test_a_hand_written_module_agrees_with_its_diagram_whatever_its_names():
     assert dot2torch.verify(SMALL, Small()) == []
 
 
+class _SideFirst(nn.Module):
+    """Small under other names, running its 1x1 side convolution first: both it and the
+    first 3x3 convolution are Conv2d layers of the input."""
+
+    def __init__(self, kernel: int = 3) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 1)
+        self.b = nn.Conv2d(3, 8, 3, padding=1)
+        self.c = nn.Conv2d(8, 8, kernel, padding=kernel // 2)
+        self.d = nn.Linear(16, 10)
+
+    def forward(self, x):
+        s = self.a(x)
+        h = F.relu(self.b(x))
+        y = F.relu(self.c(h) + h)
+        y = F.adaptive_avg_pool2d(torch.cat([y, s], dim=1), 1)
+        return self.d(y.flatten(1))
+
+
 def test_two_layers_of_one_input_are_matched_by_their_settings_whatever_the_order():
-    # The module runs its 1x1 side convolution before conv1; both are Conv2d of the input.
-    assert dot2torch.verify(SMALL, Small(side_first=True)) == []
-    assert _said(dot2torch.verify(SMALL, Small(side_first=True, kernel=5))) == [
-        f"{SMALL}:6: D2T713 node 'conv3' (Conv2D [K=3, P=1, In=8, Out=8]): the diagram says K=3, P=1, conv3 has "
+    assert dot2torch.verify(SMALL, _SideFirst()) == []
+    assert _said(dot2torch.verify(SMALL, _SideFirst(kernel=5))) == [
+        f"{SMALL}:6: D2T713 node 'conv3' (Conv2D [K=3, P=1, In=8, Out=8]): the diagram says K=3, P=1, c has "
         "kernel_size=5, padding=2"]
 
 
