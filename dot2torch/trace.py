@@ -118,6 +118,8 @@ def trace(module: nn.Module, *inputs: torch.Tensor, blocks: bool = False) -> tor
         traced = torch.fx.GraphModule(module, graph, class_name=where)
     except Exception as error:  # a submodule whose name fx keeps for itself (graph, code)
         raise fail(where, f"cannot trace {where}: {type(error).__name__}: {error}") from None
+    made = [name for name, _ in module.named_parameters(recurse=False)]  # fx copies them in the order used
+    traced._parameters = {k: traced._parameters[k] for k in sorted(traced._parameters, key=_index_in(made))}
     module.eval()
     try:
         ShapeProp(traced).propagate(*inputs)
@@ -127,6 +129,11 @@ def trace(module: nn.Module, *inputs: torch.Tensor, blocks: bool = False) -> tor
     finally:
         module.train(was_training)
     return traced
+
+
+def _index_in(order: list[str]) -> Callable[[str], int]:
+    """A sort key: a name's place in `order` (names not in it last)."""
+    return lambda name: order.index(name) if name in order else len(order)
 
 
 # -- reading a layer back -------------------------------------------------------------------------
@@ -402,8 +409,8 @@ class _Lifter(FormulaLifting):
     def visit(self, n: torch.fx.Node) -> ir.Node | None:
         match n.op:
             case "placeholder":
-                node = self.add(n, "inp" if n.target in ("x", "input", "inputs", "inp") else n.target, ir.Kind.INPUT, ())
-                return self.cell_input(node)
+                name = "inp" if n.target in ("x", "input", "inputs", "inp") else n.target
+                return self.cell_input(self.add(n, self.cell_input_name() or name, ir.Kind.INPUT, ()))
             case "output":
                 results = n.args[0] if isinstance(n.args[0], (tuple, list)) else (n.args[0],)
                 self.graph.outputs = tuple(self.ref_of(r, n) for r in results)

@@ -224,12 +224,16 @@ class FormulaLifting:
         self.preset: dict[torch.fx.Node, str] = {}  # values named in advance: a cell's new states
 
     # -- a recurrent cell: X[t] and the states H[t-1] (C[t-1]) in, H[t] (C[t]) out ------------------
+    def cell_input_name(self) -> str | None:
+        """The name of a cell's next input (`X[t]`, `H[t-1]`), None outside a cell."""
+        if not self.cell:
+            return None
+        return self.cell[sum(1 for n in self.graph.nodes if n.kind is ir.Kind.INPUT)]
+
     def cell_input(self, node: ir.Node) -> ir.Node:
         """A cell's input is drawn under its name, which formulas read it by."""
-        if not self.cell:
-            return node
-        index = sum(1 for n in self.graph.nodes if n.kind is ir.Kind.INPUT)
-        return replace(node, label=self.cell[index])
+        name = self.cell_input_name()
+        return node if name is None else replace(node, label=name)
 
     def cell_outputs(self) -> None:
         """The new states a cell returns are named after the states it takes: H[t-1] → H[t]."""
