@@ -152,8 +152,16 @@ def _emit_formula(graph: torch.fx.Graph, node: ir.Node, env: dict[str, torch.fx.
             case ir.SymbolUse(value=value):
                 return value
 
+    made: list[torch.fx.Node] = []
+
     def apply(_symbol, fn, args, keywords):
-        return graph.call_function(fn, tuple(args), dict(keywords))
+        made.append(graph.call_function(fn, tuple(args), dict(keywords), name=f"{node.name}_part"))
+        return made[-1]
 
     assert node.formula is not None
-    return walk(node.formula, leaf, apply)
+    out = walk(node.formula, leaf, apply)
+    if made and out is made[-1]:  # the result carries the node's name, as every other kind's does
+        named = graph.call_function(out.target, out.args, out.kwargs, name=node.name)
+        graph.erase_node(out)
+        return named
+    return out

@@ -33,9 +33,10 @@ from .functional import STATELESS, constructor_parameters, positional_first
 from .naming import identifier
 from .ops import registered
 from .ops.sequence import signature
-from .runtime import AddNoise, RecurrentCell
+from .runtime import AddNoise, RecurrentCell, batch_randn
 from .targets import qualified
 from .trace_blocks import BlockCalls, BlockUse
+from .trace_formulas import FormulaLifting, find_trees, known
 
 CANNOT_DRAW = "D2T701"
 
@@ -118,6 +119,8 @@ def trace(module: nn.Module, *inputs: torch.Tensor, blocks: bool = False) -> tor
         traced = torch.fx.GraphModule(module, graph, class_name=where)
     except Exception as error:  # a submodule whose name fx keeps for itself (graph, code)
         raise fail(where, f"cannot trace {where}: {type(error).__name__}: {error}") from None
+    made = [name for name, _ in module.named_parameters(recurse=False)]  # fx copies them in the order used
+    traced._parameters = {k: traced._parameters[k] for k in sorted(traced._parameters, key=_index_in(made))}
     module.eval()
     shapes = _QuietShapeProp(traced)
     try:
@@ -141,6 +144,11 @@ class _QuietShapeProp(ShapeProp):
     def run_node(self, n: torch.fx.Node) -> Any:
         self.current = n
         return super().run_node(n)
+
+
+def _index_in(order: list[str]) -> Callable[[str], int]:
+    """A sort key: a name's place in `order` (names not in it last)."""
+    return lambda name: order.index(name) if name in order else len(order)
 
 
 # -- reading a layer back -------------------------------------------------------------------------
@@ -319,7 +327,9 @@ _FUNCTIONS: dict[Any, _Function] = {
     operator.mul: _Function("*", operator.mul, ir.Convention.FOLD),
     torch.mul: _Function("*", operator.mul, ir.Convention.FOLD),
     operator.sub: _Function("sub", operator.sub, ir.Convention.FOLD),
+    torch.sub: _Function("sub", operator.sub, ir.Convention.FOLD),
     operator.truediv: _Function("div", operator.truediv, ir.Convention.FOLD),
+    torch.div: _Function("div", operator.truediv, ir.Convention.FOLD),
     operator.matmul: _Function("@", torch.matmul),
     torch.matmul: _Function("@", torch.matmul),
     torch.cat: _Function("cat", torch.cat, ir.Convention.LIST, ("dim",)),
@@ -344,18 +354,39 @@ _METHODS = {
     "transpose": torch.transpose, "squeeze": torch.squeeze, "unsqueeze": torch.unsqueeze, "mean": torch.mean,
     "sum": torch.sum, "amax": torch.amax, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs,
     "chunk": torch.chunk, "split": torch.split, "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+    "sub": torch.sub, "div": torch.div, "neg": torch.neg, "softmax": torch.softmax,
 }
 _RESHAPES = ("view", "reshape")
+_NOISE = (batch_randn, torch.randn_like)
+
+
+def _callable_of(n: torch.fx.Node) -> Any:
+    """The torch callable an fx call means, for a formula: a method as its function, and
+    `torch.add` as the `+` formulas run."""
+    fn = _METHODS.get(str(n.target)) if n.op == "call_method" else n.target
+    if not known(fn) and fn in _FUNCTIONS:
+        return _FUNCTIONS[fn].target
+    return fn
+
+
+def _has_layer_form(n: torch.fx.Node) -> bool:
+    """Does the lifter draw this operation as a layer or a tensor op (`+`, `exp`, `σ`)?"""
+    fn = _METHODS.get(str(n.target)) if n.op == "call_method" else n.target
+    return fn in _FUNCTIONS or fn in _STATELESS_FUNCTIONS
 _NOTHING = ("contiguous",)  # methods that change no value
 
 
 # -- the graph ----------------------------------------------------------------------------------------
 
-class _Lifter:
-    """Turns one traced GraphModule into an ir.Graph."""
+class _Lifter(FormulaLifting):
+    """Turns one traced GraphModule into an ir.Graph (formulas, parameters and noise: trace_formulas.py)."""
 
-    def __init__(self, traced: torch.fx.GraphModule, name: str, blocks: BlockCalls | None = None) -> None:
+    fail = staticmethod(fail)
+
+    def __init__(self, traced: torch.fx.GraphModule, name: str, blocks: BlockCalls | None = None, *,
+                 cell: tuple[str, ...] = ()) -> None:
         self.traced = traced
+        self.cell = cell  # a recurrent cell's input names (`X[t]`, `H[t-1]`): drawn as a cell
         self.blocks = blocks
         self.graph = ir.Graph(name, None)
         self.taken: set[str] = set()
@@ -365,6 +396,14 @@ class _Lifter:
         self.called: set[str] = set()  # layers with weights already drawn
         self.extra_order: list[str] = []  # nodes a call added itself (the copies of a repetition)
         self.origins: dict[str, torch.fx.Node] = {}  # a node's id → the fx node it was lifted from
+        self.trees = find_trees(traced.graph, _callable_of, _has_layer_form, self.is_source)
+        self.formula_state()
+        if cell:
+            self.cell_outputs()
+
+    def is_source(self, n: torch.fx.Node) -> bool:
+        """A parameter or noise: what makes an operation on it a formula."""
+        return n.op == "get_attr" or (n.op == "call_function" and n.target in _NOISE)
 
     def lift(self) -> ir.Graph:
         inputs, order = [], []
@@ -378,19 +417,30 @@ class _Lifter:
                 if node.kind is ir.Kind.INPUT:
                     inputs.append(node.id)
         self.graph.inputs = tuple(inputs)
-        self.graph.order = tuple(order)
+        self.graph.order = tuple(self.order_parameters(order))
+        self.check_samples()
         return self.graph
 
     def visit(self, n: torch.fx.Node) -> ir.Node | None:
         match n.op:
             case "placeholder":
-                return self.add(n, "inp" if n.target in ("x", "input", "inputs", "inp") else n.target, ir.Kind.INPUT, ())
+                name = "inp" if n.target in ("x", "input", "inputs", "inp") else n.target
+                return self.cell_input(self.add(n, self.cell_input_name() or name, ir.Kind.INPUT, ()))
             case "output":
                 results = n.args[0] if isinstance(n.args[0], (tuple, list)) else (n.args[0],)
                 self.graph.outputs = tuple(self.ref_of(r, n) for r in results)
+                if self.cell:
+                    self.graph.outputs = tuple(ir.Ref(self.name_value(ref, r).id) for ref, r in zip(self.graph.outputs, results))
                 return None
             case "call_module":
                 return self.call_module(n)
+            case "get_attr":
+                return self.parameter(n)
+        if n in self.trees.root_of:  # an operation of a formula: the formula, at its last one
+            return self.formula(n) if self.trees.is_root(n) else None
+        match n.op:
+            case "call_function" if n.target in _NOISE:
+                return self.noise(n, n.target)
             case "call_function":
                 return self.call_function(n, n.target)
             case "call_method":
@@ -662,6 +712,26 @@ def _example(meta: Any) -> torch.Tensor | None:
     return torch.zeros(tuple(meta.shape), dtype=meta.dtype)
 
 
+_CELL_INPUTS = ("X[t]", "H[t-1]", "C[t-1]")  # a cell's input and states, as a diagram names them
+
+
+def _cell_graph(cell: RecurrentCell, inputs: tuple[Any, ...], name: str, blocks: BlockCalls | None) -> ir.Graph:
+    """A recurrent cell (a diagram's, called `cell(x, h)` or `cell(x, (h, c))`) drawn as the cell's
+    equations: X[t] and its states in, the new states out."""
+    where = type(cell).__name__
+    sizes = tuple(cell.state_sizes)
+    state = inputs[1] if len(inputs) == 2 else None
+    states = (state,) if isinstance(state, torch.Tensor) else tuple(state) if isinstance(state, (tuple, list)) else ()
+    if len(inputs) not in (1, 2) or not 1 <= len(sizes) < len(_CELL_INPUTS) or (state is not None and len(states) != len(sizes)):
+        raise fail(where, f"{where} is drawn as a cell of one or two states, called as cell(x, h) or cell(x, (h, c))")
+    if not states:  # the cell starts its states at zeros
+        states = tuple(inputs[0].new_zeros(inputs[0].shape[0], size) for size in sizes)
+    traced = trace(cell.core, inputs[0], *states, blocks=blocks is not None)
+    graph = _Lifter(traced, name, blocks, cell=_CELL_INPUTS[:1 + len(sizes)]).lift()
+    graph.cell = ir.Cell(tuple(ir.Arg("state", size) for size in sizes))
+    return graph
+
+
 def module_ir(module: nn.Module, *inputs: torch.Tensor, name: str | None = None, flat: bool = False) -> ir.Model:
     """The IR of what `module` computes on inputs shaped like `inputs`: the user's submodules
     as block graphs (trace_blocks.py), or, `flat`, every layer in one graph."""
@@ -669,10 +739,14 @@ def module_ir(module: nn.Module, *inputs: torch.Tensor, name: str | None = None,
     if shared is not None:
         raise fail(shared, f"{shared} is shared with another layer (tied weights): a diagram draws each layer with "
                            "weights of its own")
-    traced = trace(module, *inputs, blocks=not flat)
-    graph_name = identifier(name or type(module).__name__, set())
     blocks = None if flat else BlockCalls()
-    graph = _Lifter(traced, graph_name, blocks).lift()
+    if isinstance(module, RecurrentCell):
+        graph_name = identifier(name or type(module.core).__name__, set())
+        graph = _cell_graph(module, inputs, graph_name, blocks)
+    else:
+        traced = trace(module, *inputs, blocks=not flat)
+        graph_name = identifier(name or type(module).__name__, set())
+        graph = _Lifter(traced, graph_name, blocks).lift()
     graphs = {graph_name: graph}
     if blocks is not None:
         blocks.finish(graphs)

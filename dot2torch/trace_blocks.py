@@ -64,9 +64,13 @@ class BlockCalls:
 
 
 def structure(graph: ir.Graph) -> tuple:
-    """What a graph computes, values left out: two calls of one block have the same."""
+    """What a graph computes, values left out: two calls of one block have the same. A formula
+    is its equation, and a parameter its shape (a parameter's sizes are numbers in a drawing:
+    calls whose parameters differ are two blocks)."""
     return tuple((n.kind, n.op, n.target, tuple((r.node, r.pick) for r in n.inputs),
-                  tuple(a.keyword for a in n.args), n.call.graph if n.call else None, len(n.shape.sizes) if n.shape else 0)
+                  tuple(a.keyword for a in n.args), n.call.graph if n.call else None, len(n.shape.sizes) if n.shape else 0,
+                  E.render(n.formula) if n.formula is not None else None, n.label if n.kind is ir.Kind.ANNOTATION else None,
+                  n.shape.sizes if n.kind is ir.Kind.PARAMETER and n.shape else None)
                  for n in graph.nodes) + (graph.inputs, graph.outputs)
 
 

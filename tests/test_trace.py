@@ -149,3 +149,78 @@ def test_what_a_diagram_cannot_draw_is_an_error_naming_the_place(module, node, m
     with pytest.raises(ExportError) as error:
         module_ir(module, torch.randn(2, 3))
     assert (error.value.code, error.value.node, error.value.diagnostic.message) == ("D2T701", node, message)
+
+
+class NoiseNotReturned(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.1 * torch.randn_like(x)
+
+
+class ParameterOutsideFormulas(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, self.w.expand(2, 3)], dim=1)
+
+
+class BufferScale(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.ones(3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+@pytest.mark.parametrize(("module", "node", "message"), [
+    # A diagram's sample returns the values it is drawn from (a VAE's μ, logσ²): a module that
+    # adds noise and returns only the result has no diagram, rather than a different one.
+    (NoiseNotReturned(), "add", "add draws a sample from inp, which NoiseNotReturned does not return: a diagram "
+                                "returns the values a sample is drawn from, after its own results"),
+    (ParameterOutsideFormulas(), "w", "w is used by expand, which is no formula: a diagram draws a parameter only "
+                                      "in a formula (+ - * / @ ** and the formula functions)"),
+    (BufferScale(), "scale", "scale is a buffer or a plain tensor, used directly: a diagram draws a module's own "
+                             "parameters, in formulas"),
+])
+def test_what_a_formula_cannot_draw_is_an_error_naming_the_place(module, node, message):
+    with pytest.raises(ExportError) as error:
+        module_ir(module, torch.randn(2, 3))
+    assert (error.value.code, error.value.node, error.value.diagnostic.message) == ("D2T701", node, message)
+
+
+class Scaled(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 4)
+        self.b = nn.Parameter(torch.zeros(4))
+        self.gamma = nn.Parameter(torch.ones(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.fc(x)
+        return torch.sigmoid(y * self.gamma + self.b) * y
+
+
+def test_a_formula_is_one_node_reading_its_values_by_name_and_its_parameters_in_made_order():
+    from dot2torch import expr as E
+    from dot2torch.trace import _Lifter, trace
+
+    traced = trace(Scaled(), torch.randn(2, 3))
+    lifter = _Lifter(traced, "Scaled")
+    graph = lifter.lift()
+    assert [(n.id, n.kind.value, n.label, tuple(r.node for r in n.inputs)) for n in graph.in_order()] == [
+        ("inp", "input", "x", ()),
+        ("b", "parameter", "b", ()),  # made before gamma, used after it
+        ("gamma", "parameter", "gamma", ()),
+        ("fc", "module", "fc", ("inp",)),
+        ("fc_named", "annotation", "fc_value", ("fc",)),
+        ("mul_1", "formula", "mul_1", ("fc_named", "gamma", "b")),
+    ]
+    formula = graph.node("mul_1")
+    assert E.render(formula.formula) == "σ(fc_value*gamma + b)*fc_value"
+    assert formula.uses == (("fc_value", ir.ValueUse("fc_named")), ("gamma", ir.ValueUse("gamma")),
+                            ("b", ir.ValueUse("b")))
+    assert [p.name for p in graph.parameters] == ["b", "gamma"]
+    assert lifter.origins["mul_1"].name == "mul_1"  # a formula comes from its last operation
+    assert lifter.origins["gamma"].op == "get_attr"
