@@ -45,10 +45,14 @@ class Diagram:
                 torch_inputs.append(torch.zeros(step.shape, dtype=step.dtype))
         return tuple(torch_inputs)
 
+    @property
+    def is_cell(self) -> bool:
+        return self.plan is not None and bool(self.plan.cell_states)
+
     def side(self, name: str) -> Side:
         assert self.built is not None and self.model is not None
         try:
-            return diagram_side(self.built, self.inputs(), self.model, name)
+            return diagram_side(_equations(self.built, self.is_cell), self.inputs(), self.model, name)
         except ExportError as error:
             raise ExportError(Diagnostic(CANNOT_DRAW, f"{name} cannot be compared yet: its model has "
                                                       f"{error.diagnostic.node}, which {error.diagnostic.message}",
@@ -63,10 +67,17 @@ def verify(diagram: Diagram, module: nn.Module, *example_inputs: torch.Tensor) -
         return diagram.errors
     try:
         ours = diagram.side("the diagram")
-        theirs = module_side(module, example_inputs or diagram.inputs())
+        theirs = module_side(_equations(module, diagram.is_cell), example_inputs or diagram.inputs())
     except ExportError as error:
         return [*diagram.errors, error.diagnostic]
     return _in_order([*diagram.errors, *compare(ours, theirs)])
+
+
+def _equations(module: nn.Module, is_cell: bool) -> nn.Module:
+    """What is compared of a cell (called `cell(x, (h, c))`): its equations, the `core` that takes
+    x, h and c as tensors, as dot2torch's cells and the code it generates keep them."""
+    core = getattr(module, "core", None) if is_cell else None
+    return core if isinstance(core, nn.Module) else module
 
 
 def diff(first: Diagram, second: Diagram) -> list[Diagnostic]:

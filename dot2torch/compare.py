@@ -214,7 +214,10 @@ class _Report:
                                         f"{y.described()}")
             return
         said = self.settings(x, y)
-        if said:
+        if said and x.what == "formula":
+            self.say(OTHER_SETTINGS, x.place, f"{self.a.name} computes {x.settings['formula']}, {other} computes "
+                                              f"{y.settings['formula']} (#k: the formula's k-th input)")
+        elif said:
             self.say(OTHER_SETTINGS, x.place, f"{self.a.name} says {said[0]}, {other} has {said[1]}")
         wired = self.wiring(x, y)
         if wired:

@@ -18,11 +18,13 @@ import torch
 import torch.fx
 from torch import nn
 
+from . import expr as E
 from . import ir
 from .compare import Layer, Place, Side
+from .formula import OPERATORS, key_of, walk
 from .functional import constructor_parameters
 from .targets import qualified, target_of
-from .trace import _STATELESS_FUNCTIONS, _Lifter, _shared_parameter, fail, layer_args, trace
+from .trace import _STATELESS_FUNCTIONS, _Lifter, layer_args, lifted
 
 _IGNORED = {"inplace"}  # settings that change no value
 _AXES = {"dim", "dims", "start_dim", "end_dim", "dim0", "dim1"}  # settings that name axes: -1 is the last
@@ -50,6 +52,8 @@ def diagram_side(built: nn.Module, inputs: tuple[torch.Tensor, ...], model: ir.M
             place = places.input(graph.inputs.index(node.id))
         elif node.kind is ir.Kind.MODULE:
             place = places.module(node.label)
+        elif node.kind in (ir.Kind.FORMULA, ir.Kind.NOISE, ir.Kind.PARAMETER):
+            place = places.function(_scope(origin), node.kind.value, node.label)
         else:
             place = places.function(_scope(origin), _target(origin), node.label)
         layers.append(_layer(node, lifter, place, _rank(graph, node)))
@@ -57,12 +61,8 @@ def diagram_side(built: nn.Module, inputs: tuple[torch.Tensor, ...], model: ir.M
 
 
 def _lifted(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[ir.Graph, _Lifter]:
-    shared = _shared_parameter(module)
-    if shared is not None:
-        raise fail(shared, f"{shared} is shared with another layer (tied weights): verify compares layers "
-                           "with weights of their own")
-    lifter = _Lifter(trace(module, *inputs, blocks=False), type(module).__name__)
-    return lifter.lift(), lifter
+    lifter = lifted(module, *inputs)
+    return lifter.graph, lifter
 
 
 def _rank(graph: ir.Graph, node: ir.Node) -> int | None:
@@ -88,6 +88,11 @@ def _layer(node: ir.Node, lifter: _Lifter, place: Place, rank: int | None) -> La
     shape = node.shape.sizes if node.shape is not None else ()
     if node.kind is ir.Kind.INPUT:
         return Layer(node.id, "input", {}, (), shape, place)
+    if node.kind is ir.Kind.FORMULA:
+        return Layer(node.id, "formula", {"formula": _formula_text(node, lifter.graph)}, node.inputs, shape, place)
+    if node.kind in (ir.Kind.PARAMETER, ir.Kind.NOISE):  # a parameter's shape, noise's sizes: its shape
+        return Layer(node.id, node.kind.value, {"shape": shape[1:] if node.kind is ir.Kind.NOISE else shape},
+                     node.inputs, shape, place)
     cls = _layer_class(node, lifter)
     settings = {a.keyword: _axis(a.value, rank) if a.keyword in _AXES else a.value
                 for a in node.args if a.keyword not in _IGNORED}
@@ -101,6 +106,43 @@ def _layer(node: ir.Node, lifter: _Lifter, place: Place, rank: int | None) -> La
         return Layer(node.id, "flatten", {}, node.inputs, shape, place)
     defaults = {p.name: p.default for p in constructor_parameters(cls) if p.default is not inspect.Parameter.empty}
     return Layer(node.id, cls.__name__, settings, node.inputs, shape, place, defaults)
+
+
+def _formula_text(node: ir.Node, graph: ir.Graph) -> str:
+    """A formula with each name as what it means, not as it is called: `#0` for its first
+    input, a parameter by its shape: `(#0 + #1) * p[96]`, whatever either side names them."""
+    uses = dict(node.uses)
+    inputs = [r.node for r in node.inputs]
+    shapes = {p.name: list(p.shape.sizes) for p in graph.parameters}
+    shapes.update({n.name: list(n.shape.sizes) for n in graph.nodes if n.kind is ir.Kind.PARAMETER and n.shape})
+
+    def leaf(e: E.Expr) -> str:
+        match uses.get(key_of(e)):
+            case ir.ValueUse(node=source, pick=pick):
+                return f"#{inputs.index(source) if source in inputs else source}" + "".join(f"[{i}]" for i in pick)
+            case ir.ParameterUse(name=name):
+                return f"p{shapes.get(name, name)}"
+            case ir.AttributeUse(node=owner, attribute=attribute, transposed=transposed):
+                return f"#{inputs.index(owner) if owner in inputs else owner}.{attribute}{'.T' if transposed else ''}"
+            case ir.SymbolUse(value=value):
+                return repr(value)
+        return E.render(e)
+
+    def apply(symbol: str, _fn: Any, args: list, keywords: dict) -> str:
+        if symbol in OPERATORS and len(args) == 2 and not keywords:
+            return f"({args[0]} {symbol} {args[1]})"
+        if symbol == "neg" and len(args) == 1:
+            return f"-{args[0]}"
+        words = [_bare(str(a)) for a in args] + [f"{k}={v!r}" for k, v in keywords.items()]
+        return f"{symbol}({', '.join(words)})"
+
+    assert node.formula is not None
+    return _bare(str(walk(node.formula, leaf, apply)))
+
+
+def _bare(text: str) -> str:
+    """An operation without its outer brackets (only an operation's text starts with one)."""
+    return text[1:-1] if text.startswith("(") else text
 
 
 def _layer_class(node: ir.Node, lifter: _Lifter) -> type | None:
@@ -189,13 +231,15 @@ class _DiagramPlaces:
         return self.at(graph, node, path)
 
     def function(self, scope: str, target: str | None, fallback: str) -> Place:
-        """The next node of the scope's digraph with this function: a `+` of three inputs
-        makes two additions, a formula none to look for (it is placed at its scope)."""
+        """The next node of the scope's digraph with this function (a `+` of three inputs
+        makes two additions), or of this kind: "formula", "noise", "parameter"."""
         if scope not in self.waiting:
             _, _, inner = self.resolve(scope)
             queues: dict[str, deque[tuple[ir.Graph, ir.Node]]] = defaultdict(deque)
             for n in inner.in_order():
-                if n.kind is ir.Kind.FUNCTION and n.target:
+                if n.kind in (ir.Kind.FORMULA, ir.Kind.NOISE, ir.Kind.PARAMETER):
+                    queues[n.kind.value].append((inner, n))
+                elif n.kind is ir.Kind.FUNCTION and n.target:
                     times = max(1, len(n.inputs) - 1) if n.convention is ir.Convention.FOLD else 1
                     queues[n.target].extend([(inner, n)] * times)
             self.waiting[scope] = queues

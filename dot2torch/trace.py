@@ -60,15 +60,30 @@ class _Tracer(torch.fx.Tracer):
         self.blocks = blocks
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if isinstance(m, (AddNoise, RecurrentCell)) or (self.blocks and is_block(m)):
+        if isinstance(m, RecurrentCell) or is_add_noise(m) or (self.blocks and is_block(m)):
             return True
         return super().is_leaf_module(m, qualname)
+
+
+def is_add_noise(m: nn.Module) -> bool:
+    """dot2torch's AddNoise, or the copy of it that generated code carries (a class of that name
+    whose forward is the same code, with a number as its std): noise in training only, which
+    tracing in eval mode would not see."""
+    cls = type(m)
+    if cls is AddNoise:
+        return True
+    if cls.__name__ != "AddNoise" or not isinstance(getattr(m, "std", None), (int, float)):
+        return False
+    try:
+        return inspect.getsource(cls.forward) == inspect.getsource(AddNoise.forward)
+    except (OSError, TypeError):  # no source to compare: not recognised
+        return False
 
 
 def is_block(m: nn.Module) -> bool:
     """A module drawn as a block: the user's own (or a block of a loaded diagram), not a torch.nn
     layer or container."""
-    return not type(m).__module__.startswith("torch.nn") and not isinstance(m, (AddNoise, RecurrentCell))
+    return not type(m).__module__.startswith("torch.nn") and not isinstance(m, RecurrentCell) and not is_add_noise(m)
 
 
 @contextlib.contextmanager
@@ -357,7 +372,8 @@ _METHODS = {
     "sub": torch.sub, "div": torch.div, "neg": torch.neg, "softmax": torch.softmax,
 }
 _RESHAPES = ("view", "reshape")
-_NOISE = (batch_randn, torch.randn_like)
+_NOISE = (batch_randn, torch.randn_like, torch.randn)
+_TENSOR_ATTRIBUTES = ("shape", "dtype", "device")  # x.shape[0] is a size, as x.size(0) is
 
 
 def _callable_of(n: torch.fx.Node) -> Any:
@@ -392,6 +408,7 @@ class _Lifter(FormulaLifting):
         self.taken: set[str] = set()
         self.refs: dict[torch.fx.Node, ir.Ref] = {}  # an fx value → the node (and element) it is
         self.sizes: dict[torch.fx.Node, tuple[torch.fx.Node, int]] = {}  # x.size(0) values
+        self.attributes: dict[torch.fx.Node, tuple[torch.fx.Node, str]] = {}  # x.shape, x.dtype
         self.modules = dict(traced.named_modules())
         self.called: set[str] = set()  # layers with weights already drawn
         self.extra_order: list[str] = []  # nodes a call added itself (the copies of a repetition)
@@ -417,9 +434,36 @@ class _Lifter(FormulaLifting):
                 if node.kind is ir.Kind.INPUT:
                     inputs.append(node.id)
         self.graph.inputs = tuple(inputs)
-        self.graph.order = tuple(self.order_parameters(order))
         self.check_samples()
+        order += self.output_nodes()
+        self.graph.order = tuple(self.order_parameters(order))
         return self.graph
+
+    def output_nodes(self) -> list[str]:
+        """Output nodes, where a diagram without them would return something else: a diagram
+        returns its sinks in declaration order, and the element of a tuple it passes on."""
+        if self.cell:
+            return []
+        used = {r.node for n in self.graph.nodes for r in n.inputs}
+        sinks = [ir.Ref(n.id) for n in self.graph.nodes if n.id not in used and n.kind is not ir.Kind.INPUT]
+        sampled = list(dict.fromkeys(r for _, read in self.noisy for r in read if r not in sinks))
+        if list(self.graph.outputs) == sinks + sampled:
+            return []
+        own = len(self.graph.outputs) - len(sampled)  # a diagram returns what samples read after its own results
+        if sampled and list(self.graph.outputs[own:]) != sampled:
+            raise fail(self.graph.name, f"{self.graph.name} returns the values its samples are drawn from in another "
+                                        "place: a diagram returns them after its own results, in the order used")
+        results = self.traced.graph.output_node().args[0]
+        results = results if isinstance(results, (tuple, list)) else (results,)
+        added = []
+        for index, (ref, result) in enumerate(zip(self.graph.outputs[:own], results)):
+            meta = result.meta.get("tensor_meta") if isinstance(result, torch.fx.Node) else None
+            sizes = tuple(meta.shape) if isinstance(meta, TensorMetadata) else ()
+            name = "out" if len(self.graph.outputs) == 1 else f"out{index + 1}"
+            added.append(self.add_node(name, name, ir.Kind.OUTPUT, (ref,), sizes))
+        self.graph.nodes += added
+        self.graph.outputs = (*(ir.Ref(n.id) for n in added), *sampled)
+        return [n.id for n in added]
 
     def visit(self, n: torch.fx.Node) -> ir.Node | None:
         match n.op:
@@ -483,7 +527,7 @@ class _Lifter(FormulaLifting):
         if isinstance(module, nn.Sequential):
             self.sequence(n, module, where, inputs)
             return None
-        if cls is AddNoise:  # dot2torch's own: noise in training only
+        if is_add_noise(module):  # dot2torch's own: noise in training only
             return self.add(n, where, ir.Kind.MODULE, inputs, op="AddNoise", target=qualified(AddNoise),
                             args=(ir.Arg("std", module.std),))
         if not cls.__module__.startswith("torch.nn.modules"):
@@ -554,8 +598,13 @@ class _Lifter(FormulaLifting):
                       kwargs: dict | None = None) -> ir.Node | None:
         args = n.args if args is None else args
         kwargs = n.kwargs if kwargs is None else kwargs
+        if fn is getattr and len(args) == 2 and args[1] in _TENSOR_ATTRIBUTES and isinstance(args[0], torch.fx.Node):
+            self.attributes[n] = (args[0], args[1])
+            return None
         if fn is operator.getitem:
             return self.pick(n, args)
+        if fn is torch.reshape and not kwargs:  # a loaded diagram's reshape: as x.reshape(...)
+            return self.reshape(n)
         if fn in _STATELESS_FUNCTIONS and fn not in _FUNCTIONS:
             return self.stateless(n, fn, args, kwargs)
         found = _FUNCTIONS.get(fn)
@@ -656,6 +705,9 @@ class _Lifter(FormulaLifting):
     def pick(self, n: torch.fx.Node, args: tuple) -> None:
         """`lstm_out[1][0]`: an element of a node's tuple, taken by the edge that reads it."""
         source, index = args
+        if self.attributes.get(source, (None, ""))[1] == "shape" and isinstance(index, int):
+            self.sizes[n] = (self.attributes[source][0], index)  # x.shape[0]
+            return None
         base = self.refs.get(source) if isinstance(source, torch.fx.Node) else None
         meta = source.meta.get("tensor_meta") if isinstance(source, torch.fx.Node) else None
         several = isinstance(meta, (tuple, list)) and not isinstance(meta, TensorMetadata)
@@ -715,7 +767,7 @@ def _example(meta: Any) -> torch.Tensor | None:
 _CELL_INPUTS = ("X[t]", "H[t-1]", "C[t-1]")  # a cell's input and states, as a diagram names them
 
 
-def _cell_graph(cell: RecurrentCell, inputs: tuple[Any, ...], name: str, blocks: BlockCalls | None) -> ir.Graph:
+def _cell_lifter(cell: RecurrentCell, inputs: tuple[Any, ...], name: str, blocks: BlockCalls | None) -> _Lifter:
     """A recurrent cell (a diagram's, called `cell(x, h)` or `cell(x, (h, c))`) drawn as the cell's
     equations: X[t] and its states in, the new states out."""
     where = type(cell).__name__
@@ -727,27 +779,33 @@ def _cell_graph(cell: RecurrentCell, inputs: tuple[Any, ...], name: str, blocks:
     if not states:  # the cell starts its states at zeros
         states = tuple(inputs[0].new_zeros(inputs[0].shape[0], size) for size in sizes)
     traced = trace(cell.core, inputs[0], *states, blocks=blocks is not None)
-    graph = _Lifter(traced, name, blocks, cell=_CELL_INPUTS[:1 + len(sizes)]).lift()
-    graph.cell = ir.Cell(tuple(ir.Arg("state", size) for size in sizes))
-    return graph
+    lifter = _Lifter(traced, name, blocks, cell=_CELL_INPUTS[:1 + len(sizes)])
+    lifter.lift()
+    lifter.graph.cell = ir.Cell(tuple(ir.Arg("state", size) for size in sizes))
+    return lifter
+
+
+def lifted(module: nn.Module, *inputs: Any, name: str | None = None, blocks: BlockCalls | None = None) -> _Lifter:
+    """The module traced and lifted into one IR graph (`.graph`), with the fx node each IR node
+    came from (`.origins`); its own submodules become block calls where `blocks` collects them."""
+    shared = _shared_parameter(module)
+    if shared is not None:
+        raise fail(shared, f"{shared} is shared with another layer (tied weights): a diagram draws each layer with "
+                           "weights of its own")
+    if isinstance(module, RecurrentCell):
+        return _cell_lifter(module, inputs, identifier(name or type(module.core).__name__, set()), blocks)
+    traced = trace(module, *inputs, blocks=blocks is not None)
+    lifter = _Lifter(traced, identifier(name or type(module).__name__, set()), blocks)
+    lifter.lift()
+    return lifter
 
 
 def module_ir(module: nn.Module, *inputs: torch.Tensor, name: str | None = None, flat: bool = False) -> ir.Model:
     """The IR of what `module` computes on inputs shaped like `inputs`: the user's submodules
     as block graphs (trace_blocks.py), or, `flat`, every layer in one graph."""
-    shared = _shared_parameter(module)
-    if shared is not None:
-        raise fail(shared, f"{shared} is shared with another layer (tied weights): a diagram draws each layer with "
-                           "weights of its own")
     blocks = None if flat else BlockCalls()
-    if isinstance(module, RecurrentCell):
-        graph_name = identifier(name or type(module.core).__name__, set())
-        graph = _cell_graph(module, inputs, graph_name, blocks)
-    else:
-        traced = trace(module, *inputs, blocks=not flat)
-        graph_name = identifier(name or type(module).__name__, set())
-        graph = _Lifter(traced, graph_name, blocks).lift()
-    graphs = {graph_name: graph}
+    graph = lifted(module, *inputs, name=name, blocks=blocks).graph
+    graphs = {graph.name: graph}
     if blocks is not None:
         blocks.finish(graphs)
-    return ir.Model(graph_name, graphs)
+    return ir.Model(graph.name, graphs)

@@ -273,6 +273,8 @@ class FormulaLifting:
         meta, like = n.meta.get("tensor_meta"), first.meta.get("tensor_meta") if first is not None else None
         if fn is batch_randn:
             fits = len(n.args) == 2 and n.args[0] is first and not n.kwargs
+        elif fn is torch.randn:  # torch.randn((x.shape[0], 128), dtype=x.dtype, device=x.device)
+            fits = self.batch_sized(n, first)
         else:
             fits = len(n.args) == 1 and isinstance(n.args[0], torch.fx.Node) and not n.kwargs
         if not fits or meta is None or like is None or meta.dtype != like.dtype or not meta.dtype.is_floating_point \
@@ -283,6 +285,14 @@ class FormulaLifting:
         node = self.add(n, n.name, ir.Kind.NOISE, (self.refs[first],), op="randn", target=qualified(batch_randn),
                         args=tuple(ir.Arg(f"size{i}", s, None, True) for i, s in enumerate(sizes)))
         return replace(node, label=self.free(node.name))
+
+    def batch_sized(self, n: torch.fx.Node, first: torch.fx.Node | None) -> bool:
+        """torch.randn of the first input's batch size (x.shape[0], x.size(0)) and numbers,
+        with that input's dtype and device where it names them."""
+        sizes = n.args[0] if len(n.args) == 1 and isinstance(n.args[0], (tuple, list)) else n.args
+        return (bool(sizes) and self.sizes.get(sizes[0]) == (first, 0)
+                and all(isinstance(s, int) and not isinstance(s, bool) for s in sizes[1:])
+                and all(k in ("dtype", "device") and self.attributes.get(v) == (first, k) for k, v in n.kwargs.items()))
 
     def formula(self, n: torch.fx.Node) -> ir.Node:
         """The formula whose last operation is `n`; each value it reads from outside is named."""

@@ -297,6 +297,7 @@ from conftest import DIAGRAMS  # noqa: E402
 from test_diagrams import PARAMS  # noqa: E402
 
 from dot2torch.library import open_source  # noqa: E402
+from good_corpus import good_diagrams  # noqa: E402
 
 # Not drawable from a module yet (issue 11 goes on): cells run over time. Each is refused at its
 # place, never drawn as something else.
@@ -318,17 +319,34 @@ def _shipped() -> list:
 def test_a_shipped_diagram_exports_from_its_model_and_builds_back(path, name):
     params = PARAMS.get(name, {})
     model = dot2torch.load(path, name, params=params).eval()
-    plan = dot2torch.plan(path, name, params=params)
-    torch.manual_seed(1)
-    xs = [torch.randn((2, *s.shape[1:])) if s.dtype.is_floating_point else torch.zeros((2, *s.shape[1:]), dtype=s.dtype)
-          for s in plan.inputs]
-    if len(plan.cell_states) > 1:  # called as torch's LSTMCell is: cell(x, (h, c))
-        xs = [xs[0], tuple(xs[1:])]
+    xs = _examples(dot2torch.plan(path, name, params=params))
     if name in NOT_YET:
         with pytest.raises(ExportError) as error:
             to_dot(model, *xs)
         assert (error.value.code, error.value.node) == ("D2T701", NOT_YET[name])
         return
+    _assert_round_trip(model, xs)
+
+
+@pytest.mark.parametrize("good", good_diagrams(), ids=lambda g: f"{g.path.stem}:{g.name or ''}")
+def test_every_good_test_diagram_exports_from_its_model_and_builds_back(good):
+    model = dot2torch.load(good.path, good.name, params=good.params).eval()
+    _assert_round_trip(model, _examples(dot2torch.plan(good.path, good.name, params=good.params)))
+
+
+def _examples(plan) -> list:
+    """Inputs of the plan's shapes with a batch of 2; a cell's as torch's cells take them."""
+    torch.manual_seed(1)
+    xs = [torch.randn((2, *s.shape[1:])) if s.dtype.is_floating_point else torch.zeros((2, *s.shape[1:]), dtype=s.dtype)
+          for s in plan.inputs]
+    if len(plan.cell_states) > 1:  # called as torch's LSTMCell is: cell(x, (h, c))
+        xs = [xs[0], tuple(xs[1:])]
+    return xs
+
+
+def _assert_round_trip(model: nn.Module, xs: list) -> None:
+    """DOT → model → DOT → model: the same parameter shapes in order, the same outputs with the
+    same weights, and the second drawing byte for byte the first."""
     text = to_dot(model, *xs)
     back = dot2torch.load(text).eval()
     ours, theirs = back.state_dict(), model.state_dict()
@@ -737,3 +755,36 @@ def test_example_inputs_must_match_what_forward_takes():
         to_dot(MLP(), torch.randn(2, 32), torch.randn(2, 32))
     assert (error.value.node, error.value.diagnostic.message) == (
         "MLP", "MLP.forward takes 1 input(s) (x), and 2 example input(s) were given: give one for each")
+
+
+class _TwoHeads(nn.Module):
+    """Returns its second head first, and computes a third it does not return."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unused, self.b, self.a = nn.Linear(4, 5), nn.Linear(4, 3), nn.Linear(4, 2)
+
+    def forward(self, x):
+        self.unused(x)
+        return self.b(x), self.a(x)
+
+
+def test_outputs_other_than_the_sinks_in_order_are_drawn_as_output_nodes():
+    text = to_dot(_TwoHeads(), torch.randn(2, 4))
+    assert text == """digraph TwoHeads {
+    node [shape=box]
+    inp [label="input [BatchSize, 4]"]
+    unused [label="Linear [4, 5]"]
+    b [label="Linear [4, 3]"]
+    a [label="Linear [4, 2]"]
+    out1 [label="output [BatchSize, 3]"]
+    out2 [label="output [BatchSize, 2]"]
+    inp -> unused
+    inp -> b
+    inp -> a
+    b -> out1
+    a -> out2
+}
+"""
+    back = dot2torch.load(text)
+    assert [tuple(o.shape) for o in back(torch.randn(2, 4))] == [(2, 3), (2, 2)]

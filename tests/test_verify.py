@@ -198,15 +198,8 @@ from test_codegen import SHIPPED_PARAMS, _import  # noqa: E402
 
 BIG = {"VGG16", "DenseNet", "AlexNet", "ResNet18", "TorchvisionResNet18"}  # seconds each: in the slow share
 NOT_YET = {  # models the trace cannot read yet (issue 11 goes on): said so, never a false agreement
-    # The generated code's own AddNoise class is the identity in eval mode, where modules are traced.
-    "DenoiseAutoEncoder": ("D2T710", "the diagram has AddNoise(std=0.5) here; the module has nothing that "
-                                     "corresponds to it"),
-    "VariationAutoEncoder": ("D2T701", "the diagram cannot be compared yet"),  # noise: batch_randn
-    "ConvNeXtBlock": ("D2T701", "the diagram cannot be compared yet"),  # a formula's parameter
-    "TimeRNN": ("D2T701", "the diagram cannot be compared yet"),  # a cell over time
+    "TimeRNN": ("D2T701", "the diagram cannot be compared yet"),  # a cell run over time
     "NLPRNN": ("D2T701", "the diagram cannot be compared yet"),
-    "LSTMCell": ("D2T701", "the diagram cannot be compared yet"),  # a cell's state input
-    "GRUCell": ("D2T701", "the diagram cannot be compared yet"),  # formulas over parameters
 }
 
 
@@ -267,3 +260,46 @@ def test_diff_on_the_command_line(tmp_path, capsys):
     assert main(["diff", str(SMALL), str(tmp_path / "b.dot")]) == 1
     out, _ = capsys.readouterr()
     assert out.splitlines()[-1] == "1 problem(s)"
+
+
+# -- formulas, noise and cells ------------------------------------------------------------------
+
+def test_a_different_formula_is_reported_with_both_equations(tmp_path, monkeypatch):
+    monkeypatch.chdir(DIAGRAMS.parent)
+    (tmp_path / "vae.dot").write_text((DIAGRAMS / "autoencoder.dot").read_text().replace(
+        "μ + exp(logσ² / 2) * ε", "μ + exp(logσ²) * ε"))
+    assert _said(dot2torch.diff(DIAGRAMS / "autoencoder.dot", tmp_path / "vae.dot", "VariationAutoEncoder")) == [
+        f"{DIAGRAMS / 'autoencoder.dot'}:85: D2T713 node 'sample' (μ + exp(logσ² / 2) * ε): diagrams/autoencoder.dot "
+        f"computes #0 + (exp(#1 / 2) * #2), node 'sample' ({tmp_path / 'vae.dot'}:85) computes #0 + (exp(#1) * #2) "
+        "(#k: the formula's k-th input)"]
+
+
+def test_a_layer_scale_formula_with_another_factor_is_reported(tmp_path, monkeypatch):
+    monkeypatch.chdir(DIAGRAMS.parent)
+    text = (DIAGRAMS / "convnext.dot").read_text()
+    (tmp_path / "cnx.dot").write_text(text.replace('label="F * γ"', 'label="F * γ * 2"'))
+    assert _said(dot2torch.diff(DIAGRAMS / "convnext.dot", tmp_path / "cnx.dot")) == [
+        f"{DIAGRAMS / 'convnext.dot'}:18: D2T713 node 'scale' (F * γ): diagrams/convnext.dot computes #0 * #1, node "
+        f"'scale' ({tmp_path / 'cnx.dot'}:18) computes (#0 * #1) * 2 (#k: the formula's k-th input)"]
+
+
+class AddNoise(nn.Module):
+    """Named as dot2torch's, but it scales instead: not taken for noise."""
+
+    def __init__(self, std: float = 1.0) -> None:
+        super().__init__()
+        self.std = std
+
+    def forward(self, x):
+        return x * (1 + self.std) if self.training else x
+
+
+def test_only_dot2torchs_own_add_noise_code_counts_as_noise():
+    path = DIAGRAMS / "autoencoder.dot"
+    file_text = dot2torch.codegen(path, "DenoiseAutoEncoder")
+    namespace: dict = {}
+    exec(compile(file_text, "generated_dae.py", "exec"), namespace)  # our generated code, not a diagram
+    generated = namespace["DenoiseAutoEncoder"]()
+    generated.noise = AddNoise(0.5)
+    assert [d.code + " " + d.message for d in dot2torch.verify(path, generated, name="DenoiseAutoEncoder")] == [
+        "D2T710 the diagram has AddNoise(std=0.5) here; the module has nothing that corresponds to it"]
