@@ -719,9 +719,12 @@ class OnlyInTraining(nn.Module):
 @pytest.mark.parametrize(("module", "shape", "code", "node", "message"), [
     (TimeFirst(), (5, 2, 16), "D2T602", "l", "cannot be drawn: batch_first=False takes its sequence time first, and "
                                              "a drawing writes the batch first"),
-    (ReturnsState(), (2, 5, 16), "D2T702", "ReturnsState", "the drawing would not build ReturnsState: its outputs "
-                                                           "differ from the module's on the example inputs, with the "
-                                                           "module's weights"),
+    (ReturnsState(), (2, 5, 16), "D2T702", "ReturnsState", "the drawing would not build ReturnsState: it does not "
+                                                           "load (D2T321: edge l -> out: out='1.0' picks [1, 1, 8], "
+                                                           "whose batch is axis 1, not the first: the first axis of "
+                                                           "every tensor is the batch; pick one entry of the first "
+                                                           "axis with one more index, such as out=\"1.0.-1\" (its "
+                                                           "last))"),
     (Tied(), (2, 4), "D2T701", "b.weight", "b.weight is shared with another layer (tied weights): a diagram draws "
                                            "each layer with weights of its own"),
     (Hooked(), (2, 4), "D2T701", "a", "a has forward hooks, which a diagram cannot draw"),
