@@ -9,14 +9,15 @@ other error is not compared: its errors are the report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
 from . import ir
-from .compare import Side, compare
+from .compare import OTHER_SHAPE, OUTPUTS_DIFFER, Layer, Matching, Side, compare
+from .export import same_outputs
 from .errors import Diagnostic
 from .paths import shown_path
 from .planned import Plan
@@ -49,28 +50,131 @@ class Diagram:
     def is_cell(self) -> bool:
         return self.plan is not None and bool(self.plan.cell_states)
 
-    def side(self, name: str) -> Side:
+    def side(self, name: str, module: nn.Module | None = None, inputs: tuple[torch.Tensor, ...] = ()) -> Side:
+        """The side of the diagram's model (or of `module`, a part of it) on the inputs (by
+        default tensors of the diagram's input shapes)."""
         assert self.built is not None and self.model is not None
         try:
-            return diagram_side(_equations(self.built, self.is_cell), self.inputs(), self.model, name)
+            return diagram_side(module or _equations(self.built, self.is_cell), inputs or self.inputs(), self.model, name)
         except ExportError as error:
             raise ExportError(Diagnostic(CANNOT_DRAW, f"{name} cannot be compared yet: its model has "
                                                       f"{error.diagnostic.node}, which {error.diagnostic.message}",
                                          file=self.model.main.file, graph=self.model.root)) from None
 
 
-def verify(diagram: Diagram, module: nn.Module, *example_inputs: torch.Tensor) -> list[Diagnostic]:
+def verify(diagram: Diagram, module: nn.Module, *example_inputs: torch.Tensor,
+           module_name: str | None = None) -> list[Diagnostic]:
     """Every way the diagram and the module differ, each at the diagram's node (file:line)
-    with the module's path; [] when they agree. The module runs on `example_inputs`, by
-    default on tensors shaped as the diagram's inputs."""
+    with the module's path; [] when they agree. Both run on `example_inputs`, by default on
+    tensors shaped as the diagram's inputs. `module_name` is how messages name the module."""
     if diagram.built is None:
         return diagram.errors
+    inputs = example_inputs or diagram.inputs()
+    ours_module, theirs_module = _equations(diagram.built, diagram.is_cell), _equations(module, diagram.is_cell)
     try:
-        ours = diagram.side("the diagram")
-        theirs = module_side(_equations(module, diagram.is_cell), example_inputs or diagram.inputs())
+        ours = diagram.side("the diagram", ours_module, inputs)
+    except ExportError as error:  # the diagram's own model on its own inputs: one the trace cannot read yet
+        found = _inputs_do_not_fit(diagram, inputs, error) if example_inputs else error.diagnostic
+        return [*diagram.errors, found]
+    try:
+        theirs = module_side(theirs_module, inputs)
     except ExportError as error:
-        return [*diagram.errors, error.diagnostic]
-    return _in_order([*diagram.errors, *compare(ours, theirs)])
+        found = error.diagnostic
+        return [*diagram.errors, replace(found, file=module_name or type(module).__name__,
+                                         message=f"the module cannot be compared: {found.message}")]
+    differences = [*(_other_inputs(diagram, inputs) if example_inputs else []), *compare(ours, theirs)]
+    if not differences:
+        differences = _outputs_differ(ours, theirs, ours_module, theirs_module, inputs)
+    return _in_order([*diagram.errors, *differences])
+
+
+def _copies(inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Fresh copies of the inputs: a module that changes its input in place changes only these."""
+    return tuple(_copies(x) if isinstance(x, tuple) else x.clone() if isinstance(x, torch.Tensor) else x for x in inputs)
+
+
+def _at_input(diagram: Diagram, message: str) -> Diagnostic:
+    """A diagnostic at the diagram's first input node."""
+    assert diagram.model is not None
+    main = diagram.model.main
+    first = main.node(main.inputs[0]) if main.inputs else None
+    return Diagnostic(OTHER_SHAPE, message, file=main.file, line=first.location.line if first else None,
+                      graph=main.name, node=first.id if first else None, label=first.label if first else None)
+
+
+def _shapes(inputs: tuple[Any, ...]) -> str:
+    return ", ".join(str(list(t.shape)) if isinstance(t, torch.Tensor) else _shapes(t) for t in inputs)
+
+
+def _inputs_do_not_fit(diagram: Diagram, inputs: tuple[torch.Tensor, ...], error: ExportError) -> Diagnostic:
+    return _at_input(diagram, f"the diagram takes {_shapes(diagram.inputs())}, and the inputs given are "
+                              f"{_shapes(inputs)}: {error.diagnostic.message}")
+
+
+def _other_inputs(diagram: Diagram, inputs: tuple[Any, ...]) -> list[Diagnostic]:
+    """Inputs given that the diagram's input annotations contradict (the batch may differ)."""
+    drawn = diagram.inputs()
+    flat = lambda xs: [t for x in xs for t in (flat(x) if isinstance(x, tuple) else [x])]  # noqa: E731
+    fits = len(flat(drawn)) == len(flat(inputs)) and all(
+        isinstance(b, torch.Tensor) and a.shape[1:] == b.shape[1:] and a.dtype == b.dtype
+        for a, b in zip(flat(drawn), flat(inputs)))
+    if fits:
+        return []
+    return [_at_input(diagram, f"the diagram's inputs are annotated {_shapes(drawn)} "
+                               f"({', '.join(str(t.dtype) for t in flat(drawn))}), and the inputs given are "
+                               f"{_shapes(inputs)} ({', '.join(str(getattr(t, 'dtype', '?')) for t in flat(inputs))}): "
+                               "the batch may differ, nothing else")]
+
+
+def _outputs_differ(ours: Side, theirs: Side, ours_module: nn.Module, theirs_module: nn.Module,
+                    inputs: tuple[torch.Tensor, ...]) -> list[Diagnostic]:
+    """Sides that agree layer for layer must compute the same: with the module's weights
+    copied into the diagram's model layer by layer, both run on the inputs (in eval mode, the
+    random generator seeded alike). What fx does not show — a tensor changed in place and read
+    again — is caught here."""
+    if not copy_weights(Matching(ours, theirs).pairs(), ours_module, theirs_module):
+        return []
+    if same_outputs(seeded(ours_module, inputs), seeded(theirs_module, inputs)):
+        return []
+    in_place = [name or type(theirs_module).__name__ for name, m in theirs_module.named_modules()
+                if getattr(m, "inplace", False) is True]
+    hint = f" (it changes tensors in place: {', '.join(in_place)})" if in_place else ""
+    at = ours.layer(ours.outputs[0].node).place if ours.outputs else ours.layers[0].place
+    return [Diagnostic(OUTPUTS_DIFFER, "with the module's weights copied into the diagram's layers, the outputs "
+                                       "differ on the example inputs, though every layer and connection agrees: "
+                                       f"the module computes something its layers do not show{hint}",
+                       file=at.file, line=at.line, graph=at.graph, node=at.node or at.path or None, label=at.label)]
+
+
+def copy_weights(pairs: list[tuple[Layer, Layer]], ours: nn.Module, theirs: nn.Module) -> bool:
+    """Each layer's and parameter's tensors copied from theirs to ours; False where a pair's do
+    not fit (then the sides are not the same model, and that is reported already)."""
+    try:
+        with torch.no_grad():
+            for x, y in pairs:
+                if x.state is None or y.state is None:
+                    continue
+                if x.what == "parameter":
+                    target, source = ours.get_parameter(x.state), theirs.get_parameter(y.state)
+                    if target.shape != source.shape:
+                        return False
+                    target.copy_(source)
+                else:
+                    ours.get_submodule(x.state).load_state_dict(theirs.get_submodule(y.state).state_dict())
+    except (AttributeError, RuntimeError, KeyError):
+        return False
+    return True
+
+
+def seeded(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> Any:
+    """The module's outputs in eval mode, the random generator seeded (noise drawn alike)."""
+    was_training = module.training
+    try:
+        with torch.random.fork_rng(), torch.no_grad():
+            torch.manual_seed(0)
+            return module.eval()(*_copies(inputs))
+    finally:
+        module.train(was_training)
 
 
 def _equations(module: nn.Module, is_cell: bool) -> nn.Module:
@@ -84,7 +188,7 @@ def diff(first: Diagram, second: Diagram) -> list[Diagnostic]:
     """Every way the second diagram's model differs from the first's, each at the first's node
     (file:line) with the second's node; [] when they build the same model."""
     if first.built is None or second.built is None:
-        return [*first.errors, *second.errors]
+        return list(dict.fromkeys([*first.errors, *second.errors]))  # diff A A: its errors once
     assert first.model is not None and second.model is not None
     names = _shown(first.model), _shown(second.model)
     if names[0] == names[1]:

@@ -344,14 +344,17 @@ def export_text(spec: str, shapes: list[str], name: str | None = None, flat: boo
 
 
 def verify(source: str | Path, module: Any, *example_inputs: Any, name: str | None = None,
-           params: Mapping[str, E.Value] | None = None) -> list[Diagnostic]:
+           params: Mapping[str, E.Value] | None = None, module_name: str | None = None) -> list[Diagnostic]:
     """Every way a diagram and the torch.nn.Module it documents differ, each at the diagram's
     node with the module's path ([] when they agree): layers missing on either side, other
     ops, other sizes or keywords, other wiring, shapes or annotations the module contradicts.
-    The module runs on `example_inputs`, by default on tensors of the diagram's input shapes."""
+    Both run on `example_inputs`, by default on tensors of the diagram's input shapes;
+    `module_name` names the module in messages (default: its class)."""
     from .against import verify as compare_with
 
-    return compare_with(_compared(source, name, params), module, *example_inputs)
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"verify compares a diagram with a torch.nn.Module, found {type(module).__name__}")
+    return compare_with(_compared(source, name, params), module, *example_inputs, module_name=module_name)
 
 
 def diff(a: str | Path, b: str | Path, name: str | None = None, name_b: str | None = None, *,
@@ -374,8 +377,9 @@ def _compared(source: str | Path, name: str | None, params: Mapping[str, E.Value
             built = load(source, name, params=params)
             model = model_ir(source, name, params=params)
             planned = plan(source, name, params=params)
-    except Dot2TorchError as error:
-        return Diagram([d for d in error.diagnostics if d.severity is not Severity.INFO])
+    except Dot2TorchError as error:  # check finds every error, where loading stops at the first
+        found = [d for d in check(source, name, params=params) if d.severity is Severity.ERROR]
+        return Diagram(found or [d for d in error.diagnostics if d.severity is not Severity.INFO])
     errors = [d for d in check(source, model.root, params=params) if d.severity is Severity.ERROR]
     return Diagram(errors, built, model, planned)
 
@@ -387,4 +391,5 @@ def verify_text(source: str, spec: str, shapes: list[str], name: str | None = No
     from .export import example_input, load_module
 
     module = load_module(spec)
-    return verify(source, module, *(example_input(text) for text in shapes), name=name, params=params)
+    return verify(source, module, *(example_input(text) for text in shapes), name=name, params=params,
+                  module_name=spec)

@@ -25,10 +25,12 @@ OTHER_OP = "D2T712"  # corresponding layers of different kinds
 OTHER_SETTINGS = "D2T713"  # the same kind of layer with other sizes or keywords
 OTHER_WIRING = "D2T714"  # other inputs, inputs in another order, other outputs
 OTHER_SHAPE = "D2T715"  # the same layers on tensors of other shapes
+OUTPUTS_DIFFER = "D2T716"  # layers that agree, outputs that do not (what fx cannot see: in-place changes)
 
 _SHORT_KEYS = {torch_name: short for short, torch_name in SEED_KEYS.items()}
 _COMMUTATIVE = {"+", "*"}
 _UNSET = object()
+OTHER = "\x00other\x00"  # in a message: the other side's layer (or layers, once merged)
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,12 @@ class Layer:
 
     id: str
     what: str  # a layer's class name ("Conv2d"), else the op ("cat", "+", "flatten")
-    settings: dict[str, Any]  # its constructor arguments that differ from the defaults
+    settings: dict[str, Any]  # a layer's constructor arguments as it keeps them; an op's arguments
     inputs: tuple[ir.Ref, ...]
     shape: tuple[int, ...]
     place: Place
     defaults: dict[str, Any] = field(default_factory=dict)  # a keyword's default, where a side leaves it out
+    state: str | None = None  # where its weights are in its model: a layer's path, a parameter's name
 
     @property
     def is_input(self) -> bool:
@@ -68,7 +71,8 @@ class Layer:
 
     def described(self) -> str:
         """`Conv2d(kernel_size=3, ...)`: what a message says the layer is."""
-        settings = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.settings.items()
+                             if k not in self.defaults or not same_value(v, self.defaults[k]))
         return f"{self.what}({settings})" if settings else self.what
 
 
@@ -94,33 +98,43 @@ def _uses_text(scopes: list[str], shown: int = 3) -> str:
     return "in " + ", ".join(scopes[:shown] if more else scopes) + more
 
 
+def _listed(names: list[str], shown: int = 3) -> str:
+    """`a`, `a and b`, `a, b and c`, `a, b, c and 4 more`."""
+    if len(names) > shown + 1:
+        return f"{', '.join(names[:shown])} and {len(names) - shown} more"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def compare(a: Side, b: Side) -> list[Diagnostic]:
     """Every difference between the sides, located on side a, in a's order."""
-    matching = _Matching(a, b)
-    matching.run()
-    return _Report(a, b, matching).diagnostics()
+    return _Report(a, b, Matching(a, b)).diagnostics()
 
 
-class _Matching:
-    """Which layer of b each layer of a corresponds to."""
+class Matching:
+    """Which layer of b each layer of a corresponds to. Passes, each over what is left: by
+    structure with the same settings, by order with the same settings, by structure, and by
+    order of kinds alone (a stretch of other kinds pairs only where both sides have as many)."""
 
     def __init__(self, a: Side, b: Side) -> None:
         self.a, self.b = a, b
         self.to_b: dict[str, str] = {}
         self.to_a: dict[str, str] = {}
+        a_inputs = [x for x in a.layers if x.is_input]
+        b_inputs = [y for y in b.layers if y.is_input]
+        for x, y in zip(a_inputs, b_inputs):
+            self.pair(x, y)
+        self.by_structure(strict=True)
+        self.by_order(strict=True)
+        self.by_structure(strict=False)
+        self.by_order(strict=False)
+        self.by_structure(strict=False)
 
     def pair(self, x: Layer, y: Layer) -> None:
         self.to_b[x.id] = y.id
         self.to_a[y.id] = x.id
 
-    def run(self) -> None:
-        a_inputs = [x for x in self.a.layers if x.is_input]
-        b_inputs = [y for y in self.b.layers if y.is_input]
-        for x, y in zip(a_inputs, b_inputs):
-            self.pair(x, y)
-        self.by_structure()
-        self.by_order()
-        self.by_structure()
+    def pairs(self) -> list[tuple[Layer, Layer]]:
+        return [(x, self.b.layer(self.to_b[x.id])) for x in self.a.layers if x.id in self.to_b]
 
     def image(self, refs: tuple[ir.Ref, ...]) -> list[tuple[str, tuple[int, ...]]] | None:
         """a's inputs as b's layers, or None while one of them has no counterpart."""
@@ -128,9 +142,9 @@ class _Matching:
             return None
         return [(self.to_b[r.node], r.pick) for r in refs]
 
-    def by_structure(self) -> None:
-        """A layer of the same kind fed by the counterparts of its inputs (in any order); of
-        several, the one with the same settings, then the one of the same path, then the first."""
+    def by_structure(self, strict: bool) -> None:
+        """A layer of the same kind (`strict`: and settings) fed by the counterparts of its
+        inputs, in any order; of several, the one set alike, then the one of the same path."""
         unmatched = [y for y in self.b.layers if y.id not in self.to_a]
         for x in self.a.layers:
             if x.id in self.to_b:
@@ -140,29 +154,44 @@ class _Matching:
                 continue
             wanted = sorted(image)
             found = [y for y in unmatched if y.id not in self.to_a and y.what == x.what
+                     and (not strict or same_settings(x, y))
                      and sorted((r.node, r.pick) for r in y.inputs) == wanted]
-            if found:  # two branches from one tensor: the one set alike first, then the same path
-                self.pair(x, min(found, key=lambda y: (y.settings != x.settings, y.place.path != x.place.path)))
+            if found:
+                self.pair(x, min(found, key=lambda y: (not same_settings(x, y), y.place.path != x.place.path)))
 
-    def by_order(self) -> None:
-        """What is left, aligned by kind in computing order: equal kinds correspond; between
-        them, layers in the same stretch correspond one to one, by position."""
+    def by_order(self, strict: bool) -> None:
+        """What is left, aligned in computing order by kind (`strict`: and settings)."""
         xs = [x for x in self.a.layers if x.id not in self.to_b]
         ys = [y for y in self.b.layers if y.id not in self.to_a]
-        matcher = difflib.SequenceMatcher(None, [x.what for x in xs], [y.what for y in ys], autojunk=False)
+        key = (lambda layer: f"{layer.what} {sorted(layer.settings.items())!r}") if strict else (lambda layer: layer.what)
+        matcher = difflib.SequenceMatcher(None, [key(x) for x in xs], [key(y) for y in ys], autojunk=False)
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag in ("equal", "replace"):
+            if tag == "equal" or (tag == "replace" and not strict and i2 - i1 == j2 - j1):
                 for x, y in zip(xs[i1:i2], ys[j1:j2]):
                     self.pair(x, y)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Settings torch treats alike: 3 and (3, 3), 1 and (1, 1)."""
+    if isinstance(a, tuple) and not isinstance(b, tuple):
+        a, b = b, a
+    if isinstance(b, tuple) and not isinstance(a, (tuple, str)) and a is not None and b:
+        return all(v == a for v in b)
+    return a == b
+
+
+def same_settings(x: Layer, y: Layer) -> bool:
+    keys = set(x.settings) | set(y.settings)
+    return all(same_value(x.settings.get(k, x.defaults.get(k, _UNSET)), y.settings.get(k, y.defaults.get(k, _UNSET)))
+               for k in keys)
 
 
 class _Report:
     """The differences a matching leaves, as diagnostics."""
 
-    def __init__(self, a: Side, b: Side, matching: _Matching) -> None:
+    def __init__(self, a: Side, b: Side, matching: Matching) -> None:
         self.a, self.b, self.m = a, b, matching
-        self.found: list[Diagnostic] = []
-        self.scopes: list[str] = []  # the block use each diagnostic was found in ("" at the top)
+        self.found: list[tuple[Diagnostic, str, str]] = []  # each with the block use it is in, the other layer
 
     def diagnostics(self) -> list[Diagnostic]:
         for x in self.a.layers:
@@ -177,59 +206,81 @@ class _Report:
         self.outputs()
         return self.merged()
 
-    def say(self, code: str, at: Place, message: str) -> None:
-        self.found.append(Diagnostic(code, message, file=at.file, line=at.line, graph=at.graph,
-                                     node=at.node or at.path, label=at.label))
-        self.scopes.append(_scope(at.path))
+    def say(self, code: str, at: Place, message: str, other: Place | None = None) -> None:
+        """One difference at side a's place; `OTHER` in the message stands for the other side's
+        layer, so that the uses of a block that show one difference give one diagnostic."""
+        self.found.append((Diagnostic(code, message, file=at.file, line=at.line, graph=at.graph,
+                                      node=at.node or at.path or None, label=at.label),
+                           _scope(at.path), other.text() if other is not None else ""))
 
     def merged(self) -> list[Diagnostic]:
         """A difference inside a block is one diagnostic, whichever uses of the block show it:
-        its context names them (`in convblock1, convblock2`)."""
-        uses: dict[Diagnostic, list[str]] = {}
-        for d, scope in zip(self.found, self.scopes):
-            uses.setdefault(d, [])
-            if scope and scope not in uses[d]:
-                uses[d].append(scope)
-        return [replace(d, context=_uses_text(scopes)) if scopes and d.node != scopes[0] else d
-                for d, scopes in uses.items()]
+        its context names them (`in convblock1, convblock2`), its message their counterparts."""
+        uses: dict[Diagnostic, tuple[list[str], list[str]]] = {}
+        for d, scope, other in self.found:
+            scopes, others = uses.setdefault(d, ([], []))
+            if scope and scope not in scopes:
+                scopes.append(scope)
+            if other not in others:
+                others.append(other)
+        merged = []
+        for d, (scopes, others) in uses.items():
+            d = replace(d, message=d.message.replace(OTHER, _listed(others)))
+            merged.append(replace(d, context=_uses_text(scopes)) if scopes and d.node != scopes[0] else d)
+        return merged
 
     def missing(self, x: Layer) -> None:
         self.say(MISSING, x.place, f"{self.a.name} has {x.described()} here; {self.b.name} has nothing that "
                                    f"corresponds to it")
 
     def extra(self, y: Layer) -> None:
-        before = [self.m.to_a[r.node] for r in y.inputs if r.node in self.m.to_a]
-        at = self.a.layer(before[0]).place if before else Place(self.a.name, file=self._file())
-        where = f" after {self.a.name}'s {at.node or at.path!r}" if before else ""
-        self.say(EXTRA, at, f"{self.b.name} has {y.place.text()}: {y.described()}{where}, which {self.a.name} "
-                            "does not have")
+        """A layer only b has, placed at the counterpart of the nearest layer before it that
+        has one (else at a's digraph)."""
+        before = self.matched_before(y)
+        if before is None:
+            top = self.a.layers[0].place if self.a.layers else Place("")
+            at, where = Place("", file=top.file, graph=top.graph), ""
+        else:
+            at = before.place
+            where = f" after {self.a.name}'s {at.node or at.path!r}"
+        self.say(EXTRA, at, f"{self.b.name} has {OTHER}: {y.described()}{where}, which {self.a.name} does not have",
+                 y.place)
 
-    def _file(self) -> str | None:
-        return next((x.place.file for x in self.a.layers if x.place.file), None)
+    def matched_before(self, y: Layer) -> Layer | None:
+        """The counterpart in a of the nearest layer y depends on that has one."""
+        waiting, seen = list(y.inputs), set()
+        while waiting:
+            ref = waiting.pop(0)
+            if ref.node in self.m.to_a:
+                return self.a.layer(self.m.to_a[ref.node])
+            if ref.node not in seen:
+                seen.add(ref.node)
+                waiting += self.b.layer(ref.node).inputs
+        return None
 
     def differences(self, x: Layer, y: Layer) -> None:
-        other = y.place.text()
+        at, other = x.place, y.place
         if x.what != y.what:
-            self.say(OTHER_OP, x.place, f"{self.a.name} has {x.described()} here, {self.b.name}'s {other} is "
-                                        f"{y.described()}")
+            self.say(OTHER_OP, at, f"{self.a.name} has {x.described()} here, {self.b.name}'s {OTHER} is "
+                                   f"{y.described()}", other)
             return
         said = self.settings(x, y)
         if said and x.what == "formula":
-            self.say(OTHER_SETTINGS, x.place, f"{self.a.name} computes {x.settings['formula']}, {other} computes "
-                                              f"{y.settings['formula']} (#k: the formula's k-th input)")
+            self.say(OTHER_SETTINGS, at, f"{self.a.name} computes {x.settings['formula']}, {OTHER} computes "
+                                         f"{y.settings['formula']} (#k: the formula's k-th input)", other)
         elif said:
-            self.say(OTHER_SETTINGS, x.place, f"{self.a.name} says {said[0]}, {other} has {said[1]}")
+            self.say(OTHER_SETTINGS, at, f"{self.a.name} says {said[0]}, {OTHER} has {said[1]}", other)
         wired = self.wiring(x, y)
         if wired:
-            self.say(OTHER_WIRING, x.place, wired)
+            self.say(OTHER_WIRING, at, wired, other)
         elif not said and x.shape != y.shape and self.inputs_agree(x, y):
-            self.say(OTHER_SHAPE, x.place, f"{self.a.name}'s tensor here is {list(x.shape)}, {self.b.name}'s "
-                                           f"({other}) is {list(y.shape)}")
+            self.say(OTHER_SHAPE, at, f"{self.a.name}'s tensor here is {list(x.shape)}, {self.b.name}'s "
+                                      f"({OTHER}) is {list(y.shape)}", other)
 
     def settings(self, x: Layer, y: Layer) -> tuple[str, str] | None:
         """The differing settings as each side says them ("K=3", "kernel_size=5")."""
         keys = [k for k in dict.fromkeys([*x.settings, *y.settings])
-                if x.settings.get(k, x.defaults.get(k, _UNSET)) != y.settings.get(k, y.defaults.get(k, _UNSET))]
+                if not same_value(x.settings.get(k, x.defaults.get(k, _UNSET)), y.settings.get(k, y.defaults.get(k, _UNSET)))]
         if not keys:
             return None
 
@@ -250,9 +301,8 @@ class _Report:
         ours = self.named(x.inputs, x)
         as_a = self.named(tuple(ir.Ref(self.m.to_a[node], pick) for node, pick in theirs), x)
         if sorted(image) == sorted(theirs):
-            return (f"the inputs come in another order: {self.a.name} feeds it {ours}, {self.b.name} feeds "
-                    f"{y.place.text()} {as_a}")
-        return f"{self.a.name} feeds it {ours}, {self.b.name} feeds {y.place.text()} {as_a}"
+            return f"the inputs come in another order: {self.a.name} feeds it {ours}, {self.b.name} feeds {OTHER} {as_a}"
+        return f"{self.a.name} feeds it {ours}, {self.b.name} feeds {OTHER} {as_a}"
 
     def named(self, refs: tuple[ir.Ref, ...], user: Layer) -> str:
         """Inputs as side a draws them: a node of the same digraph by its id, a tensor from

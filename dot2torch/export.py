@@ -8,6 +8,7 @@ diagram is never imported; this is the one place dot2torch imports anything the 
 from __future__ import annotations
 
 import importlib
+import math
 import importlib.util
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from .trace import ExportError
 from .trace import module_ir
 
 DRAWING_DIFFERS = "D2T702"
+MAX_INPUT_ELEMENTS = 100_000_000  # an example input's elements (400 MB of float32)
 _DTYPES = {"float": torch.float32, "float32": torch.float32, "float64": torch.float64, "double": torch.float64,
            "long": torch.long, "int64": torch.long, "int": torch.long, "int32": torch.int32}
 
@@ -77,15 +79,15 @@ def check_drawing(module: nn.Module, text: str, inputs: tuple[torch.Tensor, ...]
         raise refuse(f"it fails on the example inputs ({type(error).__name__}: {str(error).splitlines()[0]})") from None
     finally:
         module.train(was_training)
-    if not _same_outputs(expected, found):
+    if not same_outputs(expected, found):
         raise refuse("its outputs differ from the module's on the example inputs, with the module's weights")
 
 
-def _same_outputs(a: object, b: object) -> bool:
+def same_outputs(a: object, b: object) -> bool:
     if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
         return a.shape == b.shape and a.dtype == b.dtype and torch.allclose(a, b, rtol=1e-5, atol=1e-6, equal_nan=True)
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return len(a) == len(b) and all(_same_outputs(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same_outputs(x, y) for x, y in zip(a, b))
     return False
 
 
@@ -134,6 +136,9 @@ def example_input(text: str) -> torch.Tensor:
         raise ModuleSpecError(f"--input-shape takes sizes such as 1,3,224,224 (and :long for ids), found {text!r}") from None
     if not shape or any(s < 1 for s in shape):
         raise ModuleSpecError(f"--input-shape sizes must be at least 1, found {text!r}")
+    if math.prod(shape) > MAX_INPUT_ELEMENTS:
+        raise ModuleSpecError(f"--input-shape {text} asks for {math.prod(shape):,} elements; an example input "
+                              f"holds at most {MAX_INPUT_ELEMENTS:,}")
     dtype = _DTYPES.get(dtype_name or "float")
     if dtype is None:
         raise ModuleSpecError(f"--input-shape dtype must be one of {', '.join(sorted(_DTYPES))}, found {dtype_name!r}")

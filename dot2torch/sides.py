@@ -24,7 +24,7 @@ from .compare import Layer, Place, Side
 from .formula import OPERATORS, key_of, walk
 from .functional import constructor_parameters
 from .targets import qualified, target_of
-from .trace import _STATELESS_FUNCTIONS, _Lifter, layer_args, lifted
+from .trace import _STATELESS_FUNCTIONS, _Lifter, layer_settings, lifted
 
 _IGNORED = {"inplace"}  # settings that change no value
 _AXES = {"dim", "dims", "start_dim", "end_dim", "dim0", "dim1"}  # settings that name axes: -1 is the last
@@ -86,26 +86,52 @@ def _axis(value: Any, rank: int | None) -> Any:
 
 def _layer(node: ir.Node, lifter: _Lifter, place: Place, rank: int | None) -> Layer:
     shape = node.shape.sizes if node.shape is not None else ()
+    origin = lifter.origins.get(node.id)
     if node.kind is ir.Kind.INPUT:
         return Layer(node.id, "input", {}, (), shape, place)
     if node.kind is ir.Kind.FORMULA:
         return Layer(node.id, "formula", {"formula": _formula_text(node, lifter.graph)}, node.inputs, shape, place)
-    if node.kind in (ir.Kind.PARAMETER, ir.Kind.NOISE):  # a parameter's shape, noise's sizes: its shape
-        return Layer(node.id, node.kind.value, {"shape": shape[1:] if node.kind is ir.Kind.NOISE else shape},
-                     node.inputs, shape, place)
-    cls = _layer_class(node, lifter)
-    settings = {a.keyword: _axis(a.value, rank) if a.keyword in _AXES else a.value
-                for a in node.args if a.keyword not in _IGNORED}
-    if cls is None:
-        return Layer(node.id, node.op or node.kind.value, settings, node.inputs, shape, place)
-    if node.kind is ir.Kind.FUNCTION:  # F.max_pool2d(x, 2, 2) says what nn.MaxPool2d(2) says
-        settings = _as_layer(cls, settings, place.path)
-    if cls is nn.Flatten and settings.get("start_dim", 1) == 1 and settings.get("end_dim", -1) == -1:
-        return Layer(node.id, "flatten", {}, node.inputs, shape, place)  # torch.flatten(x, 1), x.view(n, -1)
-    if node.op == "flatten":
+    if node.kind is ir.Kind.PARAMETER:
+        return Layer(node.id, "parameter", {"shape": shape}, node.inputs, shape, place,
+                     state=str(origin.target) if origin is not None else None)
+    if node.kind is ir.Kind.NOISE:  # its sizes after the batch
+        return Layer(node.id, "noise", {"shape": shape[1:]}, node.inputs, shape, place)
+    if _is_flatten(node, lifter, rank):  # nn.Flatten(), torch.flatten(x, 1), x.view(x.size(0), -1)
         return Layer(node.id, "flatten", {}, node.inputs, shape, place)
+    cls = _layer_class(node, lifter)
+    args = {a.keyword: a.value for a in node.args if a.keyword not in _IGNORED}
+    if cls is None:
+        counted = rank + 1 if rank is not None and node.op == "unsqueeze" else rank  # unsqueeze(-1) adds an axis
+        settings = {k: _axis(v, counted) if k in _AXES else v for k, v in args.items()}
+        return Layer(node.id, node.op or node.kind.value, settings, node.inputs, shape, place)
+    instance = lifter.modules.get(node.label) if node.kind is ir.Kind.MODULE else _made(cls, args)
+    found = layer_settings(instance) if instance is not None else args
+    settings = {k: _axis(v, rank) if k in _AXES else v for k, v in found.items() if k not in _IGNORED}
     defaults = {p.name: p.default for p in constructor_parameters(cls) if p.default is not inspect.Parameter.empty}
-    return Layer(node.id, cls.__name__, settings, node.inputs, shape, place, defaults)
+    state = node.label if node.kind is ir.Kind.MODULE else None
+    return Layer(node.id, cls.__name__, settings, node.inputs, shape, place, defaults, state)
+
+
+def _is_flatten(node: ir.Node, lifter: _Lifter, rank: int | None) -> bool:
+    """Flattening all but the batch, however written."""
+    if node.op == "flatten":  # the reader allows only start_dim=1
+        return True
+    if node.kind is ir.Kind.MODULE and isinstance(lifter.modules.get(node.label), nn.Flatten):
+        flatten = lifter.modules[node.label]
+        return flatten.start_dim == 1 and rank is not None and flatten.end_dim in (-1, rank - 1)
+    if node.op == "reshape" and node.shape is not None and len(node.shape.sizes) == 2 and node.inputs:
+        source = lifter.graph.node(node.inputs[0].node).shape
+        return not node.inputs[0].pick and source is not None and source.sizes[:1] == node.shape.sizes[:1]
+    return False
+
+
+def _made(cls: type, args: dict[str, Any]) -> nn.Module | None:
+    """A stateless layer made with a function's arguments (F.max_pool2d(x, 2, 2) is
+    nn.MaxPool2d(2, 2)), or None where the class does not take them as they are."""
+    try:
+        return cls(**args)
+    except Exception:  # noqa: BLE001 - arguments the class refuses: compared as written
+        return None
 
 
 def _formula_text(node: ir.Node, graph: ir.Graph) -> str:
@@ -156,15 +182,6 @@ def _layer_class(node: ir.Node, lifter: _Lifter) -> type | None:
     if origin is not None and origin.op == "call_function" and origin.target in _STATELESS_FUNCTIONS:
         return _STATELESS_FUNCTIONS[origin.target]
     return None
-
-
-def _as_layer(cls: type, settings: dict[str, Any], where: str) -> dict[str, Any]:
-    """A stateless function's arguments as the fewest arguments of its layer class."""
-    try:
-        made = cls(**settings)
-        return {a.keyword: a.value for a in layer_args(made, where) if a.keyword not in _IGNORED}
-    except Exception:  # arguments the class does not take as they are: compared as written
-        return settings
 
 
 def _scope(origin: torch.fx.Node | None) -> str:

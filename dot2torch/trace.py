@@ -140,7 +140,7 @@ def trace(module: nn.Module, *inputs: torch.Tensor, blocks: bool = False) -> tor
     shapes = _QuietShapeProp(traced)
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints the traceback it re-raises
-            shapes.propagate(*inputs)
+            shapes.propagate(*(t.clone() if isinstance(t, torch.Tensor) else t for t in inputs))  # in place: copies
     except Exception as error:  # what the user's own module raises on the example inputs
         cause = error.__cause__ or error
         at = f" at {shapes.current.target}" if shapes.current is not None and shapes.current.op != "placeholder" else ""
@@ -254,6 +254,23 @@ def layer_args(module: nn.Module, where: str) -> tuple[ir.Arg, ...]:
     while leading < len(kept) and leading < len(required) and kept[leading].keyword == required[leading]:
         leading += 1
     return tuple(replace(a, positional=i < leading) for i, a in enumerate(kept))
+
+
+def layer_settings(module: nn.Module) -> dict[str, Any]:
+    """Every constructor argument a layer keeps, as it keeps it (MaxPool2d(2) has stride=2):
+    what verify compares, where a label may leave out what another spells out."""
+    cls = type(module)
+    found: dict[str, Any] = {}
+    for keyword in _constructor_order(cls):
+        reader = _BY_CLASS.get(cls, {}).get(keyword) or _READERS.get(keyword)
+        try:
+            value = reader(module) if reader is not None else getattr(module, keyword)
+        except (AttributeError, KeyError):
+            continue
+        if keyword in _NEVER or isinstance(value, (torch.Tensor, nn.Module)) or callable(value):
+            continue
+        found[keyword] = _simplest(value) if keyword in _SIZES and not isinstance(value, str) else value
+    return found
 
 
 def _fewest(module: nn.Module, cls: type, args: list[ir.Arg]) -> list[ir.Arg]:

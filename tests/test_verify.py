@@ -150,8 +150,8 @@ def test_a_module_that_fails_on_the_diagrams_input_shape_says_where():
             self.fc = nn.Linear(32, 10)
 
     assert _said(dot2torch.verify(SMALL, Wrong())) == [
-        "<dot>: D2T701 node 'Wrong': Wrong fails on the example inputs at fc: RuntimeError: mat1 and mat2 shapes "
-        "cannot be multiplied (1x16 and 32x10)"]
+        "Wrong: D2T701 node 'Wrong': the module cannot be compared: Wrong fails on the example inputs at fc: "
+        "RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x16 and 32x10)"]
 
 
 def test_a_difference_inside_a_block_is_reported_once_with_the_uses_that_show_it(tmp_path, monkeypatch):
@@ -303,3 +303,126 @@ def test_only_dot2torchs_own_add_noise_code_counts_as_noise():
     generated.noise = AddNoise(0.5)
     assert [d.code + " " + d.message for d in dot2torch.verify(path, generated, name="DenoiseAutoEncoder")] == [
         "D2T710 the diagram has AddNoise(std=0.5) here; the module has nothing that corresponds to it"]
+
+
+# -- found in review: each setting compared as the layer keeps it, repetitions, in-place changes --
+
+CNN = HERE / "cnn.dot"
+_CNN_NETS = importlib.util.spec_from_file_location("cnn_nets", HERE / "cnn_nets.py")
+cnn_nets = importlib.util.module_from_spec(_CNN_NETS)
+_CNN_NETS.loader.exec_module(cnn_nets)
+
+
+@pytest.mark.parametrize(("variant", "said"), [
+    ("same", None),
+    ("eps", "cnn.dot:4: D2T713 node 'bn1' (BatchNorm2D(8)): the diagram says eps=1e-05, bn1 has eps=0.001"),
+    ("notrack", "cnn.dot:4: D2T713 node 'bn1' (BatchNorm2D(8)): the diagram says track_running_stats=True, bn1 "
+                "has track_running_stats=False"),
+    # The label leaves the stride to its default, the kernel size; the module's is 1.
+    ("stride1", "cnn.dot:6: D2T713 node 'p1' (MaxPool2D [K=2, S=2]): the diagram says S=2, p1 has stride=1"),
+    ("ceil", "cnn.dot:6: D2T713 node 'p1' (MaxPool2D [K=2, S=2]): the diagram says ceil_mode=False, p1 has "
+             "ceil_mode=True"),
+    ("avg", "cnn.dot:6: D2T712 node 'p1' (MaxPool2D [K=2, S=2]): the diagram has MaxPool2d(kernel_size=2, "
+            "stride=2) here, the module's p1 is AvgPool2d(kernel_size=2, stride=2)"),
+    ("p3", "cnn.dot:6: D2T713 node 'p1' (MaxPool2D [K=2, S=2]): the diagram says K=2, P=0, p1 has kernel_size=3, "
+           "padding=1"),
+])
+def test_every_setting_is_compared_as_the_layer_keeps_it(monkeypatch, variant, said):
+    monkeypatch.chdir(HERE)
+    found = [d.format() for d in dot2torch.verify("cnn.dot", getattr(cnn_nets, variant)())]
+    assert found == ([said] if said else [])
+
+
+class _SameCnnOtherwiseWritten(nn.Module):
+    """cnn.dot written with nn.Flatten, a reshape, an output size of (1, 1) and torch.add."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.bn1 = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.p1, self.c2 = nn.MaxPool2d(kernel_size=2), nn.Conv2d(8, 8, 3, padding=1)
+        self.gap, self.flat, self.fc = nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = self.p1(torch.relu(self.bn1(self.c1(x))))
+        y = torch.add(x, F.relu(self.c2(x)))
+        return self.fc(self.flat(self.gap(y)))
+
+
+def test_one_model_written_in_other_ways_agrees():
+    assert dot2torch.verify(CNN, _SameCnnOtherwiseWritten()) == []
+    reshaped = _SameCnnOtherwiseWritten()
+    reshaped.flat = _Reshape()
+    assert dot2torch.verify(CNN, reshaped) == []
+
+
+class _Reshape(nn.Module):
+    def forward(self, x):
+        return x.reshape(-1, 8)
+
+
+REP = HERE / "rep.dot"
+_REP_NETS = importlib.util.spec_from_file_location("rep_nets", HERE / "rep_nets.py")
+rep_nets = importlib.util.module_from_spec(_REP_NETS)
+_REP_NETS.loader.exec_module(rep_nets)
+
+
+@pytest.mark.parametrize(("variant", "said"), [
+    ("same", []),
+    ("two", ["rep.dot:10: D2T710 node 'fc' (Linear [N, N]) in blocks.2: the diagram has Linear(in_features=16, "
+             "out_features=16) here; the module has nothing that corresponds to it",
+             "rep.dot:11: D2T710 node 'act' (Relu) in blocks.2: the diagram has ReLU here; the module has nothing "
+             "that corresponds to it",
+             "rep.dot:12: D2T710 node 'add' (+) in blocks.2: the diagram has + here; the module has nothing that "
+             "corresponds to it"]),
+    ("mid_gelu", ["rep.dot:11: D2T712 node 'act' (Relu) in blocks.1: the diagram has ReLU here, the module's "
+                  "blocks.1.act is GELU"]),
+    ("all_nobias", ["rep.dot:10: D2T713 node 'fc' (Linear [N, N]) in blocks.0, blocks.1, blocks.2: the diagram says "
+                    "bias=True, blocks.0.fc, blocks.1.fc and blocks.2.fc has bias=False"]),
+])
+def test_a_repetition_is_compared_copy_by_copy(monkeypatch, variant, said):
+    monkeypatch.chdir(HERE)
+    assert [d.format() for d in dot2torch.verify("rep.dot", getattr(rep_nets, variant)())] == said
+
+
+class _PreActivation(nn.Module):
+    """relu(inplace=True) turns x itself into relu(x), and x is added afterwards."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.relu, self.fc = nn.ReLU(inplace=True), nn.Linear(16, 16)
+
+    def forward(self, x):
+        return self.fc(self.relu(x)) + x
+
+
+def test_an_in_place_change_fx_cannot_see_is_caught_by_running_both(tmp_path):
+    (tmp_path / "pre.dot").write_text('digraph Pre {\n    inp [label="input [BatchSize, 16]"]\n    r [label="Relu"]\n'
+                                      '    fc [label="Linear [16, 16]"]\n    add [label="+"]\n'
+                                      '    inp -> r -> fc -> add\n    inp -> add\n}\n')
+    assert _said(dot2torch.verify(tmp_path / "pre.dot", _PreActivation())) == [
+        f"{tmp_path / 'pre.dot'}:5: D2T716 node 'add' (+): with the module's weights copied into the diagram's "
+        "layers, the outputs differ on the example inputs, though every layer and connection agrees: the module "
+        "computes something its layers do not show (it changes tensors in place: relu)"]
+    fixed = _PreActivation()
+    fixed.relu = nn.ReLU()
+    assert dot2torch.verify(tmp_path / "pre.dot", fixed) == []
+
+
+def test_inputs_given_may_change_the_batch_and_nothing_else():
+    assert dot2torch.verify(SMALL, Small(), torch.randn(8, 3, 16, 16)) == []
+    assert _said(dot2torch.verify(SMALL, Small(), torch.randn(1, 3, 32, 32))) == [
+        f"{SMALL}:3: D2T715 node 'inp' (输入 [BatchSize, W=16, H=16, C=3]): the diagram's inputs are annotated "
+        "[1, 3, 16, 16] (torch.float32), and the inputs given are [1, 3, 32, 32] (torch.float32): the batch may "
+        "differ, nothing else"]
+
+
+def test_verify_takes_a_module():
+    with pytest.raises(TypeError, match="^verify compares a diagram with a torch.nn.Module, found str$"):
+        dot2torch.verify(SMALL, "small_nets.py:Small")
+
+
+def test_an_example_input_too_big_to_make_is_a_usage_error(capsys):
+    argv = ["verify", str(SMALL), "--against", f"{HERE / 'small_nets.py'}:Small", "--input-shape", "100000,100000,10"]
+    assert main(argv) == 2
+    assert capsys.readouterr() == ("", "dot2torch verify: error: --input-shape 100000,100000,10 asks for "
+                                       "100,000,000,000 elements; an example input holds at most 100,000,000\n")
