@@ -314,6 +314,24 @@ _CNN_NETS.loader.exec_module(cnn_nets)
 
 
 @pytest.mark.parametrize(("variant", "said"), [
+    ("Seq", []),  # nn.Sequential stages, nn.ReLU(inplace=True) read by nothing else
+    ("FPool", []),  # F.max_pool2d, torch.add, F.adaptive_avg_pool2d(y, (1, 1)).view(y.size(0), -1)
+    ("NoBN", ["cnn.dot:4: D2T710 node 'bn1' (BatchNorm2D(8)): the diagram has BatchNorm2d(num_features=8) here; "
+              "the module has nothing that corresponds to it"]),
+    ("ResWrong", ["cnn.dot:9: D2T714 node 'add' (+): the diagram feeds it (p1, r2), the module feeds add (r2, c2)"]),
+    ("ResDouble", ["cnn.dot:9: D2T714 node 'add' (+): the diagram feeds it (p1, r2), the module feeds add (r2, r2)"]),
+    ("BnAfterRelu", ["cnn.dot:4: D2T714 node 'bn1' (BatchNorm2D(8)): the diagram feeds it (c1), the module feeds "
+                     "bn1 (r1)",
+                     "cnn.dot:5: D2T714 node 'r1' (Relu): the diagram feeds it (bn1), the module feeds relu (c1)",
+                     "cnn.dot:6: D2T714 node 'p1' (MaxPool2D [K=2, S=2]): the diagram feeds it (r1), the module "
+                     "feeds p1 (bn1)"]),
+])
+def test_wiring_is_compared_node_by_node(monkeypatch, variant, said):
+    monkeypatch.chdir(HERE)
+    assert [d.format() for d in dot2torch.verify("cnn.dot", getattr(cnn_nets, variant)())] == said
+
+
+@pytest.mark.parametrize(("variant", "said"), [
     ("same", None),
     ("eps", "cnn.dot:4: D2T713 node 'bn1' (BatchNorm2D(8)): the diagram says eps=1e-05, bn1 has eps=0.001"),
     ("notrack", "cnn.dot:4: D2T713 node 'bn1' (BatchNorm2D(8)): the diagram says track_running_stats=True, bn1 "
