@@ -299,12 +299,9 @@ from test_diagrams import PARAMS  # noqa: E402
 from dot2torch.library import open_source  # noqa: E402
 from good_corpus import good_diagrams  # noqa: E402
 
-# Not drawable from a module yet (issue 11 goes on): cells run over time. Each is refused at its
-# place, never drawn as something else.
-NOT_YET = {
-    "TimeRNN": "rnn1",  # a cell over time: a loop fx cannot trace
-    "NLPRNN": "rnn.0",
-}
+# Not drawable from a module yet (issue 11 goes on): none now. Each would be refused at its place,
+# never drawn as something else.
+NOT_YET: dict[str, str] = {}
 
 
 BIG = {"VGG16", "DenseNet", "AlexNet", "ResNet18", "TorchvisionResNet18"}  # seconds each: in the slow share
