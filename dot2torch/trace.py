@@ -7,7 +7,9 @@ value its shape. A torch.nn layer becomes a MODULE node whose arguments are read
 layer (the constructor arguments that differ from torch's defaults), and checked: the class
 constructed with them must have the layer's `extra_repr` and parameter shapes, else the
 module cannot be drawn faithfully and the export fails at that layer. Functions and tensor
-methods become FUNCTION nodes with the ops' torch names. What has no form in a diagram
+methods become FUNCTION nodes with the ops' torch names. A cell run over time (runtime.OverTime,
+a loop fx cannot trace) is a leaf, drawn as a SEQUENCE node calling the cell's own digraph, whose
+input and state sizes each call binds (trace_blocks.py). What has no form in a diagram
 (data-dependent control flow, an op dot2torch does not know) is an error naming the module
 path and the op (D2T701), never a different model.
 """
