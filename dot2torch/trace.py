@@ -7,7 +7,9 @@ value its shape. A torch.nn layer becomes a MODULE node whose arguments are read
 layer (the constructor arguments that differ from torch's defaults), and checked: the class
 constructed with them must have the layer's `extra_repr` and parameter shapes, else the
 module cannot be drawn faithfully and the export fails at that layer. Functions and tensor
-methods become FUNCTION nodes with the ops' torch names. What has no form in a diagram
+methods become FUNCTION nodes with the ops' torch names. A cell run over time (runtime.OverTime,
+a loop fx cannot trace) is a leaf, drawn as a SEQUENCE node calling the cell's own digraph, whose
+input and state sizes each call binds (trace_blocks.py). What has no form in a diagram
 (data-dependent control flow, an op dot2torch does not know) is an error naming the module
 path and the op (D2T701), never a different model.
 """
@@ -33,10 +35,10 @@ from .functional import STATELESS, constructor_parameters, positional_first
 from .naming import identifier
 from .ops import registered
 from .ops.sequence import signature
-from .runtime import AddNoise, RecurrentCell, batch_randn
+from .runtime import AddNoise, OverTime, RecurrentCell, batch_randn
 from .targets import qualified
 from .trace_blocks import BlockCalls, BlockUse
-from .trace_formulas import FormulaLifting, find_trees, known
+from .trace_formulas import FormulaLifting, find_trees, is_layer_parameter, known
 
 CANNOT_DRAW = "D2T701"
 
@@ -60,7 +62,7 @@ class _Tracer(torch.fx.Tracer):
         self.blocks = blocks
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if isinstance(m, RecurrentCell) or is_add_noise(m) or (self.blocks and is_block(m)):
+        if isinstance(m, RecurrentCell) or is_over_time(m) or is_add_noise(m) or (self.blocks and is_block(m)):
             return True
         return super().is_leaf_module(m, qualname)
 
@@ -83,7 +85,14 @@ def is_add_noise(m: nn.Module) -> bool:
 def is_block(m: nn.Module) -> bool:
     """A module drawn as a block: the user's own (or a block of a loaded diagram), not a torch.nn
     layer or container."""
-    return not type(m).__module__.startswith("torch.nn") and not isinstance(m, RecurrentCell) and not is_add_noise(m)
+    return (not type(m).__module__.startswith("torch.nn") and not isinstance(m, RecurrentCell)
+            and not is_over_time(m) and not is_add_noise(m))
+
+
+def is_over_time(m: nn.Module) -> bool:
+    """dot2torch's time loop (runtime.OverTime and its typed kinds) around a recurrent cell: a loop
+    fx cannot trace, drawn as a call of the cell's digraph."""
+    return isinstance(m, OverTime) and isinstance(getattr(m, "cell", None), RecurrentCell)
 
 
 @contextlib.contextmanager
@@ -437,7 +446,7 @@ class _Lifter(FormulaLifting):
 
     def is_source(self, n: torch.fx.Node) -> bool:
         """A parameter or noise: what makes an operation on it a formula."""
-        return n.op == "get_attr" or (n.op == "call_function" and n.target in _NOISE)
+        return n.op == "get_attr" or (n.op == "call_function" and n.target in _NOISE) or is_layer_parameter(n)
 
     def lift(self) -> ir.Graph:
         inputs, order = [], []
@@ -497,6 +506,8 @@ class _Lifter(FormulaLifting):
                 return self.call_module(n)
             case "get_attr":
                 return self.parameter(n)
+        if n in self.layer_uses:  # `self.emb.weight.t()`: written in the formulas that read it
+            return None
         if n in self.trees.root_of:  # an operation of a formula: the formula, at its last one
             return self.formula(n) if self.trees.is_root(n) else None
         match n.op:
@@ -539,6 +550,8 @@ class _Lifter(FormulaLifting):
                               "diagram cannot pass", type(module).__name__)
         inputs = tuple(self.ref_of(a, n) for a in n.args)
         cls = type(module)
+        if is_over_time(module):
+            return self.over_time(n, module, where, inputs)
         if self.blocks is not None and is_block(module):
             return self.block_call(n, module, where, inputs)
         if isinstance(module, nn.Sequential):
@@ -573,11 +586,16 @@ class _Lifter(FormulaLifting):
             finally:
                 child.train(was_training)
             sizes = tuple(out.shape)
-            if is_block(child):
-                node = self.block_node(child, path, refs, [example], sizes)
+            alone = where if len(module) == 1 else None  # one copy: a repetition of one, `Cell x 1`
+            if is_over_time(child):
+                node = self.sequence_node(child, path, refs, example, sizes, node_id=alone)
+            elif is_block(child):
+                node = self.block_node(child, path, refs, [example], sizes, node_id=alone)
             else:
                 node = self.add_node(path, path, ir.Kind.MODULE, refs, sizes, op=_op_name(type(child)),
                                      target=qualified(type(child)), args=layer_args(child, path))
+            if node.call is not None and alone is not None:
+                node = replace(node, kind=ir.Kind.REPETITION, count=ir.Arg("count", 1))
             self.graph.nodes.append(node)
             self.extra_order.append(node.id)
             refs, example = (ir.Ref(node.id),), out
@@ -598,8 +616,42 @@ class _Lifter(FormulaLifting):
         self.refs[n] = ir.Ref(node.id)
         return node
 
+    def over_time(self, n: torch.fx.Node, module: nn.Module, where: str, inputs: tuple[ir.Ref, ...]) -> ir.Node:
+        """A cell run over time, called on one [batch, time, features] tensor: a SEQUENCE node."""
+        example = _example(n.args[0].meta.get("tensor_meta")) if len(n.args) == 1 else None
+        meta = n.meta.get("tensor_meta")
+        if example is None or example.dim() != 3 or not isinstance(meta, TensorMetadata):
+            raise fail(where, f"{type(module).__name__} is called with other than one [batch, time, features] tensor")
+        node = self.sequence_node(module, where, inputs, example, tuple(meta.shape))
+        self.refs[n] = ir.Ref(node.id)
+        self.origins[node.id] = n
+        return node
+
+    def sequence_node(self, module: nn.Module, where: str, inputs: tuple[ir.Ref, ...], example: torch.Tensor,
+                      sizes: tuple[int, ...], node_id: str | None = None) -> ir.Node:
+        """The cell of a time loop lifted on one time step of `example`, as a block graph
+        (trace_blocks.py) the SEQUENCE node (`node_id`, else named after `where`) calls."""
+        if self.blocks is None:
+            raise fail(where, f"{where} runs a cell over time, drawn as a call of the cell's own digraph: "
+                              "a flat drawing has none (export without --flat)", type(module).__name__)
+        if where in self.called:
+            raise fail(where, f"{where} is called twice, its weights shared: a diagram draws each layer with "
+                              "weights once", type(module).__name__)
+        self.called.add(where)
+        cell = module.cell
+        name = identifier(type(cell.core).__name__, set())
+        try:
+            graph = _cell_lifter(cell, (example[:, 0],), name, self.blocks).graph
+        except ExportError as error:  # said at the module path from the model down
+            inner = error.diagnostic
+            whole = inner.node in (None, name, type(cell).__name__)
+            raise ExportError(replace(inner, node=where if whole else f"{where}.cell.core.{inner.node}")) from None
+        node = self.add_node(node_id or where, where, ir.Kind.SEQUENCE, inputs, sizes, call=ir.Call(name, ()))
+        self.blocks.add(BlockUse(self.graph, node.id, name, graph))
+        return node
+
     def block_node(self, module: nn.Module, where: str, inputs: tuple[ir.Ref, ...], examples: list[torch.Tensor],
-                   sizes: tuple[int, ...]) -> ir.Node:
+                   sizes: tuple[int, ...], node_id: str | None = None) -> ir.Node:
         try:
             traced = trace(module, *examples, blocks=True)  # type: ignore[arg-type]
             graph = _Lifter(traced, type(module).__name__, self.blocks).lift()
@@ -607,7 +659,7 @@ class _Lifter(FormulaLifting):
             inner = error.diagnostic
             whole = inner.node in (None, type(module).__name__)  # the block itself could not be traced
             raise ExportError(replace(inner, node=where if whole else f"{where}.{inner.node}")) from None
-        node = self.add_node(where, where, ir.Kind.BLOCK_CALL, inputs, sizes, call=ir.Call(type(module).__name__, ()))
+        node = self.add_node(node_id or where, where, ir.Kind.BLOCK_CALL, inputs, sizes, call=ir.Call(type(module).__name__, ()))
         self.blocks.add(BlockUse(self.graph, node.id, identifier(type(module).__name__, set()), graph))  # type: ignore[union-attr]
         return node
 

@@ -65,13 +65,15 @@ class BlockCalls:
 
 def structure(graph: ir.Graph) -> tuple:
     """What a graph computes, values left out: two calls of one block have the same. A formula
-    is its equation, and a parameter its shape (a parameter's sizes are numbers in a drawing:
-    calls whose parameters differ are two blocks)."""
+    is its equation, and a parameter its shape (a parameter's sizes are numbers in a block's
+    drawing: calls whose parameters differ are two blocks). A cell's parameter sizes are left
+    out: they follow its input and state sizes, symbols of the cell (`generalise`)."""
+    cell = graph.cell is not None
     return tuple((n.kind, n.op, n.target, tuple((r.node, r.pick) for r in n.inputs),
                   tuple(a.keyword for a in n.args), n.call.graph if n.call else None, len(n.shape.sizes) if n.shape else 0,
                   E.render(n.formula) if n.formula is not None else None, n.label if n.kind is ir.Kind.ANNOTATION else None,
-                  n.shape.sizes if n.kind is ir.Kind.PARAMETER and n.shape else None)
-                 for n in graph.nodes) + (graph.inputs, graph.outputs)
+                  n.shape.sizes if n.kind is ir.Kind.PARAMETER and n.shape and not cell else None)
+                 for n in graph.nodes) + (graph.inputs, graph.outputs, len(graph.cell.state_sizes) if cell else None)
 
 
 def generalise(name: str, uses: list[BlockUse]) -> tuple[ir.Graph, list[tuple[ir.Binding, ...]]]:
@@ -96,6 +98,7 @@ def generalise(name: str, uses: list[BlockUse]) -> tuple[ir.Graph, list[tuple[ir
         symbols[values] = chosen
         return chosen
 
+    cell = _cell_symbols(first, uses, symbol_for)
     nodes = []
     for i, node in enumerate(first.nodes):
         versions = [u.graph.nodes[i] for u in uses]
@@ -115,18 +118,55 @@ def generalise(name: str, uses: list[BlockUse]) -> tuple[ir.Graph, list[tuple[ir
                 if len({repr(v.call.bindings[k].value) for v in versions}) > 1 else b
                 for k, b in enumerate(call.bindings)))
         sizes = node.shape.sizes if node.shape else ()
-        nodes.append(replace(node, args=tuple(args), call=call,
-                             shape=ir.Shape(sizes, (None,) * len(sizes)) if node.shape else None))
-    graph = ir.Graph(name, None, nodes, first.inputs, first.outputs, first.parameters,
-                     {s: None for s in symbols.values()}, None, [], {}, first.order)
+        exprs: tuple[E.Expr | None, ...] = (None,) * len(sizes)
+        if cell is not None and node.shape is not None:
+            exprs = _cell_exprs(node, [v.shape for v in versions], symbols, symbol_for)  # type: ignore[misc]
+        nodes.append(replace(node, args=tuple(args), call=call, shape=ir.Shape(sizes, exprs) if node.shape else None))
+    shapes = {n.name: n.shape for n in nodes if n.kind is ir.Kind.PARAMETER and n.shape is not None}
+    parameters = tuple(ir.Parameter(p.name, shapes.get(p.name, p.shape)) for p in first.parameters)
+    graph = ir.Graph(name, None, nodes, first.inputs, first.outputs, parameters,
+                     {s: None for s in symbols.values()}, cell, [], {}, first.order)
     bindings = [tuple(ir.Binding(symbol, None, values[k]) for values, symbol in symbols.items())
                 for k in range(len(uses))]
     return graph, bindings
 
 
+def _cell_symbols(first: ir.Graph, uses: list[BlockUse], symbol_for: Any) -> ir.Cell | None:
+    """A cell's input size and state sizes are symbols of the cell, whether or not its calls
+    differ in them (`RNNCell [In=8, Out=16]`, as a diagram binds `NIn` and `NOut`): the loader
+    reads a cell's states from their shapes, which a block's drawing writes only as symbols.
+    None for a graph that is no cell."""
+    if first.cell is None or not first.inputs:
+        return None
+    symbol_for(tuple(_channels(u.graph, u.graph.inputs[0]) for u in uses), first.inputs[0], "size")
+    states = []
+    for k, state in enumerate(first.cell.state_sizes):
+        values = tuple(u.graph.cell.state_sizes[k].value for u in uses)  # type: ignore[union-attr]
+        where = first.inputs[k + 1] if k + 1 < len(first.inputs) else f"state{k}"
+        states.append(replace(state, expr=E.Name(symbol_for(values, where, "size"))))
+    return ir.Cell(tuple(states))
+
+
+def _cell_exprs(node: ir.Node, shapes: list[ir.Shape], symbols: dict[tuple, str], symbol_for: Any) -> tuple[E.Expr | None, ...]:
+    """A cell's shape with each size the cell's symbols give in every call written as that
+    symbol (`W [In, Out]`); a parameter size that differs between calls otherwise gets one of its own."""
+    exprs: list[E.Expr | None] = []
+    for axis in range(len(node.shape.sizes)):  # type: ignore[union-attr]
+        values = tuple(s.sizes[axis] for s in shapes)
+        if axis == 0 and node.kind is not ir.Kind.PARAMETER:
+            exprs.append(None)  # the batch
+        elif values in symbols:
+            exprs.append(E.Name(symbols[values]))
+        elif len(set(values)) > 1 and node.kind is ir.Kind.PARAMETER:
+            exprs.append(E.Name(symbol_for(values, node.id, f"axis{axis}")))
+        else:
+            exprs.append(None)
+    return tuple(exprs)
+
+
 def collapse_runs(graph: ir.Graph) -> None:
-    """Calls of one block in a chain, each fed by the one before and feeding only the next,
-    whose bindings stay the same or grow by the same step, become one repetition
+    """Calls of one block (or cell run over time) in a chain, each fed by the one before and
+    feeding only the next, whose bindings stay the same or grow by the same step, become one repetition
     `Block x N [In=64 + 32 * #Layer]`, named by what the calls' ids share (`layer1_0`,
     `layer1_1` → `layer1`)."""
     users: dict[str, int] = {}
@@ -135,15 +175,16 @@ def collapse_runs(graph: ir.Graph) -> None:
             users[r.node] = users.get(r.node, 0) + 1
     outputs = {r.node for r in graph.outputs}
     runs, run = [], []
+    calls = (ir.Kind.BLOCK_CALL, ir.Kind.SEQUENCE)  # a block, or a cell run over time
     for n in graph.in_order():
-        chained = (run and n.kind is ir.Kind.BLOCK_CALL and n.call is not None and n.call.graph == run[-1].call.graph
+        chained = (run and n.kind is run[-1].kind and n.call is not None and n.call.graph == run[-1].call.graph
                    and n.inputs == (ir.Ref(run[-1].id),) and users.get(run[-1].id) == 1 and run[-1].id not in outputs)
         if chained:
             run.append(n)
             continue
         if len(run) > 1:
             runs.append(run)
-        run = [n] if n.kind is ir.Kind.BLOCK_CALL and n.call is not None else []
+        run = [n] if n.kind in calls and n.call is not None else []
     if len(run) > 1:
         runs.append(run)
     for run in runs:

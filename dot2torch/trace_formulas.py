@@ -29,7 +29,8 @@ from torch.fx.passes.shape_prop import TensorMetadata
 from . import expr as E
 from . import ir
 from .errors import PlanError
-from .formula import FUNCTIONS, KEYWORDS, OPERATORS
+from .formula import ATTRIBUTE_ALIASES, FUNCTIONS, KEYWORDS, OPERATORS
+from .reading import OPERAND
 from .runtime import batch_randn
 from .targets import qualified
 
@@ -108,6 +109,29 @@ def known(fn: Any) -> bool:
 def _number(value: Any) -> bool:
     """A number a formula can write exactly (repr reads back as the same float)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_SHORT = {attribute: short for short, attribute in ATTRIBUTE_ALIASES.items()}  # weight → w
+
+
+def transposed_of(n: torch.fx.Node) -> torch.fx.Node | None:
+    """What `n` transposes, where it is `w.T`, `w.t()` or `torch.t(w)` (else None)."""
+    if n.kwargs:
+        return None
+    if n.op == "call_function" and n.target is torch.t and len(n.args) == 1:
+        return n.args[0] if isinstance(n.args[0], torch.fx.Node) else None
+    if n.op == "call_method" and n.target == "t" and len(n.args) == 1:
+        return n.args[0] if isinstance(n.args[0], torch.fx.Node) else None
+    if n.op == "call_function" and n.target is getattr and len(n.args) == 2 and n.args[1] == "T":
+        return n.args[0] if isinstance(n.args[0], torch.fx.Node) else None
+    return None
+
+
+def is_layer_parameter(n: torch.fx.Node) -> bool:
+    """`self.emb.weight` (a parameter of a submodule, by its path), or its transpose: what a
+    formula writes `Embedding.w` (`Embedding.w.T`)."""
+    base = transposed_of(n) or n
+    return base.op == "get_attr" and "." in str(base.target)
 
 
 def find_trees(graph: torch.fx.Graph, resolve: Resolve, has_layer_form: Callable[[torch.fx.Node], bool],
@@ -212,6 +236,7 @@ class FormulaLifting:
     trees: Trees
     refs: dict[torch.fx.Node, ir.Ref]
     extra_order: list[str]
+    is_source: Callable[[torch.fx.Node], bool]
     add: Callable[..., ir.Node]
     add_node: Callable[..., ir.Node]
     ref_of: Callable[[Any, torch.fx.Node], ir.Ref]
@@ -222,6 +247,8 @@ class FormulaLifting:
         self.named: dict[ir.Ref, ir.Node] = {}  # a value → the annotation that names it
         self.noisy: list[tuple[ir.Node, list[ir.Ref]]] = []  # a formula using noise, and the values it reads
         self.preset: dict[torch.fx.Node, str] = {}  # values named in advance: a cell's new states
+        self.layer_uses: dict[torch.fx.Node, ir.AttributeUse] = {}  # `self.emb.weight` (.T) → what it means
+        self.layer_names: dict[torch.fx.Node, E.Expr] = {}  # ... and how a formula writes it: Embedding.w.T
 
     # -- a recurrent cell: X[t] and the states H[t-1] (C[t-1]) in, H[t] (C[t]) out ------------------
     def cell_input_name(self) -> str | None:
@@ -250,10 +277,13 @@ class FormulaLifting:
         """A name no formula, op or other value has (`free_name`)."""
         return free_name(name, self.value_names, lambda s: not reads_as_name(s))
 
-    def parameter(self, n: torch.fx.Node) -> ir.Node:
+    def parameter(self, n: torch.fx.Node) -> ir.Node | None:
         """`self.gamma` in forward: a PARAMETER node, drawn `gamma（参数） [96]` feeding the
         formulas that use it (a diagram draws a parameter only in a formula)."""
         target = str(n.target)
+        if "." in target and target in dict(self.traced.named_parameters()):
+            self.layer_parameter(n)
+            return None
         if target not in dict(self.traced.named_parameters(recurse=False)):
             what = "a parameter of a submodule" if "." in target else "a buffer or a plain tensor"
             raise self.fail(target, f"{target} is {what}, used directly: a diagram draws a module's own "
@@ -264,6 +294,29 @@ class FormulaLifting:
                                     "parameter only in a formula (+ - * / @ ** and the formula functions)")
         node = replace(self.add(n, target, ir.Kind.PARAMETER, ()), label=self.free(target))
         return node
+
+    def layer_parameter(self, n: torch.fx.Node) -> None:
+        """`self.emb.weight`, used in formulas as is or transposed: `Embedding.w.T`, the weight of
+        the layer drawn `Embedding` (the first so labelled), which must be drawn before it."""
+        owner, _, attribute = str(n.target).rpartition(".")
+        layer = next((m for m in self.graph.nodes if m.kind is ir.Kind.MODULE and m.label == owner), None)
+        if layer is None or "." in attribute:
+            raise self.fail(str(n.target), f"{n.target} is a parameter of {owner}, which is no layer drawn before "
+                                           "its use: a formula names a layer's parameter as Layer.weight")
+        first = next(m for m in self.graph.nodes if m.kind is ir.Kind.MODULE and m.op == layer.op)
+        if first is not layer:
+            raise self.fail(str(n.target), f"{n.target}: a formula names a layer's parameter by the layer's label "
+                                           f"({layer.op}), which names the first {layer.op} ({first.label})")
+        transposes = [u for u in n.users if transposed_of(u) is n]
+        readers = [u for u in n.users if u not in transposes] + [u for t in transposes for u in t.users]
+        outside = [u.name for u in readers if u not in self.trees.root_of]
+        if outside:
+            raise self.fail(str(n.target), f"{n.target} is used by {outside[0]}, which is no formula: a diagram draws "
+                                           "a layer's parameter only in a formula (`@ Embedding.w.T`)")
+        written = E.Attribute(E.Name(layer.op or owner), _SHORT.get(attribute, attribute))
+        for use, transposed in [(n, False), *((t, True) for t in transposes)]:
+            self.layer_uses[use] = ir.AttributeUse(layer.id, attribute, transposed)
+            self.layer_names[use] = E.Attribute(written, "T") if transposed else written
 
     def noise(self, n: torch.fx.Node, fn: Any) -> ir.Node:
         """`batch_randn(inp, [128])` (a loaded diagram's noise) or `torch.randn_like(mu)`: fresh
@@ -301,9 +354,19 @@ class FormulaLifting:
         read: list[ir.Ref] = []  # values (not parameters, not noise) it reads
         noisy = False
 
+        operand = self.operand_of(n)
+
         def leaf(value: torch.fx.Node) -> E.Expr:
             nonlocal noisy
+            if value in self.layer_uses:  # `Embedding.w.T`: no value flows in
+                uses.setdefault(E.render(self.layer_names[value]), self.layer_uses[value])
+                return self.layer_names[value]
             ref = self.ref_of(value, n)
+            if value is operand:  # `@ Embedding.w.T`: the incoming value, unnamed
+                uses.setdefault(OPERAND, ir.ValueUse(ref.node, ref.pick))
+                inputs.append(ref)
+                read.append(ref)
+                return E.Name(OPERAND)
             source = self.graph.node(ref.node)
             named_itself = (ir.Kind.PARAMETER, ir.Kind.NOISE, ir.Kind.INPUT) if self.cell else (ir.Kind.PARAMETER, ir.Kind.NOISE)
             if source.kind in named_itself and not ref.pick:
@@ -324,6 +387,25 @@ class FormulaLifting:
         if noisy:
             self.noisy.append((node, read))
         return node
+
+    def operand_of(self, n: torch.fx.Node) -> torch.fx.Node | None:
+        """The value `x` of a formula `x @ Embedding.w.T` (`*`, `+` alike) whose right side reads
+        only layers' parameters: drawn `@ Embedding.w.T`, applied to the value it receives."""
+        op = self.trees.operations[n]
+        if op.symbol not in ("@", "*", "+") or not isinstance(op.operands[0], torch.fx.Node):
+            return None
+        left, right = op.operands
+
+        def reads(value: Any) -> list[Any]:
+            if not isinstance(value, torch.fx.Node) or self.trees.root_of.get(value) is not n:
+                return [value]
+            return [r for operand in self.trees.operations[value].operands for r in reads(operand)]
+
+        inside = self.trees.root_of.get(left) is n or left in self.layer_uses or self.is_source(left)
+        right_reads = reads(right)
+        if inside or not right_reads or any(r not in self.layer_uses for r in right_reads):
+            return None
+        return left
 
     def name_value(self, ref: ir.Ref, value: torch.fx.Node) -> ir.Node:
         """The annotation that names a value for the formulas reading it (`ll3_mean [BatchSize, 128]`)."""

@@ -299,12 +299,9 @@ from test_diagrams import PARAMS  # noqa: E402
 from dot2torch.library import open_source  # noqa: E402
 from good_corpus import good_diagrams  # noqa: E402
 
-# Not drawable from a module yet (issue 11 goes on): cells run over time. Each is refused at its
-# place, never drawn as something else.
-NOT_YET = {
-    "TimeRNN": "rnn1",  # a cell over time: a loop fx cannot trace
-    "NLPRNN": "rnn.0",
-}
+# Not drawable from a module yet (issue 11 goes on): none now. Each would be refused at its place,
+# never drawn as something else.
+NOT_YET: dict[str, str] = {}
 
 
 BIG = {"VGG16", "DenseNet", "AlexNet", "ResNet18", "TorchvisionResNet18"}  # seconds each: in the slow share
@@ -791,3 +788,162 @@ def test_outputs_other_than_the_sinks_in_order_are_drawn_as_output_nodes():
 """
     back = dot2torch.load(text)
     assert [tuple(o.shape) for o in back(torch.randn(2, 4))] == [(2, 3), (2, 2)]
+
+
+# -- cells run over time, a layer's parameter in a formula ----------------------------------------
+
+def test_a_cell_over_time_is_a_call_of_one_cell_digraph_whose_sizes_the_calls_bind():
+    model = dot2torch.load(DIAGRAMS / "recurrent.dot", "TimeRNN", params=PARAMS["TimeRNN"]).eval()
+    text = to_dot(model, torch.randn(2, 5, 8))
+    assert text == textwrap.dedent("""\
+        digraph TimeRNN {
+            node [shape=box]
+            inp [label="input [BatchSize, 5, 8]"]
+            rnn1 [label="RNNCell [In=8, Out=16]", block="RNNCell"]
+            rnn1_shape [label="[BatchSize, 5, 16]"]
+            rnn_rest [label="RNNCell x 1 [In=16, Out=16]", block="RNNCell"]
+            ll [label="Linear [16, 4]"]
+            inp -> rnn1
+            rnn1 -> rnn1_shape
+            rnn1_shape -> rnn_rest
+            rnn_rest -> ll
+        }
+
+        digraph RNNCell {
+            node [shape=box]
+            X_t [label="X[t] [BatchSize, In]"]
+            H_t_1 [label="H[t-1] [BatchSize, Out]"]
+            W [label="W（参数） [In, Out]"]
+            U [label="U（参数） [Out, Out]"]
+            b [label="b（参数） [1, Out]"]
+            sigma [label="σ(b + X[t] @ W + H[t-1] @ U)"]
+            sigma_named [label="H[t] [BatchSize, Out]"]
+            b -> sigma
+            X_t -> sigma
+            W -> sigma
+            H_t_1 -> sigma
+            U -> sigma
+            sigma -> sigma_named
+        }
+        """)
+
+
+def test_tied_output_weights_are_drawn_as_the_embeddings_transposed_weight():
+    model = dot2torch.load(DIAGRAMS / "recurrent.dot", "NLPRNN", params=PARAMS["NLPRNN"]).eval()
+    lines = to_dot(model, torch.zeros(2, 5, dtype=torch.long)).splitlines()
+    assert lines[:12] == [
+        "digraph NLPRNN {",
+        "    node [shape=box]",
+        '    inp [label="input [BatchSize, 5]"]',
+        '    emb [label="Embedding [50, 16]"]',
+        '    emb_shape [label="[BatchSize, 5, 16]"]',
+        '    rnn [label="RNNCell x 2 [In=16]", block="RNNCell"]',  # In and Out: one symbol, equal in every call
+        '    emb_w_t [label="@ Embedding.w.T"]',
+        "    inp -> emb",
+        "    emb -> emb_shape",
+        "    emb_shape -> rnn",
+        "    rnn -> emb_w_t",
+        "}",
+    ]
+    assert '    W [label="W（参数） [In, In]"]' in lines
+
+
+class TiedLM(nn.Module):
+    """A hand-written language model whose output layer is the embedding's weight, transposed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(30, 8)
+        self.mix = nn.Linear(8, 8)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.mix(self.emb(ids))) @ self.emb.weight.T
+
+
+def test_a_hand_written_tied_output_layer_round_trips():
+    module, ids = TiedLM().eval(), torch.randint(0, 30, (2, 6))
+    text = to_dot(module, ids)
+    assert text.splitlines()[5:8] == [  # tanh joins the formula: it alone uses its result
+        '    mix [label="Linear [8, 8]"]',
+        '    mix_named [label="mix [BatchSize, 6, 8]"]',
+        '    matmul [label="tanh(mix) @ Embedding.w.T"]',
+    ]
+    back = dot2torch.load(text).eval()
+    assert [tuple(t.shape) for t in back.state_dict().values()] == [(30, 8), (8, 8), (8,)]
+    back.load_state_dict(dict(zip(back.state_dict(), module.state_dict().values())))
+    with torch.no_grad():
+        assert torch.equal(back(ids), torch.tanh(module.mix(module.emb(ids))) @ module.emb.weight.T)
+    assert to_dot(back, ids) == text
+
+
+class SecondLinearTied(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(4, 4)
+        self.fc2 = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.fc1(x)) @ self.fc2.weight.T
+
+
+class WeightOutsideFormula(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.fc(x), self.fc.weight], dim=0)
+
+
+@pytest.mark.parametrize(("module", "where", "message"), [
+    (SecondLinearTied(), "fc2.weight", "fc2.weight: a formula names a layer's parameter by the layer's label (Linear), "
+                                       "which names the first Linear (fc1)"),
+    (WeightOutsideFormula(), "fc.weight", "fc.weight is used by cat, which is no formula: a diagram draws a layer's "
+                                          "parameter only in a formula (`@ Embedding.w.T`)"),
+])
+def test_a_layers_parameter_a_formula_cannot_name_is_refused_at_it(module, where, message):
+    with pytest.raises(ExportError) as error:
+        to_dot(module, torch.randn(4, 4))
+    assert (error.value.code, error.value.node, error.value.diagnostic.message) == ("D2T701", where, message)
+
+
+def test_a_flat_export_of_a_cell_over_time_is_refused_at_it():
+    model = dot2torch.load(DIAGRAMS / "recurrent.dot", "TimeRNN", params=PARAMS["TimeRNN"]).eval()
+    with pytest.raises(ExportError) as error:
+        to_dot(model, torch.randn(2, 5, 8), flat=True)
+    assert (error.value.code, error.value.node) == ("D2T701", "rnn1")
+    assert "a flat drawing has none (export without --flat)" in error.value.diagnostic.message
+
+
+class ElmanCore(nn.Module):
+    """A hand-written cell's equations: h' = tanh(x @ W + h @ U)."""
+
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.W = nn.Parameter(torch.randn(n_in, n_out))
+        self.U = nn.Parameter(torch.randn(n_out, n_out))
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x @ self.W + h @ self.U)
+
+
+class Elman(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        from dot2torch.runtime import over_time, recurrent_cell
+
+        self.first = over_time(recurrent_cell(ElmanCore(3, 6), (6,)))
+        self.second = over_time(recurrent_cell(ElmanCore(6, 6), (6,)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(self.first(x))
+
+
+def test_a_hand_written_cell_over_time_round_trips():
+    module, x = Elman().eval(), torch.randn(2, 4, 3)
+    text = to_dot(module, x)
+    lines = text.splitlines()
+    # two calls in a chain whose sizes step collapse into a repetition, as blocks' calls do
+    assert lines[3] == '    first [label="ElmanCore x 2 [In=3 + 3*#Layer, Out=6]", block="ElmanCore"]'
+    assert '    tanh [label="tanh(X[t] @ W + H[t-1] @ U)"]' in lines
+    _assert_round_trip(module, [x])
