@@ -369,15 +369,16 @@ def diff(a: str | Path, b: str | Path, name: str | None = None, name_b: str | No
 
 def _compared(source: str | Path, name: str | None, params: Mapping[str, E.Value] | None) -> "against.Diagram":
     """A diagram as verify and diff read it (against.Diagram): built by its layers alone, so
-    that wrong annotations do not stop the comparison, with the errors `check` finds in it."""
+    that wrong annotations do not stop the comparison, free symbols at the stand-in sizes
+    `check` gives them, with the errors `check` finds in it."""
     from .against import Diagram
 
     try:
-        with annotations_unchecked():
-            built = load(source, name, params=params)
-            model = model_ir(source, name, params=params)
-            planned = plan(source, name, params=params)
-    except Dot2TorchError as error:  # check finds every error, where loading stops at the first
+        with _api_call(None), annotations_unchecked():
+            library, diagram, bound = _model(source, name, params)
+            planned = plan_diagram(library, diagram, bound, stand_in_free_symbols=True)
+            built, model = build_model(planned), lower.model_ir(planned)
+    except Dot2TorchError as error:  # check finds every error, where planning stops at the first
         found = [d for d in check(source, name, params=params) if d.severity is Severity.ERROR]
         return Diagram(found or [d for d in error.diagnostics if d.severity is not Severity.INFO])
     errors = [d for d in check(source, model.root, params=params) if d.severity is Severity.ERROR]

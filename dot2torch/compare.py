@@ -71,6 +71,10 @@ class Layer:
 
     def described(self) -> str:
         """`Conv2d(kernel_size=3, ...)`: what a message says the layer is."""
+        if self.what == "formula":
+            return f"the formula {self.settings['formula']}"
+        if self.what == "sequence":
+            return "a cell run over time"
         settings = ", ".join(f"{k}={v!r}" for k, v in self.settings.items()
                              if k not in self.defaults or not same_value(v, self.defaults[k]))
         return f"{self.what}({settings})" if settings else self.what
@@ -265,7 +269,11 @@ class _Report:
                                    f"{y.described()}", other)
             return
         said = self.settings(x, y)
-        if said and x.what == "formula":
+        if said and x.what == "sequence":
+            self.say(OTHER_SETTINGS, at, f"the cell {self.a.name} runs over time is {x.settings['cell']}; {OTHER}'s "
+                                         f"is {y.settings['cell']} (steps in order: in an input, p a parameter, "
+                                         "#k a step's k-th input)", other)
+        elif said and x.what == "formula":
             self.say(OTHER_SETTINGS, at, f"{self.a.name} computes {x.settings['formula']}, {OTHER} computes "
                                          f"{y.settings['formula']} (#k: the formula's k-th input)", other)
         elif said:

@@ -569,11 +569,6 @@ class _Writer:
         g = c.graph
         core, _ = self.cell_classes[g.name]
         states = len(g.cell.state_sizes)
-        if states == 1:
-            state_type, zeros = "torch.Tensor", ["x.new_zeros(x.shape[0], self.state_size0)"]
-        else:
-            state_type = f"tuple[{', '.join(['torch.Tensor'] * states)}]"
-            zeros = [f"x.new_zeros(x.shape[0], self.state_size{i})" for i in range(states)]
         signature = self._signature(c, g.name == self.root)
         sizes = [self._arg_text(a, c) for a in g.cell.state_sizes]
         call_args = ", ".join(self.sym(s) for s in c.symbols)
@@ -591,24 +586,16 @@ class _Writer:
             *_assign("self.core", core, [*(f"{s}" for s in ([call_args] if call_args else [])), "device=device", "dtype=dtype"]),
             *(f"        self.state_size{i} = {size}" for i, size in enumerate(sizes)),
             "",
-            *_def_line("forward", ["self", "x: torch.Tensor", f"state: {state_type} | None = None"], state_type),
-            "        if state is None:",
+            *cell_forward(states),
         ]
-        if states == 1:
-            lines += [f"            state = {zeros[0]}", "        return self.core(x, state)"]
-        else:
-            lines += _assign_tuple("            state = ", zeros)
-            lines += [f"        return self.core(x, {', '.join(f'state[{i}]' for i in range(states))})"]
         return lines
 
     def _over_time_class(self, c: _Class) -> list[str]:
         g = c.graph
         _, loop_class = self.cell_classes[g.name]
         states = len(g.cell.state_sizes)
-        state_type = "torch.Tensor" if states == 1 else f"tuple[{', '.join(['torch.Tensor'] * states)}]"
         signature = self._signature(c, False)
         call_args = ", ".join(self.sym(s) for s in c.symbols)
-        hidden = "state" if states == 1 else "state[0]"
         return [
             f"class {loop_class}(nn.Module):",
             f'    """{P.doc_text(g.name)} run over the time axis of a batch-first [B, T, F] sequence;',
@@ -619,14 +606,39 @@ class _Writer:
             "        super().__init__()",
             *_assign("self.cell", c.name, [*( [call_args] if call_args else []), "device=device", "dtype=dtype"]),
             "",
-            *_def_line("forward", ["self", "x: torch.Tensor"], "torch.Tensor"),
-            f"        state: {state_type} | None = None",
-            "        outputs = []",
-            "        for t in range(x.shape[1]):",
-            "            state = self.cell(x[:, t], state)",
-            f"            outputs.append({hidden})",
-            "        return torch.stack(outputs, dim=1)",
+            *over_time_forward(states),
         ]
+
+
+def _state_type(states: int) -> str:
+    return "torch.Tensor" if states == 1 else f"tuple[{', '.join(['torch.Tensor'] * states)}]"
+
+
+def cell_forward(states: int) -> list[str]:
+    """The forward of a generated cell of this many states: states start at zeros; the core
+    computes. Export and verify know generated cells by it (trace.py)."""
+    lines = [*_def_line("forward", ["self", "x: torch.Tensor", f"state: {_state_type(states)} | None = None"],
+                        _state_type(states)),
+             "        if state is None:"]
+    if states == 1:
+        return [*lines, "            state = x.new_zeros(x.shape[0], self.state_size0)", "        return self.core(x, state)"]
+    zeros = [f"x.new_zeros(x.shape[0], self.state_size{i})" for i in range(states)]
+    return [*lines, *_assign_tuple("            state = ", zeros),
+            f"        return self.core(x, {', '.join(f'state[{i}]' for i in range(states))})"]
+
+
+def over_time_forward(states: int) -> list[str]:
+    """The forward of a generated time loop around a cell of this many states (trace.py knows
+    generated loops by it)."""
+    return [
+        *_def_line("forward", ["self", "x: torch.Tensor"], "torch.Tensor"),
+        f"        state: {_state_type(states)} | None = None",
+        "        outputs = []",
+        "        for t in range(x.shape[1]):",
+        "            state = self.cell(x[:, t], state)",
+        f"            outputs.append({'state' if states == 1 else 'state[0]'})",
+        "        return torch.stack(outputs, dim=1)",
+    ]
 
 
 def _reads(node: ir.Node, local: dict[str, str]) -> list[str]:

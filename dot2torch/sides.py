@@ -50,7 +50,7 @@ def diagram_side(built: nn.Module, inputs: tuple[torch.Tensor, ...], model: ir.M
         origin = lifter.origins.get(node.id)
         if node.kind is ir.Kind.INPUT:
             place = places.input(graph.inputs.index(node.id))
-        elif node.kind is ir.Kind.MODULE:
+        elif node.kind in (ir.Kind.MODULE, ir.Kind.SEQUENCE):
             place = places.module(node.label)
         elif node.kind in (ir.Kind.FORMULA, ir.Kind.NOISE, ir.Kind.PARAMETER):
             place = places.function(_scope(origin), node.kind.value, node.label)
@@ -61,7 +61,7 @@ def diagram_side(built: nn.Module, inputs: tuple[torch.Tensor, ...], model: ir.M
 
 
 def _lifted(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[ir.Graph, _Lifter]:
-    lifter = lifted(module, *inputs)
+    lifter = lifted(module, *inputs, sequences={})
     return lifter.graph, lifter
 
 
@@ -94,6 +94,10 @@ def _layer(node: ir.Node, lifter: _Lifter, place: Place, rank: int | None) -> La
     if node.kind is ir.Kind.PARAMETER:
         return Layer(node.id, "parameter", {"shape": shape}, node.inputs, shape, place,
                      state=str(origin.target) if origin is not None else None)
+    if node.kind is ir.Kind.SEQUENCE:  # a cell run over time: its equations
+        cell = lifter.sequences[node.id] if lifter.sequences is not None else None
+        text = _cell_text(cell) if cell is not None else node.label
+        return Layer(node.id, "sequence", {"cell": text}, node.inputs, shape, place, state=node.label)
     if node.kind is ir.Kind.NOISE:  # its sizes after the batch
         return Layer(node.id, "noise", {"shape": shape[1:]}, node.inputs, shape, place)
     if _is_flatten(node, lifter, rank):  # nn.Flatten(), torch.flatten(x, 1), x.view(x.size(0), -1)
@@ -132,6 +136,31 @@ def _made(cls: type, args: dict[str, Any]) -> nn.Module | None:
         return cls(**args)
     except Exception:  # noqa: BLE001 - arguments the class refuses: compared as written
         return None
+
+
+def _cell_text(graph: ir.Graph) -> str:
+    """A cell's graph as its steps in order, each with the steps it reads: `in[8]; in[16];
+    p[8, 16]; ...; tanh(#0 @ #1 + ...) <- (0, 2, ...)`, whatever either side names them."""
+    order = {n.id: i for i, n in enumerate(graph.in_order())}
+    steps = []
+    for n in graph.in_order():
+        sizes = list(n.shape.sizes) if n.shape is not None else []
+        if n.kind in (ir.Kind.OUTPUT, ir.Kind.ANNOTATION):  # the tensor passes through
+            steps.append("=")
+            continue
+        if n.kind is ir.Kind.INPUT:
+            steps.append(f"in{sizes[1:]}")
+            continue
+        if n.kind is ir.Kind.PARAMETER:
+            step = f"p{sizes}"
+        elif n.kind is ir.Kind.FORMULA:
+            step = _formula_text(n, graph)
+        else:
+            step = f"{n.op}({', '.join(f'{a.keyword}={a.value!r}' for a in n.args)})"
+        reads = tuple(order[r.node] for r in n.inputs if r.node in order)
+        steps.append(f"{step} <- {reads}" if reads else step)
+    outputs = tuple(order[r.node] for r in graph.outputs if r.node in order)
+    return "; ".join(steps) + f"; out {outputs}"
 
 
 def _formula_text(node: ir.Node, graph: ir.Graph) -> str:
@@ -200,7 +229,7 @@ def _target(origin: torch.fx.Node | None) -> str | None:
 
 
 def _module_place(node: ir.Node, origin: torch.fx.Node | None) -> Place:
-    if node.kind is ir.Kind.MODULE:
+    if node.kind in (ir.Kind.MODULE, ir.Kind.SEQUENCE):
         return Place(node.label)
     scope = _scope(origin)
     name = origin.name if origin is not None else node.id

@@ -35,7 +35,8 @@ from .functional import STATELESS, constructor_parameters, positional_first
 from .naming import identifier
 from .ops import registered
 from .ops.sequence import signature
-from .runtime import AddNoise, OverTime, RecurrentCell, batch_randn
+from .generate import cell_forward, over_time_forward
+from .runtime import AddNoise, OverTime, RecurrentCell, batch_randn, recurrent_cell
 from .targets import qualified
 from .trace_blocks import BlockCalls, BlockUse
 from .trace_formulas import FormulaLifting, find_trees, is_layer_parameter, known
@@ -90,9 +91,35 @@ def is_block(m: nn.Module) -> bool:
 
 
 def is_over_time(m: nn.Module) -> bool:
-    """dot2torch's time loop (runtime.OverTime and its typed kinds) around a recurrent cell: a loop
-    fx cannot trace, drawn as a call of the cell's digraph."""
-    return isinstance(m, OverTime) and isinstance(getattr(m, "cell", None), RecurrentCell)
+    """A time loop around a recurrent cell (a loop fx cannot trace, drawn as a call of the cell's
+    digraph): dot2torch's runtime.OverTime, or the loop generated code carries."""
+    return loop_cell(m) is not None
+
+
+def loop_cell(m: nn.Module) -> RecurrentCell | None:
+    """The cell a time loop runs: runtime.OverTime's; or, for a loop of generated code (known
+    by its code: its forward and its cell's are those generate.py writes), its cell's `core`
+    with the state sizes the cell keeps, seen as a RecurrentCell."""
+    cell = getattr(m, "cell", None)
+    if isinstance(m, OverTime):
+        return cell if isinstance(cell, RecurrentCell) else None
+    if not isinstance(cell, nn.Module) or not isinstance(getattr(cell, "core", None), nn.Module):
+        return None
+    sizes = []
+    while isinstance(getattr(cell, f"state_size{len(sizes)}", None), int):
+        sizes.append(getattr(cell, f"state_size{len(sizes)}"))
+    if not sizes or not _written_as(type(m), over_time_forward(len(sizes))) \
+            or not _written_as(type(cell), cell_forward(len(sizes))):
+        return None
+    return recurrent_cell(cell.core, tuple(sizes))  # type: ignore[arg-type]
+
+
+def _written_as(cls: type, lines: list[str]) -> bool:
+    """The class's forward is exactly these lines of code."""
+    try:
+        return inspect.getsource(cls.forward).rstrip("\n").split("\n") == lines  # type: ignore[attr-defined]
+    except (OSError, TypeError, AttributeError):  # no source to read: not recognised
+        return False
 
 
 @contextlib.contextmanager
@@ -426,10 +453,11 @@ class _Lifter(FormulaLifting):
     fail = staticmethod(fail)
 
     def __init__(self, traced: torch.fx.GraphModule, name: str, blocks: BlockCalls | None = None, *,
-                 cell: tuple[str, ...] = ()) -> None:
+                 cell: tuple[str, ...] = (), sequences: dict[str, ir.Graph] | None = None) -> None:
         self.traced = traced
         self.cell = cell  # a recurrent cell's input names (`X[t]`, `H[t-1]`): drawn as a cell
         self.blocks = blocks
+        self.sequences = sequences  # flat, for verify: a SEQUENCE node's id → its cell's graph
         self.graph = ir.Graph(name, None)
         self.taken: set[str] = set()
         self.refs: dict[torch.fx.Node, ir.Ref] = {}  # an fx value → the node (and element) it is
@@ -631,14 +659,15 @@ class _Lifter(FormulaLifting):
                       sizes: tuple[int, ...], node_id: str | None = None) -> ir.Node:
         """The cell of a time loop lifted on one time step of `example`, as a block graph
         (trace_blocks.py) the SEQUENCE node (`node_id`, else named after `where`) calls."""
-        if self.blocks is None:
+        if self.blocks is None and self.sequences is None:
             raise fail(where, f"{where} runs a cell over time, drawn as a call of the cell's own digraph: "
                               "a flat drawing has none (export without --flat)", type(module).__name__)
         if where in self.called:
             raise fail(where, f"{where} is called twice, its weights shared: a diagram draws each layer with "
                               "weights once", type(module).__name__)
         self.called.add(where)
-        cell = module.cell
+        cell = loop_cell(module)
+        assert cell is not None
         name = identifier(type(cell.core).__name__, set())
         try:
             graph = _cell_lifter(cell, (example[:, 0],), name, self.blocks).graph
@@ -647,7 +676,10 @@ class _Lifter(FormulaLifting):
             whole = inner.node in (None, name, type(cell).__name__)
             raise ExportError(replace(inner, node=where if whole else f"{where}.cell.core.{inner.node}")) from None
         node = self.add_node(node_id or where, where, ir.Kind.SEQUENCE, inputs, sizes, call=ir.Call(name, ()))
-        self.blocks.add(BlockUse(self.graph, node.id, name, graph))
+        if self.blocks is not None:
+            self.blocks.add(BlockUse(self.graph, node.id, name, graph))
+        elif self.sequences is not None:
+            self.sequences[node.id] = graph
         return node
 
     def block_node(self, module: nn.Module, where: str, inputs: tuple[ir.Ref, ...], examples: list[torch.Tensor],
@@ -854,9 +886,12 @@ def _cell_lifter(cell: RecurrentCell, inputs: tuple[Any, ...], name: str, blocks
     return lifter
 
 
-def lifted(module: nn.Module, *inputs: Any, name: str | None = None, blocks: BlockCalls | None = None) -> _Lifter:
+def lifted(module: nn.Module, *inputs: Any, name: str | None = None, blocks: BlockCalls | None = None,
+           sequences: dict[str, ir.Graph] | None = None) -> _Lifter:
     """The module traced and lifted into one IR graph (`.graph`), with the fx node each IR node
-    came from (`.origins`); its own submodules become block calls where `blocks` collects them."""
+    came from (`.origins`); its own submodules become block calls where `blocks` collects them.
+    Flat, a cell run over time is still a SEQUENCE node where `sequences` collects its cell's
+    graph (verify compares them)."""
     shared = _shared_parameter(module)
     if shared is not None:
         raise fail(shared, f"{shared} is shared with another layer (tied weights): a diagram draws each layer with "
@@ -864,7 +899,7 @@ def lifted(module: nn.Module, *inputs: Any, name: str | None = None, blocks: Blo
     if isinstance(module, RecurrentCell):
         return _cell_lifter(module, inputs, identifier(name or type(module.core).__name__, set()), blocks)
     traced = trace(module, *inputs, blocks=blocks is not None)
-    lifter = _Lifter(traced, identifier(name or type(module).__name__, set()), blocks)
+    lifter = _Lifter(traced, identifier(name or type(module).__name__, set()), blocks, sequences=sequences)
     lifter.lift()
     return lifter
 

@@ -197,10 +197,7 @@ def test_diff_reports_at_a_and_names_bs_node(tmp_path, monkeypatch):
 from test_codegen import SHIPPED_PARAMS, _import  # noqa: E402
 
 BIG = {"VGG16", "DenseNet", "AlexNet", "ResNet18", "TorchvisionResNet18"}  # seconds each: in the slow share
-NOT_YET = {  # models the trace cannot read yet (issue 11 goes on): said so, never a false agreement
-    "TimeRNN": ("D2T701", "the diagram cannot be compared yet"),  # a cell run over time
-    "NLPRNN": ("D2T701", "the diagram cannot be compared yet"),
-}
+NOT_YET: dict[str, tuple[str, str]] = {}  # models the trace cannot read yet: said so, never a false agreement
 
 
 def _shipped() -> list:
@@ -444,3 +441,13 @@ def test_an_example_input_too_big_to_make_is_a_usage_error(capsys):
     assert main(argv) == 2
     assert capsys.readouterr() == ("", "dot2torch verify: error: --input-shape 100000,100000,10 asks for "
                                        "100,000,000,000 elements; an example input holds at most 100,000,000\n")
+
+
+def test_a_cell_run_over_time_is_compared_by_its_equations(tmp_path):
+    # RNNCell's Sigmoid drawn as Tanh: both calls of the cell (rnn1, and the repetition's copy) differ.
+    changed = tmp_path / "rec.dot"
+    changed.write_text((DIAGRAMS / "recurrent.dot").read_text().replace('σ   [label="Sigmoid"]', 'σ   [label="Tanh"]'))
+    found = dot2torch.diff(DIAGRAMS / "recurrent.dot", changed, "TimeRNN")
+    assert [(d.code, d.line, d.node) for d in found] == [("D2T713", 23, "rnn1"), ("D2T713", 24, "rnn_rest")]
+    assert "σ((#0 + (#1 @ #2)) + (#3 @ #4))" in found[0].message and "tanh((#0 + (#1 @ #2)) + (#3 @ #4))" in found[0].message
+    assert dot2torch.diff(DIAGRAMS / "recurrent.dot", DIAGRAMS / "recurrent.dot", "TimeRNN") == []
