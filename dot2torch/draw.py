@@ -202,6 +202,19 @@ def _ascii_name(text: str) -> str:
     return _ascii(text)
 
 
+def _declaration_order(g: ir.Graph) -> list[ir.Node]:
+    """The order a drawing declares the nodes in: computing order; but where a traced module
+    registered its layers in another order than it calls them, those layers first, in the
+    order it registered them (a diagram registers layers in declaration order), then the rest
+    in computing order. The input order of `+` and `cat` is written on their edges."""
+    nodes = g.in_order()
+    registered = [n for i in g.registered for n in nodes if n.id == i]
+    if [n for n in nodes if n in registered] == registered:
+        return nodes
+    inputs = [n for n in nodes if n.kind is ir.Kind.INPUT]
+    return [*inputs, *registered, *(n for n in nodes if n not in registered and n not in inputs)]
+
+
 class _Drawer:
     def __init__(self, g: ir.Graph, model: ir.Model, uses: int = 1) -> None:
         self.g = g
@@ -211,7 +224,7 @@ class _Drawer:
         if g.conflicts:
             c = g.conflicts[0]
             raise _fail(g, g.node(c.node) if c.node is not None else None, c.message)
-        self.nodes = g.in_order()
+        self.nodes = _declaration_order(g)
         self.by_id = {n.id: n for n in self.nodes}
         for n in self.nodes:
             if any(a.keyword == "batch_first" and a.value is False for a in self._all_args(n)):

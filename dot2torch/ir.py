@@ -198,6 +198,7 @@ class Graph:
     conflicts: list[Conflict] = field(default_factory=list)  # what cannot be written once for every use
     patterns: dict[str, tuple[int, int]] = field(default_factory=dict)  # symbol → (input, axis) it is read from
     order: tuple[str, ...] = ()  # the node ids in an order that computes each after its inputs
+    registered: tuple[str, ...] = ()  # a traced module's layer nodes in the order it registered them
 
     def in_order(self) -> list[Node]:
         """The nodes in computing order (declaration order where that is free)."""

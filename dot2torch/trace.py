@@ -170,7 +170,8 @@ def trace(module: nn.Module, *inputs: torch.Tensor, blocks: bool = False) -> tor
         traced = torch.fx.GraphModule(module, graph, class_name=where)
     except Exception as error:  # a submodule whose name fx keeps for itself (graph, code)
         raise fail(where, f"cannot trace {where}: {type(error).__name__}: {error}") from None
-    made = [name for name, _ in module.named_parameters(recurse=False)]  # fx copies them in the order used
+    traced.meta["registered"] = [name for name, _ in module.named_modules()]  # fx copies them in the order used
+    made = [name for name, _ in module.named_parameters(recurse=False)]
     traced._parameters = {k: traced._parameters[k] for k in sorted(traced._parameters, key=_index_in(made))}
     module.eval()
     shapes = _QuietShapeProp(traced)
@@ -491,7 +492,17 @@ class _Lifter(FormulaLifting):
         self.check_samples()
         order += self.output_nodes()
         self.graph.order = tuple(self.order_parameters(order))
+        self.graph.registered = self.registration_order()
         return self.graph
+
+    def registration_order(self) -> tuple[str, ...]:
+        """The layer and block nodes in the order the module registered their modules: the order
+        a drawing declares them in, so that the model it builds lists its weights in that order."""
+        rank = {path: i for i, path in enumerate(self.traced.meta.get("registered", []))}
+        kinds = (ir.Kind.MODULE, ir.Kind.BLOCK_CALL, ir.Kind.SEQUENCE)
+        owners = [n for n in self.graph.nodes if n.kind in kinds and n.label in rank and _holds_tensors(
+            self.modules.get(n.label))]
+        return tuple(n.id for n in sorted(owners, key=lambda n: rank[n.label]))
 
     def output_nodes(self) -> list[str]:
         """Output nodes, where a diagram without them would return something else: a diagram
@@ -844,6 +855,11 @@ def _text(n: torch.fx.Node) -> str:
     if n.target is operator.getitem:
         return f"{args[0]}[{args[1]}]"
     return f"{name}({', '.join(args)})"
+
+
+def _holds_tensors(module: nn.Module | None) -> bool:
+    """The module has parameters or buffers (its place in a state_dict matters)."""
+    return module is not None and (any(True for _ in module.parameters()) or any(True for _ in module.buffers()))
 
 
 def _shared_parameter(module: nn.Module) -> str | None:

@@ -947,3 +947,33 @@ def test_a_hand_written_cell_over_time_round_trips():
     assert lines[3] == '    first [label="ElmanCore x 2 [In=3 + 3*#Layer, Out=6]", block="ElmanCore"]'
     assert '    tanh [label="tanh(X[t] @ W + H[t-1] @ U)"]' in lines
     _assert_round_trip(module, [x])
+
+
+class _RegisteredLate(nn.Module):
+    """Registers its head first and calls it last; registers the second branch before the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(16 * 4 * 4, 10)
+        self.right = nn.Conv2d(3, 8, 1)
+        self.left = nn.Conv2d(3, 8, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(4)
+
+    def forward(self, x):
+        both = torch.cat([torch.relu(self.left(x)), self.right(x)], dim=1)  # left first, as called
+        return self.fc(torch.flatten(self.pool(both), 1))
+
+
+def test_layers_are_declared_in_the_order_the_module_registered_them():
+    module = _RegisteredLate().eval()
+    x = torch.randn(2, 3, 8, 8)
+    text = to_dot(module, x)
+    declared = [line.split()[0] for line in text.splitlines()[2:] if "[label=" in line]
+    assert [d for d in declared if d in ("fc", "right", "left")] == ["fc", "right", "left"]
+    back = dot2torch.load(text).eval()
+    assert [k for k in back.state_dict()] == ["fc.weight", "fc.bias", "right.weight", "right.bias", "left.weight",
+                                              "left.bias"]
+    back.load_state_dict(module.state_dict())
+    with torch.no_grad():
+        assert torch.equal(back(x), module(x))
+    assert to_dot(back, x) == text
