@@ -303,6 +303,7 @@ def _check_one(library: Library, diagram: Diagram, users: list[str], params: Map
     outcome = Outcome(diagram.name, diagram.file, used_by=users)
     if users:
         return outcome
+    outcome.diagnostics.extend(diagram.notes)  # what an imported file could not say
     try:
         outcome.plan = plan_diagram(library, diagram, params, stand_in_free_symbols=True, collect=True)
         outcome.diagnostics.extend(outcome.plan.warnings)

@@ -132,8 +132,9 @@ class LimitError(Dot2TorchError):
     """A diagram that asks for more than a limit allows (see dot2torch.limits)."""
 
 
-class ForeignError(Dot2TorchError):
-    """A diagram another tool wrote that cannot be imported: what it looks like, and why."""
+class ForeignError(DotSyntaxError):
+    """A diagram another tool wrote that cannot be imported: what it looks like, and why (a
+    file that cannot be read as a diagram, like a DotSyntaxError)."""
 
 
 _ERROR_TYPES: dict[str, type[Dot2TorchError]] = {

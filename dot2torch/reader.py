@@ -32,6 +32,7 @@ class Diagram:
     file: str | None = None
     line: int | None = None
     attrs: dict[str, str] = field(default_factory=dict)
+    notes: tuple[Diagnostic, ...] = ()  # what an import from another tool's file could not know
     _read: dict[str, Parsed | PlanError] = field(default_factory=dict, repr=False, compare=False)
 
     def reading(self, node: str) -> Parsed:
@@ -97,6 +98,7 @@ def read_text(text: str, *, file: str | None = None) -> list[Diagram]:
         name = unescape(graph.name) if graph.name else f"graph{index + 1}"
         line = places.line_col(graph.offset)[0]
         if not graph.directed:
+            _refuse_foreign(_to_diagram(graph, name, file, line, places))
             raise DotSyntaxError(
                 Diagnostic("D2T102", "expected a digraph (->), found an undirected graph (--)", file=file, line=line, graph=name)
             )
@@ -109,8 +111,25 @@ def read_text(text: str, *, file: str | None = None) -> list[Diagram]:
             raise DotSyntaxError(Diagnostic(
                 "D2T504", exceeded("nodes", "the number of nodes", len(graph.nodes)), file=file, line=line, graph=name
             ))
-        diagrams.append(_to_diagram(graph, name, file, line, places))
+        diagrams.extend(_imported(_to_diagram(graph, name, file, line, places)))
     return diagrams
+
+
+def _imported(diagram: Diagram) -> list[Diagram]:
+    """The hook for diagrams other tools write (dot2torch.foreign): a house-style diagram is
+    itself; another tool's is imported as the house-style diagram of its model, or refused."""
+    from .foreign import imported
+
+    return imported(diagram)
+
+
+def _refuse_foreign(diagram: Diagram) -> None:
+    """An undirected graph that is a neuron-level drawing is refused as one."""
+    from .foreign import recognise, refused
+
+    seen = recognise(diagram)
+    if seen.dialect == "neurons":
+        raise refused(diagram, seen)
 
 
 class _Places:

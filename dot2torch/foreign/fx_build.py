@@ -25,6 +25,7 @@ from .fx_read import FxFile, FxNode, NodeRef, fail, refs
 MISMATCH = "D2T806"
 NO_INPUT_SHAPE = "D2T807"
 ORDER_UNKNOWN = "D2T808"
+BIAS_UNKNOWN = "D2T809"
 
 _OPERATORS = {"add", "sub", "mul", "truediv", "floordiv", "matmul", "neg", "pow", "getitem", "mod"}
 _FUNCTION_HOMES: dict[str, Any] = {"torch.nn.functional": torch.nn.functional, "torch": torch, "_operator": operator}
@@ -119,7 +120,7 @@ def _module(fx: FxFile, n: FxNode, params: dict[str, dict[str, tuple[int, ...]]]
         if fx.tensors:
             kwargs["bias"] = drawn is not None and "bias" in drawn
         else:
-            notes.append(_note(fx, n.id, "D2T809", "the file draws no parameter nodes (ignore_parameters_and_buffers"
+            notes.append(_note(fx, n.id, BIAS_UNKNOWN, "the file draws no parameter nodes (ignore_parameters_and_buffers"
                                                    "=True): whether this layer has a bias is not known; torch's "
                                                    "default (bias=True) is taken"))
     try:
