@@ -31,5 +31,5 @@ def fx_to_house(diagram: Diagram, input_shapes: tuple[tuple[int, ...], ...]) -> 
         raise ForeignError(Diagnostic(
             NOT_DRAWABLE, f"the imported model cannot be written in dot2torch's style: {found.code} {found.message}",
             file=diagram.file, line=data.get("line", diagram.line), column=data.get("column"), graph=diagram.name,
-            node=node, label=data.get("label"))) from None
+            node=node, label=data.get("label")), tuple(rebuilt.notes)) from None
     return text, rebuilt.notes
