@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from .version import __version__
-from .api import (GENERATED_MARK, Outcome, check_sources, codegen, codegen_package, diff, export_text, layers_table,
-                  models_table, verify_text)
+from .api import (DIALECTS, GENERATED_MARK, Outcome, check_sources, codegen, codegen_package, convert_file, diff,
+                  export_text, layers_table, models_table, reading, verify_text)
 from .paths import shown_path
 from .errors import Diagnostic, Dot2TorchError, ModuleSpecError, Severity
 from .expr import Value
 from .limits import LIMIT_FIELDS, Limits
-from .foreign.options import DIALECTS, reading
 
 EXAMPLES = {
     "build": """examples:
@@ -212,10 +211,8 @@ def _convert_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _convert(args: argparse.Namespace, params: dict[str, Value]) -> int:
-    from .foreign.convert import convert
-
     _require_path(args.file)
-    converted = convert(Path(args.file))
+    converted = convert_file(args.file)
     for d in converted.notes:
         _say(d.format(), sys.stderr)
     if args.output is None:

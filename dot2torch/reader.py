@@ -81,8 +81,9 @@ def _charsets(text: str) -> set[str]:
         return set()
 
 
-def read_text(text: str, *, file: str | None = None) -> list[Diagram]:
-    """Every digraph of a DOT text; raises DotSyntaxError for anything else."""
+def read_text(text: str, *, file: str | None = None, undirected: bool = False) -> list[Diagram]:
+    """Every digraph of a DOT text; raises DotSyntaxError for anything else (`undirected`:
+    undirected graphs too, their edges as written, for telling what a file is)."""
     if not text.strip():
         raise DotSyntaxError(Diagnostic("D2T103", "expected a digraph, found an empty file", file=file))
     places = _Places(text)
@@ -97,8 +98,7 @@ def read_text(text: str, *, file: str | None = None) -> list[Diagram]:
     for index, graph in enumerate(graphs):
         name = unescape(graph.name) if graph.name else f"graph{index + 1}"
         line = places.line_col(graph.offset)[0]
-        if not graph.directed:
-            _refuse_foreign(_to_diagram(graph, name, file, line, places))
+        if not graph.directed and not undirected:
             raise DotSyntaxError(
                 Diagnostic("D2T102", "expected a digraph (->), found an undirected graph (--)", file=file, line=line, graph=name)
             )
@@ -111,25 +111,8 @@ def read_text(text: str, *, file: str | None = None) -> list[Diagram]:
             raise DotSyntaxError(Diagnostic(
                 "D2T504", exceeded("nodes", "the number of nodes", len(graph.nodes)), file=file, line=line, graph=name
             ))
-        diagrams.extend(_imported(_to_diagram(graph, name, file, line, places)))
+        diagrams.append(_to_diagram(graph, name, file, line, places))
     return diagrams
-
-
-def _imported(diagram: Diagram) -> list[Diagram]:
-    """The hook for diagrams other tools write (dot2torch.foreign): a house-style diagram is
-    itself; another tool's is imported as the house-style diagram of its model, or refused."""
-    from .foreign import imported
-
-    return imported(diagram)
-
-
-def _refuse_foreign(diagram: Diagram) -> None:
-    """An undirected graph that is a neuron-level drawing is refused as one."""
-    from .foreign import recognise, refused
-
-    seen = recognise(diagram)
-    if seen.dialect == "neurons":
-        raise refused(diagram, seen)
 
 
 class _Places:

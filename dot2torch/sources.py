@@ -22,8 +22,6 @@ from . import dot, reader
 from .errors import Diagnostic, DotSyntaxError
 from .limits import Limits, current, exceeded
 from .reader import Diagram
-from .foreign.options import ImportOptions
-from .foreign.options import current as foreign_options
 
 
 _KINDS = (
@@ -99,7 +97,7 @@ def read_diagrams(path: Path) -> list[Diagram]:
         raise not_regular(path, what)
     if status.st_size > current().file_bytes:
         raise _too_big(path, status.st_size)
-    parsed = _parse_cached(str(path), status.st_size, status.st_mtime_ns, current(), foreign_options())
+    parsed = _parse_cached(str(path), status.st_size, status.st_mtime_ns, current())
     return [_fresh(d) for d in parsed]
 
 
@@ -108,8 +106,7 @@ def _unreadable(path: Path, error: OSError) -> DotSyntaxError:
 
 
 @functools.lru_cache(maxsize=256)
-def _parse_cached(path_text: str, size: int, mtime_ns: int, limits: Limits,
-                  options: ImportOptions) -> tuple[Diagram, ...]:
+def _parse_cached(path_text: str, size: int, mtime_ns: int, limits: Limits) -> tuple[Diagram, ...]:
     path = Path(path_text)
     try:
         data = read_bytes(path, limits.file_bytes + 1)

@@ -4,7 +4,7 @@ that check, build, summary and code generation work on them unchanged. Files tha
 describe a model (a neuron-level drawing, an ONNX net_drawer graph) are refused with what
 they look like.
 
-`imported(diagram)` is the reader's hook; `reading(dialect, input_shapes)` sets how files are
+`imported(diagram)` is the hook `library.open_source` calls on the user's diagrams; `reading(dialect, input_shapes)` sets how files are
 read for a block of calls (`--from`, `--input-shape`); `convert` gives the house-style text.
 """
 
@@ -77,8 +77,7 @@ def _error(diagram: Diagram, code: str, message: str) -> ForeignError:
 def _house(text: str, file: str | None) -> list[Diagram]:
     from ..reader import read_text
 
-    with reading("house"):
-        return read_text(text, file=file)
+    return read_text(text, file=file)
 
 
 def _placed(house: Diagram, source: Diagram, notes: list[Diagnostic]) -> Diagram:
@@ -91,3 +90,24 @@ def _placed(house: Diagram, source: Diagram, notes: list[Diagnostic]) -> Diagram
     house.line = source.line
     house.notes = tuple(notes)
     return house
+
+
+def refuse_undirected(source: object, error: Exception) -> None:
+    """For an undirected graph (D2T102): raise the refusal of a neuron-level drawing if it is one."""
+    from pathlib import Path
+
+    from ..reader import decode, read_text
+
+    try:
+        if isinstance(source, Path) or ("{" not in str(source) and "\n" not in str(source)):
+            path = Path(str(source))
+            text, file = decode(path.read_bytes(), str(path)), str(path)
+        else:
+            text, file = str(source), "<text>"
+        diagrams = read_text(text, file=file, undirected=True)
+    except Exception:  # it is reported as the error it already is
+        return
+    for diagram in diagrams:
+        seen = recognise(diagram)
+        if seen.dialect == "neurons":
+            raise refused(diagram, seen) from None
