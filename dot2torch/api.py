@@ -24,10 +24,12 @@ from .sources import require_source, unexaminable
 from .version import __version__
 from .generate import GENERATED_MARK as GENERATED_MARK, generate, generate_package
 from .free_symbols import plan_diagram
+from .foreign.options import DIALECTS as DIALECTS, reading as reading
 from .planned import Outcome, Plan
 
 if TYPE_CHECKING:
     from . import against
+    from .foreign.convert import Converted
 
 
 @contextlib.contextmanager
@@ -303,6 +305,7 @@ def _check_one(library: Library, diagram: Diagram, users: list[str], params: Map
     outcome = Outcome(diagram.name, diagram.file, used_by=users)
     if users:
         return outcome
+    outcome.diagnostics.extend(diagram.notes)  # what an imported file could not say
     try:
         outcome.plan = plan_diagram(library, diagram, params, stand_in_free_symbols=True, collect=True)
         outcome.diagnostics.extend(outcome.plan.warnings)
@@ -394,3 +397,11 @@ def verify_text(source: str, spec: str, shapes: list[str], name: str | None = No
     module = load_module(spec)
     return verify(source, module, *(example_input(text) for text in shapes), name=name, params=params,
                   module_name=spec)
+
+
+def convert_file(path: str | Path) -> "Converted":
+    """`dot2torch convert`: a file another tool wrote (torch.fx FxGraphDrawer) as house-style
+    DOT text, with the notes on what it could not say; read as `reading(...)` says."""
+    from .foreign.convert import convert
+
+    return convert(Path(path))

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from .version import __version__
-from .api import (GENERATED_MARK, Outcome, check_sources, codegen, codegen_package, diff, export_text, layers_table,
-                  models_table, verify_text)
+from .api import (DIALECTS, GENERATED_MARK, Outcome, check_sources, codegen, codegen_package, convert_file, diff,
+                  export_text, layers_table, models_table, reading, verify_text)
 from .paths import shown_path
 from .errors import Diagnostic, Dot2TorchError, ModuleSpecError, Severity
 from .expr import Value
@@ -45,6 +45,10 @@ EXAMPLES = {
   dot2torch verify diagrams/lenet.dot --against mymodels.py:LeNet    on inputs of the diagram's input shape
   dot2torch verify resnet.dot --against torchvision.models:resnet18 --input-shape 1,3,224,224
   dot2torch verify model.dot --against nets.py:Net --format json    one JSON object per difference""",
+    "convert": """examples:
+  dot2torch convert resnet_fx.dot -o resnet.dot     a torch.fx FxGraphDrawer file (drawn after ShapeProp)
+  dot2torch convert lenet_fx.dot --input-shape 1,1,32,32   one drawn without shapes
+  (check, build and summary read such files directly: the file is converted as it is read)""",
     "diff": """examples:
   dot2torch diff old.dot new.dot             how new.dot's model differs from old.dot's, at old.dot's nodes
   dot2torch diff models.dot models.dot --name NetA --name-b NetB""",
@@ -78,7 +82,8 @@ def _main(argv: Sequence[str] | None) -> int:
             _require_path(path)
         if paths is not None and args.name is not None and len(paths) != 1:
             raise UsageError("--name needs exactly one path")
-        return args.run(args, params)
+        with reading(getattr(args, "source_dialect", None), _input_shapes(args)):
+            return args.run(args, params)
     except UsageError as error:
         _say(f"dot2torch {args.command}: error: {error}", sys.stderr)
         return 2
@@ -157,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
         for field in LIMIT_FIELDS:
             bounds.add_argument(Limits.option(field), type=_positive, dest=f"limit_{field}", metavar="N",
                                 help=f"default {getattr(Limits(), field):,}")
+        _foreign_options(sub, "--input-shape" if name != "verify" else None)
         if name == "check":
             sub.add_argument("--format", choices=("text", "json"), default="text")
         if name == "build":
@@ -166,7 +172,55 @@ def _parser() -> argparse.ArgumentParser:
                              help="let -o replace files that dot2torch did not generate")
     _export_parser(commands)
     _verify_parsers(commands)
+    _convert_parser(commands)
     return parser
+
+
+def _foreign_options(sub: argparse.ArgumentParser, shape_option: str | None) -> None:
+    """--from and --input-shape: how a file another tool wrote is read."""
+    group = sub.add_argument_group("files other tools wrote", "torch.fx FxGraphDrawer files are recognised and "
+                                                             "imported; see 'dot2torch convert'")
+    group.add_argument("--from", dest="source_dialect", choices=DIALECTS, metavar="DIALECT",
+                       help=f"read the files as this dialect ({', '.join(DIALECTS)}; default: recognised)")
+    if shape_option is not None:
+        group.add_argument(shape_option, dest="import_shapes", action="append", default=[], metavar="SIZES",
+                           help="the input's shape, such as 1,3,32,32, for a file that draws none (repeat per input)")
+
+
+def _input_shapes(args: argparse.Namespace) -> list[tuple[int, ...]]:
+    shapes = []
+    for text in getattr(args, "import_shapes", []) or []:
+        try:
+            shape = tuple(int(s) for s in text.split(","))
+        except ValueError:
+            raise UsageError(f"--input-shape takes sizes such as 1,3,32,32, found {text!r}") from None
+        if not shape or any(s < 1 for s in shape):
+            raise UsageError(f"--input-shape sizes must be at least 1, found {text!r}")
+        shapes.append(shape)
+    return shapes
+
+
+def _convert_parser(commands: argparse._SubParsersAction) -> None:
+    help_text = "print a diagram another tool wrote (torch.fx) as a dot2torch diagram in the house style"
+    sub = commands.add_parser("convert", help=help_text, description=help_text, epilog=EXAMPLES["convert"],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub.set_defaults(run=_convert)
+    sub.add_argument("file", metavar="FILE", help="the .dot file")
+    sub.add_argument("-o", "--output", metavar="OUT.dot", help="write the diagram there (default: print it)")
+    _foreign_options(sub, "--input-shape")
+
+
+def _convert(args: argparse.Namespace, params: dict[str, Value]) -> int:
+    _require_path(args.file)
+    converted = convert_file(args.file)
+    for d in converted.notes:
+        _say(d.format(), sys.stderr)
+    if args.output is None:
+        _say(converted.text.rstrip("\n"))
+        return 0
+    write_atomically(Path(args.output), converted.text)
+    _say(f"wrote {args.output}")
+    return 0
 
 
 def _verify_parsers(commands: argparse._SubParsersAction) -> None:

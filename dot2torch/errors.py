@@ -2,7 +2,8 @@
 
 Every problem a diagram can cause becomes a `Diagnostic` with a stable code:
 D2T1xx DOT syntax and graph structure, D2T2xx labels, D2T3xx shapes, D2T4xx symbols and
-names, D2T5xx limits.
+names, D2T5xx limits, D2T6xx drawing, D2T7xx export and verify, D2T8xx foreign files (diagrams
+other tools wrote: recognised, imported, or refused with what they look like).
 Stages below `build` raise `PlanError` (a code and a message, no place); `build` adds the
 file, node and label in one place and raises `DiagramError`.
 """
@@ -131,12 +132,18 @@ class LimitError(Dot2TorchError):
     """A diagram that asks for more than a limit allows (see dot2torch.limits)."""
 
 
+class ForeignError(DotSyntaxError):
+    """A diagram another tool wrote that cannot be imported: what it looks like, and why (a
+    file that cannot be read as a diagram, like a DotSyntaxError)."""
+
+
 _ERROR_TYPES: dict[str, type[Dot2TorchError]] = {
     "1": DotSyntaxError,
     "2": LabelError,
     "3": ShapeError,
     "4": SymbolError,
     "5": LimitError,
+    "8": ForeignError,
 }
 
 

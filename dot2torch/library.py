@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-from . import sources
+from . import foreign, sources
 from .errors import Diagnostic, DotSyntaxError, PlanError, Severity, SymbolError, error_for
 from .grammar import OpLabel
 from .ops import find, find_torch_nn
@@ -367,7 +367,19 @@ def open_source(source: str | Path) -> Library:
     """A file (its folder's other .dot files join the library, indexed, parsed when used),
     a folder (its .dot files are all the user's; D2T103 if it has none), or DOT text. Only
     regular files are read: a FIFO, device or directory among the .dot files is passed over,
-    and refused (D2T105) when it is the file the user named."""
+    and refused (D2T105) when it is the file the user named. The user's diagrams that other
+    tools wrote are imported (dot2torch.foreign); their folders' other files are not."""
+    try:
+        library = _open_source(source)
+    except DotSyntaxError as error:
+        if error.code == "D2T102":  # undirected: a neuron-level drawing is refused as one
+            foreign.refuse_undirected(source, error)
+        raise
+    library.primary = [d for diagram in library.primary for d in foreign.imported(diagram)]
+    return library
+
+
+def _open_source(source: str | Path) -> Library:
     if isinstance(source, Path) or _looks_like_path(source):
         path = Path(source)
         if path.is_dir():

@@ -32,6 +32,7 @@ class Diagram:
     file: str | None = None
     line: int | None = None
     attrs: dict[str, str] = field(default_factory=dict)
+    notes: tuple[Diagnostic, ...] = ()  # what an import from another tool's file could not know
     _read: dict[str, Parsed | PlanError] = field(default_factory=dict, repr=False, compare=False)
 
     def reading(self, node: str) -> Parsed:
@@ -80,8 +81,9 @@ def _charsets(text: str) -> set[str]:
         return set()
 
 
-def read_text(text: str, *, file: str | None = None) -> list[Diagram]:
-    """Every digraph of a DOT text; raises DotSyntaxError for anything else."""
+def read_text(text: str, *, file: str | None = None, undirected: bool = False) -> list[Diagram]:
+    """Every digraph of a DOT text; raises DotSyntaxError for anything else (`undirected`:
+    undirected graphs too, their edges as written, for telling what a file is)."""
     if not text.strip():
         raise DotSyntaxError(Diagnostic("D2T103", "expected a digraph, found an empty file", file=file))
     places = _Places(text)
@@ -96,7 +98,7 @@ def read_text(text: str, *, file: str | None = None) -> list[Diagram]:
     for index, graph in enumerate(graphs):
         name = unescape(graph.name) if graph.name else f"graph{index + 1}"
         line = places.line_col(graph.offset)[0]
-        if not graph.directed:
+        if not graph.directed and not undirected:
             raise DotSyntaxError(
                 Diagnostic("D2T102", "expected a digraph (->), found an undirected graph (--)", file=file, line=line, graph=name)
             )

@@ -1,0 +1,113 @@
+"""Diagrams other tools write (torch.fx, torchview, Keras, torchviz): recognised from their
+structure when a file is read, and imported as the house-style diagram of the same model, so
+that check, build, summary and code generation work on them unchanged. Files that cannot
+describe a model (a neuron-level drawing, an ONNX net_drawer graph) are refused with what
+they look like.
+
+`imported(diagram)` is the hook `library.open_source` calls on the user's diagrams; `reading(dialect, input_shapes)` sets how files are
+read for a block of calls (`--from`, `--input-shape`); `convert` gives the house-style text.
+"""
+
+from __future__ import annotations
+
+from ..errors import Diagnostic, ForeignError
+from ..reader import Diagram
+from .detect import Recognised, recognise
+from .options import DIALECTS, ImportOptions, current, reading
+
+__all__ = ["DIALECTS", "ImportOptions", "Recognised", "current", "imported", "reading", "recognise", "refused"]
+
+NEURONS = "D2T801"
+NET_DRAWER = "D2T802"
+NOT_YET = "D2T803"
+NOT_THAT_DIALECT = "D2T804"
+
+_LOOKS = {
+    "fx": "a torch.fx FxGraphDrawer drawing (records {name=%...|op_code=...})",
+    "torchview": "a torchview drawing (HTML tables with depth: and input:/output: cells)",
+    "keras": "a Keras plot_model/model_to_dot drawing (layer name, class and shapes per node)",
+    "torchviz": "a torchviz make_dot drawing (autograd nodes such as ConvolutionBackward0, AccumulateGrad)",
+    "house": "a dot2torch diagram",
+    "neurons": "a neuron-level drawing (one circle per unit)",
+    "onnx": "an ONNX net_drawer graph",
+}
+
+
+def imported(diagram: Diagram) -> list[Diagram]:
+    """The diagram as dot2torch reads it: itself when it is in the house style, else the
+    house-style diagram of the model it draws (placed at the file's nodes), or an error."""
+    options = current()
+    if options.dialect == "house":
+        return [diagram]
+    seen = recognise(diagram)
+    dialect = options.dialect or seen.dialect
+    if options.dialect is not None and seen.dialect != options.dialect:
+        raise _error(diagram, NOT_THAT_DIALECT, f"expected {_LOOKS[options.dialect]} (--from {options.dialect}), "
+                                                f"found {_LOOKS[seen.dialect]}")
+    if dialect == "house":
+        return [diagram]
+    if dialect in ("neurons", "onnx"):
+        raise refused(diagram, seen)
+    if dialect != "fx":
+        raise _error(diagram, NOT_YET, f"recognised as {_LOOKS[dialect]}; importing {dialect} files is not supported "
+                                       "yet (use --from house to read it as a dot2torch diagram)")
+    from .fx import fx_to_house
+
+    text, notes = fx_to_house(diagram, options.input_shapes)
+    return [_placed(d, diagram, notes) for d in _house(text, diagram.file)]
+
+
+def refused(diagram: Diagram, seen: Recognised) -> ForeignError:
+    """Why a file that cannot describe a model is refused, saying what it looks like."""
+    if seen.dialect == "neurons":
+        sizes = "-".join(map(str, seen.layers))
+        return _error(diagram, NEURONS, f"recognised as a neuron-level drawing (one circle per unit, every unit joined "
+                                        f"to every unit of the next layer): it shows a {sizes} network's unit counts "
+                                        "but not its layers (no ops, activations or biases), so no model can be built "
+                                        "from it; draw one node per layer instead")
+    return _error(diagram, NET_DRAWER, "recognised as an ONNX net_drawer graph: it names op types and tensors but no "
+                                       "attributes (kernel size, stride, padding) and no shapes, so no model can be "
+                                       "built from it; convert the .onnx file itself instead")
+
+
+def _error(diagram: Diagram, code: str, message: str) -> ForeignError:
+    return ForeignError(Diagnostic(code, message, file=diagram.file, line=diagram.line, graph=diagram.name))
+
+
+def _house(text: str, file: str | None) -> list[Diagram]:
+    from ..reader import read_text
+
+    return read_text(text, file=file)
+
+
+def _placed(house: Diagram, source: Diagram, notes: list[Diagnostic]) -> Diagram:
+    """The house diagram located in the source file: a node the source draws under the same
+    id at that node's line, any other at the graph's line."""
+    for node, data in house.graph.nodes(data=True):
+        origin = source.graph.nodes[node] if node in source.graph else None
+        data["line"] = origin["line"] if origin is not None else source.line
+        data["column"] = origin["column"] if origin is not None else None
+    house.line = source.line
+    house.notes = tuple(notes)
+    return house
+
+
+def refuse_undirected(source: object, error: Exception) -> None:
+    """For an undirected graph (D2T102): raise the refusal of a neuron-level drawing if it is one."""
+    from pathlib import Path
+
+    from ..reader import decode, read_text
+
+    try:
+        if isinstance(source, Path) or ("{" not in str(source) and "\n" not in str(source)):
+            path = Path(str(source))
+            text, file = decode(path.read_bytes(), str(path)), str(path)
+        else:
+            text, file = str(source), "<text>"
+        diagrams = read_text(text, file=file, undirected=True)
+    except Exception:  # it is reported as the error it already is
+        return
+    for diagram in diagrams:
+        seen = recognise(diagram)
+        if seen.dialect == "neurons":
+            raise refused(diagram, seen) from None
