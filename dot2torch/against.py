@@ -16,13 +16,15 @@ import torch
 from torch import nn
 
 from . import ir
-from .compare import OTHER_SHAPE, OUTPUTS_DIFFER, Layer, Matching, Side, compare
-from .export import same_outputs
+from .compare import OTHER_SHAPE, OUTPUTS_DIFFER, Matching, Side, compare
 from .errors import Diagnostic
+from .generate import cell_forward
 from .paths import shown_path
 from .planned import Plan
+from .running import differ_when_run
+from .runtime import RecurrentCell
 from .sides import diagram_side, module_side
-from .trace import CANNOT_DRAW, ExportError
+from .trace import CANNOT_DRAW, ExportError, written_as
 
 
 @dataclass
@@ -57,8 +59,7 @@ class Diagram:
         try:
             return diagram_side(module or _equations(self.built, self.is_cell), inputs or self.inputs(), self.model, name)
         except ExportError as error:
-            raise ExportError(Diagnostic(CANNOT_DRAW, f"{name} cannot be compared yet: its model has "
-                                                      f"{error.diagnostic.node}, which {error.diagnostic.message}",
+            raise ExportError(Diagnostic(CANNOT_DRAW, f"{name} cannot be compared yet: {error.diagnostic.message}",
                                          file=self.model.main.file, graph=self.model.root)) from None
 
 
@@ -69,6 +70,7 @@ def verify(diagram: Diagram, module: nn.Module, *example_inputs: torch.Tensor,
     tensors shaped as the diagram's inputs. `module_name` is how messages name the module."""
     if diagram.built is None:
         return diagram.errors
+    _check_inputs(example_inputs)
     inputs = example_inputs or diagram.inputs()
     ours_module, theirs_module = _equations(diagram.built, diagram.is_cell), _equations(module, diagram.is_cell)
     try:
@@ -88,9 +90,16 @@ def verify(diagram: Diagram, module: nn.Module, *example_inputs: torch.Tensor,
     return _in_order([*diagram.errors, *differences])
 
 
-def _copies(inputs: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Fresh copies of the inputs: a module that changes its input in place changes only these."""
-    return tuple(_copies(x) if isinstance(x, tuple) else x.clone() if isinstance(x, torch.Tensor) else x for x in inputs)
+def _check_inputs(inputs: tuple[Any, ...]) -> None:
+    """Example inputs are tensors (a cell's state a tuple of them), none of them empty: a batch
+    of 0 would make every comparison of outputs vacuous."""
+    for x in inputs:
+        if isinstance(x, tuple):
+            _check_inputs(x)
+        elif not isinstance(x, torch.Tensor):
+            raise TypeError(f"verify's example inputs are tensors, found {type(x).__name__}")
+        elif x.numel() == 0:
+            raise ValueError(f"verify's example inputs must hold values, found one of shape {list(x.shape)}")
 
 
 def _at_input(diagram: Diagram, message: str) -> Diagnostic:
@@ -128,60 +137,37 @@ def _other_inputs(diagram: Diagram, inputs: tuple[Any, ...]) -> list[Diagnostic]
 
 def _outputs_differ(ours: Side, theirs: Side, ours_module: nn.Module, theirs_module: nn.Module,
                     inputs: tuple[torch.Tensor, ...]) -> list[Diagnostic]:
-    """Sides that agree layer for layer must compute the same: with the module's weights
-    copied into the diagram's model layer by layer, both run on the inputs (in eval mode, the
-    random generator seeded alike). What fx does not show — a tensor changed in place and read
-    again — is caught here."""
-    if not copy_weights(Matching(ours, theirs).pairs(), ours_module, theirs_module):
+    """Sides that agree layer for layer must compute the same (running.py): what fx does not
+    show — a tensor changed in place and read again, a branch only training takes — is caught
+    here, or said where it cannot be checked."""
+    how = differ_when_run(Matching(ours, theirs).pairs(), ours_module, theirs_module, inputs)
+    if how is None:
         return []
-    if same_outputs(seeded(ours_module, inputs), seeded(theirs_module, inputs)):
-        return []
-    in_place = [name or type(theirs_module).__name__ for name, m in theirs_module.named_modules()
-                if getattr(m, "inplace", False) is True]
-    hint = f" (it changes tensors in place: {', '.join(in_place)})" if in_place else ""
     at = ours.layer(ours.outputs[0].node).place if ours.outputs else ours.layers[0].place
-    return [Diagnostic(OUTPUTS_DIFFER, "with the module's weights copied into the diagram's layers, the outputs "
-                                       "differ on the example inputs, though every layer and connection agrees: "
-                                       f"the module computes something its layers do not show{hint}",
-                       file=at.file, line=at.line, graph=at.graph, node=at.node or at.path or None, label=at.label)]
-
-
-def copy_weights(pairs: list[tuple[Layer, Layer]], ours: nn.Module, theirs: nn.Module) -> bool:
-    """Each layer's and parameter's tensors copied from theirs to ours; False where a pair's do
-    not fit (then the sides are not the same model, and that is reported already)."""
-    try:
-        with torch.no_grad():
-            for x, y in pairs:
-                if x.state is None or y.state is None:
-                    continue
-                if x.what == "parameter":
-                    target, source = ours.get_parameter(x.state), theirs.get_parameter(y.state)
-                    if target.shape != source.shape:
-                        return False
-                    target.copy_(source)
-                else:
-                    ours.get_submodule(x.state).load_state_dict(theirs.get_submodule(y.state).state_dict())
-    except (AttributeError, RuntimeError, KeyError):
-        return False
-    return True
-
-
-def seeded(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> Any:
-    """The module's outputs in eval mode, the random generator seeded (noise drawn alike)."""
-    was_training = module.training
-    try:
-        with torch.random.fork_rng(), torch.no_grad():
-            torch.manual_seed(0)
-            return module.eval()(*_copies(inputs))
-    finally:
-        module.train(was_training)
+    if not how.startswith("in "):
+        message = f"every layer and connection agrees, but the two could not be run to compare outputs: {how}"
+    else:
+        in_place = [name or type(theirs_module).__name__ for name, m in theirs_module.named_modules()
+                    if getattr(m, "inplace", False) is True]
+        hint = f" (it changes tensors in place: {', '.join(in_place)})" if in_place else ""
+        message = (f"with the same weights in both, layer by layer, the outputs differ {how}, though every layer "
+                   f"and connection agrees: the module computes something its layers do not show{hint}")
+    return [Diagnostic(OUTPUTS_DIFFER, message, file=at.file, line=at.line, graph=at.graph,
+                       node=at.node or at.path or None, label=at.label)]
 
 
 def _equations(module: nn.Module, is_cell: bool) -> nn.Module:
     """What is compared of a cell (called `cell(x, (h, c))`): its equations, the `core` that takes
-    x, h and c as tensors, as dot2torch's cells and the code it generates keep them."""
-    core = getattr(module, "core", None) if is_cell else None
-    return core if isinstance(core, nn.Module) else module
+    x, h and c as tensors, where the cell around it is dot2torch's or the code generate.py
+    writes (known by that code); any other cell is compared as it is."""
+    if not is_cell:
+        return module
+    if isinstance(module, RecurrentCell):
+        return module.core
+    core, states = getattr(module, "core", None), 0
+    while isinstance(getattr(module, f"state_size{states}", None), int):
+        states += 1
+    return core if isinstance(core, nn.Module) and states and written_as(type(module), cell_forward(states)) else module
 
 
 def diff(first: Diagram, second: Diagram) -> list[Diagnostic]:

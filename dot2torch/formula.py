@@ -39,6 +39,8 @@ KEYWORDS: dict[str, dict[str, int]] = {"softmax": {"dim": -1}}
 KEYWORD_ALIASES = {"axis": "dim"}
 # Functions of numbers alone (`X / sqrt(64)`) are numbers, computed when the formula is read.
 CONSTANT_FUNCTIONS: dict[str, Callable[[float], float]] = {"sqrt": math.sqrt, "exp": math.exp, "log": math.log}
+OPERAND = "⟨input⟩"  # the formula name of the tensor an `@ expr` node receives
+
 OPERATORS: dict[str, Callable[..., Any]] = {
     "+": operator.add,
     "-": operator.sub,

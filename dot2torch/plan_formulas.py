@@ -23,7 +23,8 @@ from .limits import check_elements
 from .naming import identifier
 from .ops import Layer
 from .ops.base import Argument
-from .reading import OPERAND, Role, head_key, is_time_key, label_dims, named_dims
+from .formula import OPERAND
+from .reading import Role, head_key, is_time_key, label_dims, named_dims
 from .record import Recorder
 from .runtime import batch_randn
 from .shape_rules import skip_meta_normal

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Mapping
 from . import attributes
 from . import expr as E
 from .errors import Diagnostic, Dot2TorchError, PlanError, Severity, error_for, one_line
-from .formula import FUNCTIONS, is_time_index, key_of, leaves
+from .formula import FUNCTIONS, OPERAND, is_time_index, key_of, leaves
 from .grammar import Dim, FeatureMapLabel, FormulaLabel, IOLabel, Label, OpLabel, label_names, parse_label
 from .library import Called, Library
 from .ops import find
@@ -35,7 +35,6 @@ from .tuples import PICK_OP
 if TYPE_CHECKING:
     import networkx as nx
 
-OPERAND = "⟨input⟩"  # the formula name of the tensor an `@ expr` node receives
 # What `Reading.labels` holds for a node whose label cannot be read, so that every node has
 # a label: an annotation of nothing, which names no symbol and no op. Its role, UNREADABLE,
 # keeps every pass off it.

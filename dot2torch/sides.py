@@ -24,7 +24,7 @@ from .compare import Layer, Place, Side
 from .formula import OPERATORS, key_of, walk
 from .functional import constructor_parameters
 from .targets import qualified, target_of
-from .trace import _STATELESS_FUNCTIONS, _Lifter, layer_settings, lifted
+from .trace import _STATELESS_FUNCTIONS, _Lifter, _function_defaults, layer_settings, lifted
 
 _IGNORED = {"inplace"}  # settings that change no value
 _AXES = {"dim", "dims", "start_dim", "end_dim", "dim0", "dim1"}  # settings that name axes: -1 is the last
@@ -107,13 +107,21 @@ def _layer(node: ir.Node, lifter: _Lifter, place: Place, rank: int | None) -> La
     if cls is None:
         counted = rank + 1 if rank is not None and node.op == "unsqueeze" else rank  # unsqueeze(-1) adds an axis
         settings = {k: _axis(v, counted) if k in _AXES else v for k, v in args.items()}
-        return Layer(node.id, node.op or node.kind.value, settings, node.inputs, shape, place)
+        return Layer(node.id, node.op or node.kind.value, settings, node.inputs, shape, place, _op_defaults(node))
     instance = lifter.modules.get(node.label) if node.kind is ir.Kind.MODULE else _made(cls, args)
     found = layer_settings(instance) if instance is not None else args
     settings = {k: _axis(v, rank) if k in _AXES else v for k, v in found.items() if k not in _IGNORED}
     defaults = {p.name: p.default for p in constructor_parameters(cls) if p.default is not inspect.Parameter.empty}
     state = node.label if node.kind is ir.Kind.MODULE else None
     return Layer(node.id, cls.__name__, settings, node.inputs, shape, place, defaults, state)
+
+
+def _op_defaults(node: ir.Node) -> dict[str, Any]:
+    """An op's keyword defaults (mean's keepdim=False), so that writing one out is no difference."""
+    try:
+        return _function_defaults(target_of(node.target or ""))
+    except (ValueError, KeyError, TypeError):
+        return {}
 
 
 def _is_flatten(node: ir.Node, lifter: _Lifter, rank: int | None) -> bool:
@@ -180,19 +188,29 @@ def _formula_text(node: ir.Node, graph: ir.Graph) -> str:
             case ir.AttributeUse(node=owner, attribute=attribute, transposed=transposed):
                 return f"#{inputs.index(owner) if owner in inputs else owner}.{attribute}{'.T' if transposed else ''}"
             case ir.SymbolUse(value=value):
-                return repr(value)
+                return repr(float(value))
         return E.render(e)
 
     def apply(symbol: str, _fn: Any, args: list, keywords: dict) -> str:
         if symbol in OPERATORS and len(args) == 2 and not keywords:
-            return f"({args[0]} {symbol} {args[1]})"
+            left, right = (_term(a) for a in args)
+            if symbol in ("+", "*") and right < left:  # a + b is b + a
+                left, right = right, left
+            return f"({left} {symbol} {right})"
         if symbol == "neg" and len(args) == 1:
-            return f"-{args[0]}"
-        words = [_bare(str(a)) for a in args] + [f"{k}={v!r}" for k, v in keywords.items()]
+            return f"-{_term(args[0])}"
+        words = [_bare(_term(a)) for a in args] + [f"{k}={v!r}" for k, v in keywords.items()]
         return f"{symbol}({', '.join(words)})"
 
     assert node.formula is not None
     return _bare(str(walk(node.formula, leaf, apply)))
+
+
+def _term(value: Any) -> str:
+    """An operand's text; a number as a float (1 and 1.0 are one number)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(float(value))
+    return str(value)
 
 
 def _bare(text: str) -> str:

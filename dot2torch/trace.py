@@ -108,13 +108,13 @@ def loop_cell(m: nn.Module) -> RecurrentCell | None:
     sizes = []
     while isinstance(getattr(cell, f"state_size{len(sizes)}", None), int):
         sizes.append(getattr(cell, f"state_size{len(sizes)}"))
-    if not sizes or not _written_as(type(m), over_time_forward(len(sizes))) \
-            or not _written_as(type(cell), cell_forward(len(sizes))):
+    if not sizes or not written_as(type(m), over_time_forward(len(sizes))) \
+            or not written_as(type(cell), cell_forward(len(sizes))):
         return None
     return recurrent_cell(cell.core, tuple(sizes))  # type: ignore[arg-type]
 
 
-def _written_as(cls: type, lines: list[str]) -> bool:
+def written_as(cls: type, lines: list[str]) -> bool:
     """The class's forward is exactly these lines of code."""
     try:
         return inspect.getsource(cls.forward).rstrip("\n").split("\n") == lines  # type: ignore[attr-defined]
@@ -793,6 +793,8 @@ class _Lifter(FormulaLifting):
             return None
         if method in _RESHAPES:
             return self.reshape(n)
+        if method == "permute" and len(n.args) > 2:  # x.permute(0, 2, 3, 1) is torch.permute(x, (0, 2, 3, 1))
+            return self.call_function(n, torch.permute, (n.args[0], tuple(n.args[1:])), n.kwargs)
         if method in _METHODS:
             return self.call_function(n, _METHODS[method], n.args, n.kwargs)
         raise fail(n.name, f"the tensor method {method}() has no label form", method)

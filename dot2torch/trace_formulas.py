@@ -29,8 +29,7 @@ from torch.fx.passes.shape_prop import TensorMetadata
 from . import expr as E
 from . import ir
 from .errors import PlanError
-from .formula import ATTRIBUTE_ALIASES, FUNCTIONS, KEYWORDS, OPERATORS
-from .reading import OPERAND
+from .formula import ATTRIBUTE_ALIASES, FUNCTIONS, KEYWORDS, OPERAND, OPERATORS
 from .runtime import batch_randn
 from .targets import qualified
 

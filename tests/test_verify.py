@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -267,7 +268,7 @@ def test_a_different_formula_is_reported_with_both_equations(tmp_path, monkeypat
         "μ + exp(logσ² / 2) * ε", "μ + exp(logσ²) * ε"))
     assert _said(dot2torch.diff(DIAGRAMS / "autoencoder.dot", tmp_path / "vae.dot", "VariationAutoEncoder")) == [
         f"{DIAGRAMS / 'autoencoder.dot'}:85: D2T713 node 'sample' (μ + exp(logσ² / 2) * ε): diagrams/autoencoder.dot "
-        f"computes #0 + (exp(#1 / 2) * #2), node 'sample' ({tmp_path / 'vae.dot'}:85) computes #0 + (exp(#1) * #2) "
+        f"computes #0 + (#2 * exp(#1 / 2.0)), node 'sample' ({tmp_path / 'vae.dot'}:85) computes #0 + (#2 * exp(#1)) "
         "(#k: the formula's k-th input)"]
 
 
@@ -277,7 +278,7 @@ def test_a_layer_scale_formula_with_another_factor_is_reported(tmp_path, monkeyp
     (tmp_path / "cnx.dot").write_text(text.replace('label="F * γ"', 'label="F * γ * 2"'))
     assert _said(dot2torch.diff(DIAGRAMS / "convnext.dot", tmp_path / "cnx.dot")) == [
         f"{DIAGRAMS / 'convnext.dot'}:18: D2T713 node 'scale' (F * γ): diagrams/convnext.dot computes #0 * #1, node "
-        f"'scale' ({tmp_path / 'cnx.dot'}:18) computes (#0 * #1) * 2 (#k: the formula's k-th input)"]
+        f"'scale' ({tmp_path / 'cnx.dot'}:18) computes (#0 * #1) * 2.0 (#k: the formula's k-th input)"]
 
 
 class AddNoise(nn.Module):
@@ -415,9 +416,9 @@ def test_an_in_place_change_fx_cannot_see_is_caught_by_running_both(tmp_path):
                                       '    fc [label="Linear [16, 16]"]\n    add [label="+"]\n'
                                       '    inp -> r -> fc -> add\n    inp -> add\n}\n')
     assert _said(dot2torch.verify(tmp_path / "pre.dot", _PreActivation())) == [
-        f"{tmp_path / 'pre.dot'}:5: D2T716 node 'add' (+): with the module's weights copied into the diagram's "
-        "layers, the outputs differ on the example inputs, though every layer and connection agrees: the module "
-        "computes something its layers do not show (it changes tensors in place: relu)"]
+        f"{tmp_path / 'pre.dot'}:5: D2T716 node 'add' (+): with the same weights in both, layer by layer, the "
+        "outputs differ in eval mode, though every layer and connection agrees: the module computes something its "
+        "layers do not show (it changes tensors in place: relu)"]
     fixed = _PreActivation()
     fixed.relu = nn.ReLU()
     assert dot2torch.verify(tmp_path / "pre.dot", fixed) == []
@@ -449,5 +450,58 @@ def test_a_cell_run_over_time_is_compared_by_its_equations(tmp_path):
     changed.write_text((DIAGRAMS / "recurrent.dot").read_text().replace('σ   [label="Sigmoid"]', 'σ   [label="Tanh"]'))
     found = dot2torch.diff(DIAGRAMS / "recurrent.dot", changed, "TimeRNN")
     assert [(d.code, d.line, d.node) for d in found] == [("D2T713", 23, "rnn1"), ("D2T713", 24, "rnn_rest")]
-    assert "σ((#0 + (#1 @ #2)) + (#3 @ #4))" in found[0].message and "tanh((#0 + (#1 @ #2)) + (#3 @ #4))" in found[0].message
+    assert "σ(" in found[0].message and "tanh(" in found[0].message
     assert dot2torch.diff(DIAGRAMS / "recurrent.dot", DIAGRAMS / "recurrent.dot", "TimeRNN") == []
+
+
+# -- found in the second review: what only running both shows, whatever the weights -------------
+
+REVIEW = HERE / "review"
+
+
+def _nets_of(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_nets", REVIEW / f"{name}_nets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("name", "variant", "mode", "in_place"), [
+    # token ids: an embedding with padding_idx=0 read at id 0 alone would hide everything after it
+    ("emb", "Bug", "eval", "act"),
+    # a residual branch scaled by a layer scale of 1e-6: the module's own weights hide it
+    ("ls", "Bug", "eval", "act"),
+    # zero-initialised last layer of the branch
+    ("ls", "ZeroInit", "eval", "act"),
+    # Dropout(inplace=True) on a tensor cat reads again: only training shows it
+    ("tr", "DropInplace", "training", "drop"),
+    ("tr", "TrainBranch", "training", None),
+])
+def test_what_only_running_both_shows_is_reported(monkeypatch, name, variant, mode, in_place):
+    monkeypatch.chdir(REVIEW)
+    module = getattr(_nets_of(name), variant)()
+    assert dot2torch.verify(f"{name}.dot", getattr(_nets_of(name), "Good")()) == []
+    found = dot2torch.verify(f"{name}.dot", module)
+    hint = f" (it changes tensors in place: {in_place})" if in_place else ""
+    assert [(d.code, d.message) for d in found] == [(
+        "D2T716", f"with the same weights in both, layer by layer, the outputs differ in {mode} mode, though every "
+                  f"layer and connection agrees: the module computes something its layers do not show{hint}")]
+
+
+def test_a_cell_that_is_not_dot2torchs_is_compared_as_it_is(tmp_path):
+    path, name, params = DIAGRAMS / "recurrent.dot", "RNNCell", {"NIn": 4, "NOut": 6}
+    file = tmp_path / "cell.py"
+    file.write_text(dot2torch.codegen(path, name, params=params) + "\n\nclass Doubled(RNNCell):\n"
+                    "    def forward(self, x, state=None):\n        return 2 * super().forward(x, state)\n")
+    cells = _import(file, "generated_cell")
+    assert dot2torch.verify(path, cells.RNNCell(4, 6), name=name, params=params) == []
+    assert [d.code for d in dot2torch.verify(path, cells.Doubled(4, 6), name=name, params=params)] == ["D2T701"]
+
+
+@pytest.mark.parametrize(("inputs", "error"), [
+    ((torch.randn(0, 3, 16, 16),), "verify's example inputs must hold values, found one of shape [0, 3, 16, 16]"),
+    ((3,), "verify's example inputs are tensors, found int"),
+])
+def test_example_inputs_are_tensors_with_values(inputs, error):
+    with pytest.raises((TypeError, ValueError), match=f"^{re.escape(error)}$"):
+        dot2torch.verify(SMALL, Small(), *inputs)
