@@ -123,6 +123,7 @@ class Matching:
         self.a, self.b = a, b
         self.to_b: dict[str, str] = {}
         self.to_a: dict[str, str] = {}
+        self.users = {id(side): _users(side) for side in (a, b)}
         a_inputs = [x for x in a.layers if x.is_input]
         b_inputs = [y for y in b.layers if y.is_input]
         for x, y in zip(a_inputs, b_inputs):
@@ -160,8 +161,16 @@ class Matching:
             found = [y for y in unmatched if y.id not in self.to_a and y.what == x.what
                      and (not strict or same_settings(x, y))
                      and sorted((r.node, r.pick) for r in y.inputs) == wanted]
-            if found:
-                self.pair(x, min(found, key=lambda y: (not same_settings(x, y), y.place.path != x.place.path)))
+            if found:  # twins of one input (Q/K/V): the one read as x is read, then the same path
+                self.pair(x, min(found, key=lambda y: (not same_settings(x, y), -self.read_alike(x, y),
+                                                       y.place.path != x.place.path)))
+
+    def read_alike(self, x: Layer, y: Layer) -> int:
+        """How many of x's readers have a reader of y like them: the same kind and settings,
+        taking it at the same argument position."""
+        theirs = self.users[id(self.b)].get(y.id, [])
+        return sum(1 for z, at in self.users[id(self.a)].get(x.id, [])
+                   if any(w.what == z.what and same_settings(z, w) and place == at for w, place in theirs))
 
     def by_order(self, strict: bool) -> None:
         """What is left, aligned in computing order by kind (`strict`: and settings)."""
@@ -173,6 +182,15 @@ class Matching:
             if tag == "equal" or (tag == "replace" and not strict and i2 - i1 == j2 - j1):
                 for x, y in zip(xs[i1:i2], ys[j1:j2]):
                     self.pair(x, y)
+
+
+def _users(side: Side) -> dict[str, list[tuple[Layer, int]]]:
+    """Each layer's readers, with the argument position each reads it at."""
+    users: dict[str, list[tuple[Layer, int]]] = {}
+    for layer in side.layers:
+        for position, ref in enumerate(layer.inputs):
+            users.setdefault(ref.node, []).append((layer, position))
+    return users
 
 
 def same_value(a: Any, b: Any) -> bool:

@@ -505,3 +505,14 @@ def test_a_cell_that_is_not_dot2torchs_is_compared_as_it_is(tmp_path):
 def test_example_inputs_are_tensors_with_values(inputs, error):
     with pytest.raises((TypeError, ValueError), match=f"^{re.escape(error)}$"):
         dot2torch.verify(SMALL, Small(), *inputs)
+
+
+@pytest.mark.parametrize("variant", ["A", "B"])
+def test_twin_layers_of_one_input_are_matched_by_how_they_are_read(monkeypatch, variant):
+    # Two Linear [8, 8] of the input: one goes to cat directly, one through ReLU. par_renamed.dot
+    # declares them in the other order under other ids; module B computes them in the other order.
+    monkeypatch.chdir(REVIEW)
+    module = getattr(_nets_of("par"), variant)()
+    assert dot2torch.verify("par.dot", module) == []
+    assert dot2torch.verify("par_renamed.dot", module) == []
+    assert dot2torch.diff("par.dot", "par_renamed.dot") == []
