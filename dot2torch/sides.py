@@ -116,8 +116,13 @@ def _layer(node: ir.Node, lifter: _Lifter, place: Place, rank: int | None) -> La
     return Layer(node.id, cls.__name__, settings, node.inputs, shape, place, defaults, state)
 
 
+_REDUCTIONS = ("mean", "sum", "amax")  # torch's builtins: their signature cannot be read, keepdim=False
+
+
 def _op_defaults(node: ir.Node) -> dict[str, Any]:
     """An op's keyword defaults (mean's keepdim=False), so that writing one out is no difference."""
+    if node.op in _REDUCTIONS:
+        return {"keepdim": False}
     try:
         return _function_defaults(target_of(node.target or ""))
     except (ValueError, KeyError, TypeError):

@@ -516,3 +516,10 @@ def test_twin_layers_of_one_input_are_matched_by_how_they_are_read(monkeypatch, 
     assert dot2torch.verify("par.dot", module) == []
     assert dot2torch.verify("par_renamed.dot", module) == []
     assert dot2torch.diff("par.dot", "par_renamed.dot") == []
+
+
+@pytest.mark.parametrize("variant", ["A", "B", "C"])
+def test_a_reduction_written_with_its_default_or_a_negative_axis_agrees(monkeypatch, variant):
+    # x.mean(dim=1), x.mean(dim=1, keepdim=False), torch.mean(x, -2) of a [N, 5, 8] tensor
+    monkeypatch.chdir(REVIEW)
+    assert dot2torch.verify("kd.dot", getattr(_nets_of("kd"), variant)()) == []
