@@ -116,8 +116,9 @@ def _shapes(inputs: tuple[Any, ...]) -> str:
 
 
 def _inputs_do_not_fit(diagram: Diagram, inputs: tuple[torch.Tensor, ...], error: ExportError) -> Diagnostic:
+    why = error.diagnostic.message.removeprefix("the diagram cannot be compared yet: ")
     return _at_input(diagram, f"the diagram takes {_shapes(diagram.inputs())}, and the inputs given are "
-                              f"{_shapes(inputs)}: {error.diagnostic.message}")
+                              f"{_shapes(inputs)}: {why}")
 
 
 def _other_inputs(diagram: Diagram, inputs: tuple[Any, ...]) -> list[Diagnostic]:

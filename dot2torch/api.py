@@ -357,7 +357,29 @@ def verify(source: str | Path, module: Any, *example_inputs: Any, name: str | No
 
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"verify compares a diagram with a torch.nn.Module, found {type(module).__name__}")
-    return compare_with(_compared(source, name, params), module, *example_inputs, module_name=module_name)
+    diagram = _compared(source, name, params)
+    sized = _sizes_given(diagram, example_inputs, params or {})
+    if sized:  # SeqLen=10 where the inputs given are 10 long and the diagram leaves the length free
+        diagram = _compared(source, name, {**(params or {}), **sized})
+    return compare_with(diagram, module, *example_inputs, module_name=module_name)
+
+
+def _sizes_given(diagram: "against.Diagram", inputs: tuple[Any, ...], params: Mapping[str, E.Value]) -> dict[str, int]:
+    """The free symbols the diagram's inputs are annotated with (a stand-in size: `SeqLen`), as
+    the inputs given size them; the batch aside."""
+    if diagram.plan is None or diagram.model is None:
+        return {}
+    flat = [t for x in inputs for t in (x if isinstance(x, tuple) else (x,))]
+    main, found = diagram.model.main, {}
+    written = {k for k, default in main.symbols.items() if default is not None}
+    for node_id, given in zip(main.inputs, flat):
+        shape = main.node(node_id).shape
+        if shape is None or not isinstance(given, torch.Tensor) or given.dim() != len(shape.exprs):
+            continue
+        for expr, size in list(zip(shape.exprs, given.shape))[1:]:
+            if isinstance(expr, E.Name) and expr.default is None and expr.name not in written | set(params):
+                found[expr.name] = int(size)
+    return found
 
 
 def diff(a: str | Path, b: str | Path, name: str | None = None, name_b: str | None = None, *,

@@ -523,3 +523,16 @@ def test_a_reduction_written_with_its_default_or_a_negative_axis_agrees(monkeypa
     # x.mean(dim=1), x.mean(dim=1, keepdim=False), torch.mean(x, -2) of a [N, 5, 8] tensor
     monkeypatch.chdir(REVIEW)
     assert dot2torch.verify("kd.dot", getattr(_nets_of("kd"), variant)()) == []
+
+
+def test_a_length_the_diagram_leaves_free_is_the_length_given(tmp_path):
+    # NLPRNN's input is [BatchSize, SeqLen]: inputs 10 long are compared at SeqLen=10.
+    path, name, params = DIAGRAMS / "recurrent.dot", "NLPRNN", SHIPPED_PARAMS["NLPRNN"]
+    file = tmp_path / "nlp.py"
+    file.write_text(dot2torch.codegen(path, name, params=params))
+    module = _import(file, "generated_nlp").NLPRNN(**{k: v for k, v in params.items() if k != "SeqLen"})
+    assert dot2torch.verify(path, module, torch.randint(0, 50, (2, 10)), name=name, params=params) == []
+    assert _said(dot2torch.verify(DIAGRAMS / "lenet.dot", LeNet(), torch.randn(1, 1, 64, 64))) == [
+        f"{DIAGRAMS / 'lenet.dot'}:18: D2T715 node 'inp' (输入 [BatchSize, W=32, H=32, C=1]): the diagram takes "
+        "[1, 1, 32, 32], and the inputs given are [1, 1, 64, 64]: Lenet fails on the example inputs at ll1: "
+        "RuntimeError: mat1 and mat2 shapes cannot be multiplied (1x2704 and 400x120)"]
