@@ -231,8 +231,9 @@ class _Report:
     def say(self, code: str, at: Place, message: str, other: Place | None = None) -> None:
         """One difference at side a's place; `OTHER` in the message stands for the other side's
         layer, so that the uses of a block that show one difference give one diagnostic."""
+        on_diagram = at.file is not None or at.graph is not None  # a diagram's place names only its own nodes
         self.found.append((Diagnostic(code, message, file=at.file, line=at.line, graph=at.graph,
-                                      node=at.node or at.path or None, label=at.label),
+                                      node=at.node or (None if on_diagram else at.path or None), label=at.label),
                            _scope(at.path), other.text() if other is not None else ""))
 
     def merged(self) -> list[Diagnostic]:

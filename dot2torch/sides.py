@@ -50,6 +50,9 @@ def diagram_side(built: nn.Module, inputs: tuple[torch.Tensor, ...], model: ir.M
         origin = lifter.origins.get(node.id)
         if node.kind is ir.Kind.INPUT:
             place = places.input(graph.inputs.index(node.id))
+        elif node.kind is ir.Kind.OUTPUT:
+            place = places.output([r.node for r in graph.outputs].index(node.id) if ir.Ref(node.id) in graph.outputs
+                                  else -1, node.label)
         elif node.kind in (ir.Kind.MODULE, ir.Kind.SEQUENCE):
             place = places.module(node.label)
         elif node.kind in (ir.Kind.FORMULA, ir.Kind.NOISE, ir.Kind.PARAMETER):
@@ -275,6 +278,14 @@ class _DiagramPlaces:
         main = self.model.main
         node = main.node(main.inputs[index]) if index < len(main.inputs) else None
         return self.at(main, node, node.name if node is not None else f"input {index}")
+
+    def output(self, index: int, fallback: str) -> Place:
+        """The diagram's output node of that index (its drawn output, else the node it returns)."""
+        main = self.model.main
+        if not 0 <= index < len(main.outputs):
+            return self.at(main, None, fallback)
+        node = main.node(main.outputs[index].node)
+        return self.at(main, node, node.name)
 
     def resolve(self, path: str) -> tuple[ir.Graph, ir.Node | None, ir.Graph]:
         """The deepest node a built model's path leads to, the graph holding it, and the
