@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import networkx as nx
 import torch
 import torch.fx
 from torch import nn
@@ -25,7 +26,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from ..errors import Diagnostic, Severity
 from . import infer
-from .torchview_read import Shape, TvFile, TvNode, fail
+from .torchview_read import Shape, TvFile, TvNode, _short, fail
 
 MISMATCH = "D2T806"
 ORDER_UNKNOWN = "D2T808"
@@ -180,8 +181,6 @@ def _settings(tv: TvFile, names: dict[str, str], settings: Mapping[str, Any]) ->
 def _note(tv: TvFile, node: str, code: str, message: str, severity: Severity = Severity.NOTE) -> Diagnostic:
     d = tv.diagram
     data = d.graph.nodes[node]
-    from .torchview_read import _short
-
     return Diagnostic(code, message, severity, file=d.file, line=data.get("line"), column=data.get("column"),
                       graph=d.name, node=node, label=_short(data.get("label")))
 
@@ -345,8 +344,6 @@ def _on_shortcut(tv: TvFile, n: TvNode) -> bool:
         nxt = tv.node(after[0])
         if nxt.kind == "function" and nxt.name in _BINARY and _BINARY[nxt.name][0] is torch.add:
             others = [p for p in nxt.preds if p != node]
-            import networkx as nx
-
             return len(others) == 1 and others[0] != fork and fork in nx.ancestors(g, others[0]) \
                 and n.id not in nx.ancestors(g, others[0])
         if not nxt.name.startswith("BatchNorm"):
