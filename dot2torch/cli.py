@@ -48,6 +48,7 @@ EXAMPLES = {
     "convert": """examples:
   dot2torch convert resnet_fx.dot -o resnet.dot     a torch.fx FxGraphDrawer file (drawn after ShapeProp)
   dot2torch convert lenet_fx.dot --input-shape 1,1,32,32   one drawn without shapes
+  dot2torch convert model.gv --set conv2d_1.bias=False      a torchview file, settling what a note says was chosen
   (check, build and summary read such files directly: the file is converted as it is read)""",
     "diff": """examples:
   dot2torch diff old.dot new.dot             how new.dot's model differs from old.dot's, at old.dot's nodes
@@ -82,7 +83,7 @@ def _main(argv: Sequence[str] | None) -> int:
             _require_path(path)
         if paths is not None and args.name is not None and len(paths) != 1:
             raise UsageError("--name needs exactly one path")
-        with reading(getattr(args, "source_dialect", None), _input_shapes(args)):
+        with reading(getattr(args, "source_dialect", None), _input_shapes(args), _settings(args)):
             return args.run(args, params)
     except UsageError as error:
         _say(f"dot2torch {args.command}: error: {error}", sys.stderr)
@@ -177,14 +178,35 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _foreign_options(sub: argparse.ArgumentParser, shape_option: str | None) -> None:
-    """--from and --input-shape: how a file another tool wrote is read."""
-    group = sub.add_argument_group("files other tools wrote", "torch.fx FxGraphDrawer files are recognised and "
-                                                             "imported; see 'dot2torch convert'")
+    """--from, --input-shape and --set: how a file another tool wrote is read."""
+    group = sub.add_argument_group("files other tools wrote", "torch.fx FxGraphDrawer and torchview files are "
+                                                             "recognised and imported; see 'dot2torch convert'")
     group.add_argument("--from", dest="source_dialect", choices=DIALECTS, metavar="DIALECT",
                        help=f"read the files as this dialect ({', '.join(DIALECTS)}; default: recognised)")
     if shape_option is not None:
         group.add_argument(shape_option, dest="import_shapes", action="append", default=[], metavar="SIZES",
                            help="the input's shape, such as 1,3,32,32, for a file that draws none (repeat per input)")
+    group.add_argument("--set", dest="import_settings", action="append", default=[], metavar="NODE.KEY=VALUE",
+                       help="settle a value an import chose and noted, such as conv2d_1.kernel_size=1 (repeatable)")
+
+
+def _settings(args: argparse.Namespace) -> dict[str, object]:
+    """--set NODE.KEY=VALUE: VALUE a Python literal (3, (3, 1), False; true/false too), else a word."""
+    import ast
+
+    settings: dict[str, object] = {}
+    for text in getattr(args, "import_settings", []) or []:
+        target, sep, raw = text.partition("=")
+        node, _, key = target.strip().rpartition(".")
+        if not sep or not node or not key.isidentifier() or not raw.strip():
+            raise UsageError(f"--set takes NODE.KEY=VALUE, such as conv2d_1.kernel_size=1, found {text!r}")
+        word = raw.strip()
+        try:
+            value: object = ast.literal_eval(word)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            value = {"true": True, "false": False}.get(word.lower(), word)
+        settings[target.strip()] = value
+    return settings
 
 
 def _input_shapes(args: argparse.Namespace) -> list[tuple[int, ...]]:
@@ -201,7 +223,7 @@ def _input_shapes(args: argparse.Namespace) -> list[tuple[int, ...]]:
 
 
 def _convert_parser(commands: argparse._SubParsersAction) -> None:
-    help_text = "print a diagram another tool wrote (torch.fx) as a dot2torch diagram in the house style"
+    help_text = "print a diagram another tool wrote (torch.fx, torchview) as a dot2torch diagram in the house style"
     sub = commands.add_parser("convert", help=help_text, description=help_text, epilog=EXAMPLES["convert"],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     sub.set_defaults(run=_convert)

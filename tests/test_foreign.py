@@ -218,7 +218,7 @@ def test_convert_passes_check_and_builds_the_same_model(tmp_path: Path, capsys) 
 KINDS = [("neuron_level_mlp.dot", "neurons", "D2T801", "3-4-2 network"),
          ("neuron_level_undirected.dot", "neurons", "D2T801", "2-3-1 network"),
          ("onnx_netdrawer_resblock.dot", "onnx", "D2T802", "ONNX net_drawer"),
-         ("torchview_mlp.gv", "torchview", "D2T803", "importing torchview files is not supported yet"),
+         ("torchview_resnet18.gv", "torchview", "D2T813", "drawn as one box"),
          ("keras_mlp.dot", "keras", "D2T803", "importing keras files is not supported yet"),
          ("torchviz_mlp.gv", "torchviz", "D2T803", "importing torchviz files is not supported yet")]
 

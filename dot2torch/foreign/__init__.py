@@ -4,8 +4,9 @@ that check, build, summary and code generation work on them unchanged. Files tha
 describe a model (a neuron-level drawing, an ONNX net_drawer graph) are refused with what
 they look like.
 
-`imported(diagram)` is the hook `library.open_source` calls on the user's diagrams; `reading(dialect, input_shapes)` sets how files are
-read for a block of calls (`--from`, `--input-shape`); `convert` gives the house-style text.
+`imported(diagram)` is the hook `library.open_source` calls on the user's diagrams;
+`reading(dialect, input_shapes, settings)` sets how files are read for a block of calls
+(`--from`, `--input-shape`, `--set`); `convert` gives the house-style text.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from ..reader import Diagram
 from .detect import Recognised, recognise
 from .options import DIALECTS, ImportOptions, current, reading
 
-__all__ = ["DIALECTS", "ImportOptions", "Recognised", "current", "imported", "reading", "recognise", "refused"]
+__all__ = ["DIALECTS", "ImportOptions", "Recognised", "current", "house_text", "imported", "reading", "recognise",
+           "refused"]
 
 NEURONS = "D2T801"
 NET_DRAWER = "D2T802"
 NOT_YET = "D2T803"
 NOT_THAT_DIALECT = "D2T804"
+BAD_SET = "D2T814"
 
 _LOOKS = {
     "fx": "a torch.fx FxGraphDrawer drawing (records {name=%...|op_code=...})",
@@ -36,25 +39,41 @@ _LOOKS = {
 def imported(diagram: Diagram) -> list[Diagram]:
     """The diagram as dot2torch reads it: itself when it is in the house style, else the
     house-style diagram of the model it draws (placed at the file's nodes), or an error."""
-    options = current()
-    if options.dialect == "house":
+    found = house_text(diagram)
+    if found is None:
         return [diagram]
-    seen = recognise(diagram)
+    text, notes, origin = found
+    return [_placed(d, diagram, notes, origin) for d in _house(text, diagram.file)]
+
+
+def house_text(diagram: Diagram) -> tuple[str, list[Diagnostic], dict[str, str]] | None:
+    """The house-style text of a diagram another tool wrote, the notes on what its file does
+    not say, and the file's node id of each house node that has one; None for a house-style
+    diagram. Files that cannot be imported raise their diagnostic."""
+    options = current()
+    seen = recognise(diagram) if options.dialect != "house" else Recognised("house")
     dialect = options.dialect or seen.dialect
-    if options.dialect is not None and seen.dialect != options.dialect:
+    if options.dialect not in (None, "house") and seen.dialect != options.dialect:
         raise _error(diagram, NOT_THAT_DIALECT, f"expected {_LOOKS[options.dialect]} (--from {options.dialect}), "
                                                 f"found {_LOOKS[seen.dialect]}")
+    if options.settings and dialect != "torchview":
+        raise _error(diagram, BAD_SET, f"--set {options.settings[0][0]}: --set settles values a torchview import "
+                                       f"chooses; this file is {_LOOKS[dialect]}")
     if dialect == "house":
-        return [diagram]
+        return None
     if dialect in ("neurons", "onnx"):
         raise refused(diagram, seen)
+    if dialect == "torchview":
+        from .torchview import torchview_to_house
+
+        return torchview_to_house(diagram, dict(options.settings), options.input_shapes)
     if dialect != "fx":
         raise _error(diagram, NOT_YET, f"recognised as {_LOOKS[dialect]}; importing {dialect} files is not supported "
                                        "yet (use --from house to read it as a dot2torch diagram)")
     from .fx import fx_to_house
 
     text, notes = fx_to_house(diagram, options.input_shapes)
-    return [_placed(d, diagram, notes) for d in _house(text, diagram.file)]
+    return text, notes, {}
 
 
 def refused(diagram: Diagram, seen: Recognised) -> ForeignError:
@@ -80,11 +99,12 @@ def _house(text: str, file: str | None) -> list[Diagram]:
     return read_text(text, file=file)
 
 
-def _placed(house: Diagram, source: Diagram, notes: list[Diagnostic]) -> Diagram:
+def _placed(house: Diagram, source: Diagram, notes: list[Diagnostic], origins: dict[str, str]) -> Diagram:
     """The house diagram located in the source file: a node the source draws under the same
-    id at that node's line, any other at the graph's line."""
+    id (or the id `origins` names) at that node's line, any other at the graph's line."""
     for node, data in house.graph.nodes(data=True):
-        origin = source.graph.nodes[node] if node in source.graph else None
+        at = origins.get(node, node)
+        origin = source.graph.nodes[at] if at in source.graph else None
         data["line"] = origin["line"] if origin is not None else source.line
         data["column"] = origin["column"] if origin is not None else None
     house.line = source.line

@@ -10,9 +10,11 @@ from ..errors import Diagnostic, DotSyntaxError, one_line
 from ..reader import decode, read_text
 from ..sources import read_bytes
 from ..limits import current as limits
-from .fx import fx_to_house
 from .options import current
 from .detect import recognise
+
+
+_TOOLS = {"fx": "a torch.fx FxGraphDrawer file", "torchview": "a torchview file"}
 
 
 @dataclass
@@ -23,7 +25,7 @@ class Converted:
 
 def convert(path: Path) -> Converted:
     """The house-style text of every digraph of the file (a house-style file as it is)."""
-    from . import imported, refuse_undirected
+    from . import house_text, refuse_undirected
 
     data = read_bytes(path, limits().file_bytes + 1)
     text = decode(data, str(path))
@@ -33,17 +35,16 @@ def convert(path: Path) -> Converted:
         if error.code == "D2T102":
             refuse_undirected(path, error)
         raise
-    options = current()
     parts: list[str] = []
     notes: list[Diagnostic] = []
     for diagram in diagrams:
-        dialect = options.dialect or recognise(diagram).dialect
-        if dialect != "fx":
-            imported(diagram)  # refuses what is not house style, with its diagnostic
+        found = house_text(diagram)
+        if found is None:
             return Converted(text, [])
-        house, found = fx_to_house(diagram, options.input_shapes)
-        header = [f"// converted by dot2torch from {path.name} (a torch.fx FxGraphDrawer file)"]
-        header += [f"// {d.code} {d.severity.value} at {d.node}: {one_line(d.message)}" for d in found]
+        house, found_notes, _ = found
+        tool = _TOOLS[current().dialect or recognise(diagram).dialect]
+        header = [f"// converted by dot2torch from {path.name} ({tool})"]
+        header += [f"// {d.code} {d.severity.value} at {d.node}: {one_line(d.message)}" for d in found_notes]
         parts.append("\n".join(header) + "\n" + house)
-        notes += found
+        notes += found_notes
     return Converted("\n".join(parts), notes)
