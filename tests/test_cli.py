@@ -243,7 +243,11 @@ def test_a_block_named_with_name_is_checked(capsys):
         "27]", "ok"]
 
 
-@pytest.mark.parametrize("argv", [["check", "diagrams"], ["summary", "diagrams/lenet.dot"], ["build", "diagrams"],
+_SLOW_PIPE = pytest.mark.slow  # 8 s of subprocesses together: the default run keeps check's two cases and --help
+
+
+@pytest.mark.parametrize("argv", [["check", "diagrams"], pytest.param(["summary", "diagrams/lenet.dot"], marks=_SLOW_PIPE),
+                                  pytest.param(["build", "diagrams"], marks=_SLOW_PIPE),
                                   ["check", "--help"], ["check", "diagrams/mlp.dot", "--param", "NHiden1=1"]])
 def test_a_closed_pipe_is_no_traceback(argv):
     """`dot2torch check diagrams | head -1`: the reader goes away; the command ends quietly with
