@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
-import io
 import operator
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator
@@ -27,7 +26,7 @@ from typing import Any, Callable, Iterator
 import torch
 import torch.fx
 from torch import nn
-from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+from torch.fx.passes.shape_prop import TensorMetadata
 
 from . import ir
 from .errors import Diagnostic, Dot2TorchError
@@ -37,6 +36,7 @@ from .ops import registered
 from .ops.sequence import signature
 from .generate import cell_forward, over_time_forward
 from .runtime import AddNoise, OverTime, RecurrentCell, batch_randn, recurrent_cell
+from .shape_run import first_line, propagate
 from .targets import qualified
 from .trace_blocks import BlockCalls, BlockUse
 from .trace_formulas import FormulaLifting, find_trees, is_layer_parameter, known
@@ -174,28 +174,14 @@ def trace(module: nn.Module, *inputs: torch.Tensor, blocks: bool = False) -> tor
     made = [name for name, _ in module.named_parameters(recurse=False)]
     traced._parameters = {k: traced._parameters[k] for k in sorted(traced._parameters, key=_index_in(made))}
     module.eval()
-    shapes = _QuietShapeProp(traced)
     try:
-        with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints the traceback it re-raises
-            shapes.propagate(*(t.clone() if isinstance(t, torch.Tensor) else t for t in inputs))  # in place: copies
-    except Exception as error:  # what the user's own module raises on the example inputs
-        cause = error.__cause__ or error
-        at = f" at {shapes.current.target}" if shapes.current is not None and shapes.current.op != "placeholder" else ""
-        raise fail(where, f"{where} fails on the example inputs{at}: {type(cause).__name__}: "
-                          f"{str(cause).splitlines()[0] if str(cause) else ''}") from None
+        shapes, failed = propagate(traced, *inputs)
     finally:
         module.train(was_training)
+    if failed is not None:  # what the user's own module raises on the example inputs
+        at = f" at {shapes.current.target}" if shapes.current is not None and shapes.current.op != "placeholder" else ""
+        raise fail(where, f"{where} fails on the example inputs{at}: {first_line(failed)}")
     return traced
-
-
-class _QuietShapeProp(ShapeProp):
-    """ShapeProp that remembers the node it is running (to say where a module fails)."""
-
-    current: torch.fx.Node | None = None
-
-    def run_node(self, n: torch.fx.Node) -> Any:
-        self.current = n
-        return super().run_node(n)
 
 
 def _index_in(order: list[str]) -> Callable[[str], int]:

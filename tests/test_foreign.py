@@ -247,3 +247,13 @@ def test_house_diagrams_are_read_as_before() -> None:
     text = 'digraph m { a [label="input [BatchSize, 4]"]; b [label="Linear [4, 2]"]; a -> b }'
     assert recognise(read_text(text)[0]).dialect == "house"
     assert dot2torch.check(text) == []
+
+
+def test_an_input_shape_the_imported_model_cannot_take_is_said_without_a_traceback(tmp_path: Path, capsys) -> None:
+    from dot2torch.cli import main
+
+    path = fx_file(tmp_path, LeNet(), None, "lenet")
+    assert main(["check", str(path), "--input-shape", "1,1,16,16"]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert "D2T806" in out and "the rebuilt model fails here: RuntimeError: mat1 and mat2 shapes cannot be multiplied" in out

@@ -17,9 +17,9 @@ from typing import Any, Callable
 import torch
 import torch.fx
 from torch import nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from ..errors import Diagnostic, Severity
+from ..shape_run import first_line, propagate
 from .fx_read import FxFile, FxNode, NodeRef, fail, refs
 
 MISMATCH = "D2T806"
@@ -238,16 +238,11 @@ def _propagate(fx: FxFile, module: torch.fx.GraphModule, inputs: tuple[torch.Ten
     be the one it computes."""
     d = fx.diagram
     drawn = {n.id: n for n in fx.nodes}
-    runner = _Runner(module)
     module.eval()
-    try:
-        with torch.no_grad():
-            runner.propagate(*inputs)
-    except Exception as error:
-        cause = error.__cause__ or error
+    runner, failed = propagate(module, *inputs)
+    if failed is not None:
         at = runner.current.name if runner.current is not None else None
-        raise fail(d, at, f"the rebuilt model fails here: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}",
-                   MISMATCH) from None
+        raise fail(d, at, f"the rebuilt model fails here: {first_line(failed)}", MISMATCH)
     for node in module.graph.nodes:
         n = drawn.get(node.name)
         meta = node.meta.get("tensor_meta")
@@ -256,11 +251,3 @@ def _propagate(fx: FxFile, module: torch.fx.GraphModule, inputs: tuple[torch.Ten
         if tuple(meta.shape) != tuple(n.shape) or (n.dtype is not None and str(meta.dtype) != n.dtype):
             raise fail(d, n.id, f"expected {n.dtype} {n.shape} (the file's), the rebuilt model makes "
                                 f"{meta.dtype} {tuple(meta.shape)}", MISMATCH)
-
-
-class _Runner(ShapeProp):
-    current: torch.fx.Node | None = None
-
-    def run_node(self, n: torch.fx.Node) -> Any:
-        self.current = n
-        return super().run_node(n)

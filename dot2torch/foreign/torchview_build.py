@@ -22,9 +22,9 @@ import networkx as nx
 import torch
 import torch.fx
 from torch import nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from ..errors import Diagnostic, Severity
+from ..shape_run import first_line, propagate
 from . import infer
 from .torchview_read import Shape, TvFile, TvNode, _short, fail
 
@@ -450,16 +450,12 @@ def _examples(tv: TvFile, drawn: list[Shape], given: tuple[Shape, ...]) -> tuple
 
 def _propagate(tv: TvFile, module: torch.fx.GraphModule, inputs: tuple[torch.Tensor, ...]) -> None:
     """Run the rebuilt model; each layer's output shape must be the one the file draws."""
-    runner = _Runner(module)
     module.eval()
-    try:
-        with torch.no_grad():
-            runner.propagate(*inputs)
-    except Exception as error:
-        cause = error.__cause__ or error
-        at = runner.origin(tv)
-        raise fail(tv.diagram, at, f"the rebuilt model fails here: {type(cause).__name__}: "
-                                   f"{str(cause).splitlines()[0] if str(cause) else ''}", MISMATCH) from None
+    runner, failed = propagate(module, *inputs)
+    if failed is not None:
+        names = {v: k for k, v in layer_names(tv).items()}
+        at = names.get(runner.current.name) if runner.current is not None else None
+        raise fail(tv.diagram, at, f"the rebuilt model fails here: {first_line(failed)}", MISMATCH)
     by_name = {names: node_id for node_id, names in layer_names(tv).items()}
     for node in module.graph.nodes:
         node_id = by_name.get(node.name)
@@ -470,15 +466,3 @@ def _propagate(tv: TvFile, module: torch.fx.GraphModule, inputs: tuple[torch.Ten
         if tuple(meta.shape) != tuple(drawn):
             raise fail(tv.diagram, node_id, f"expected {drawn} (the file's), the rebuilt model makes "
                                             f"{tuple(meta.shape)}", MISMATCH)
-
-
-class _Runner(ShapeProp):
-    current: torch.fx.Node | None = None
-
-    def run_node(self, n: torch.fx.Node) -> Any:
-        self.current = n
-        return super().run_node(n)
-
-    def origin(self, tv: TvFile) -> str | None:
-        names = {v: k for k, v in layer_names(tv).items()}
-        return names.get(self.current.name) if self.current is not None else None
