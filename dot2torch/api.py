@@ -372,11 +372,11 @@ def _sizes_given(diagram: "against.Diagram", inputs: tuple[Any, ...], params: Ma
     flat = [t for x in inputs for t in (x if isinstance(x, tuple) else (x,))]
     main, found = diagram.model.main, {}
     written = {k for k, default in main.symbols.items() if default is not None}
-    for node_id, given in zip(main.inputs, flat):
+    for node_id, tensor in zip(main.inputs, flat):
         shape = main.node(node_id).shape
-        if shape is None or not isinstance(given, torch.Tensor) or given.dim() != len(shape.exprs):
+        if shape is None or not isinstance(tensor, torch.Tensor) or tensor.dim() != len(shape.exprs):
             continue
-        for expr, size in list(zip(shape.exprs, given.shape))[1:]:
+        for expr, size in list(zip(shape.exprs, tensor.shape))[1:]:
             if isinstance(expr, E.Name) and expr.default is None and expr.name not in written | set(params):
                 found[expr.name] = int(size)
     return found
@@ -427,3 +427,11 @@ def convert_file(path: str | Path) -> "Converted":
     from .foreign.convert import convert
 
     return convert(Path(path))
+
+
+def input_sizes(text: str) -> tuple[int, ...]:
+    """An `--input-shape` of sizes (`1,3,32,32`), checked as export's example inputs are.
+    Raises ModuleSpecError (usage)."""
+    from .export import input_sizes as sizes_of
+
+    return sizes_of(text, text, "1,3,32,32")

@@ -16,7 +16,7 @@ from typing import Sequence, TextIO
 
 from .version import __version__
 from .api import (DIALECTS, GENERATED_MARK, Outcome, check_sources, codegen, codegen_package, convert_file, diff,
-                  export_text, layers_table, models_table, reading, verify_text)
+                  export_text, input_sizes, layers_table, models_table, reading, verify_text)
 from .paths import shown_path
 from .errors import Diagnostic, Dot2TorchError, ModuleSpecError, Severity
 from .expr import Value
@@ -210,16 +210,10 @@ def _settings(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _input_shapes(args: argparse.Namespace) -> list[tuple[int, ...]]:
-    shapes = []
-    for text in getattr(args, "import_shapes", []) or []:
-        try:
-            shape = tuple(int(s) for s in text.split(","))
-        except ValueError:
-            raise UsageError(f"--input-shape takes sizes such as 1,3,32,32, found {text!r}") from None
-        if not shape or any(s < 1 for s in shape):
-            raise UsageError(f"--input-shape sizes must be at least 1, found {text!r}")
-        shapes.append(shape)
-    return shapes
+    try:
+        return [input_sizes(text) for text in getattr(args, "import_shapes", []) or []]
+    except ModuleSpecError as error:
+        raise UsageError(str(error)) from None
 
 
 def _convert_parser(commands: argparse._SubParsersAction) -> None:

@@ -127,18 +127,25 @@ def _run(action, what: str):
         raise ModuleSpecError(f"{what} raised {type(error).__name__}: {error}") from None
 
 
-def example_input(text: str) -> torch.Tensor:
-    """`1,3,224,224` (floats) or `1,7:long` (token ids): a random tensor of that shape."""
-    sizes, _, dtype_name = text.partition(":")
+def input_sizes(sizes: str, given: str, example: str = "1,3,224,224") -> tuple[int, ...]:
+    """`1,3,224,224` as sizes, each at least 1, at most MAX_INPUT_ELEMENTS in all; `given` is
+    the whole --input-shape value, as messages quote it."""
     try:
         shape = tuple(int(s) for s in sizes.split(","))
     except ValueError:
-        raise ModuleSpecError(f"--input-shape takes sizes such as 1,3,224,224 (and :long for ids), found {text!r}") from None
+        raise ModuleSpecError(f"--input-shape takes sizes such as {example}, found {given!r}") from None
     if not shape or any(s < 1 for s in shape):
-        raise ModuleSpecError(f"--input-shape sizes must be at least 1, found {text!r}")
+        raise ModuleSpecError(f"--input-shape sizes must be at least 1, found {given!r}")
     if math.prod(shape) > MAX_INPUT_ELEMENTS:
-        raise ModuleSpecError(f"--input-shape {text} asks for {math.prod(shape):,} elements; an example input "
+        raise ModuleSpecError(f"--input-shape {given} asks for {math.prod(shape):,} elements; an example input "
                               f"holds at most {MAX_INPUT_ELEMENTS:,}")
+    return shape
+
+
+def example_input(text: str) -> torch.Tensor:
+    """`1,3,224,224` (floats) or `1,7:long` (token ids): a random tensor of that shape."""
+    sizes, _, dtype_name = text.partition(":")
+    shape = input_sizes(sizes, text, "1,3,224,224 (and :long for ids)")
     dtype = _DTYPES.get(dtype_name or "float")
     if dtype is None:
         raise ModuleSpecError(f"--input-shape dtype must be one of {', '.join(sorted(_DTYPES))}, found {dtype_name!r}")

@@ -179,24 +179,6 @@ def expression(root: torch.fx.Node, trees: Trees, leaf: Callable[[torch.fx.Node]
     return walk(root)
 
 
-def leaves_in_order(root: torch.fx.Node, trees: Trees) -> list[torch.fx.Node]:
-    """The values a formula reads from outside, in reading order, each once."""
-    found: list[torch.fx.Node] = []
-
-    def walk(value: Any) -> None:
-        if not isinstance(value, torch.fx.Node):
-            return
-        if trees.root_of.get(value) is not root:
-            if value not in found:
-                found.append(value)
-            return
-        for operand in trees.operations[value].operands:
-            walk(operand)
-
-    walk(root)
-    return found
-
-
 def reads_as_name(name: str) -> bool:
     """Does a label starting with `name` read as that name, not as an op (`fc2` is Linear
     number 2, `sigmoid` the layer), a torch.nn layer, or anything else?"""
