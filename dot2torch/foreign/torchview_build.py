@@ -14,6 +14,7 @@ Layers are named `<class or function>_<file node id>` (`conv2d_1`), the names `-
 
 from __future__ import annotations
 
+import keyword
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -26,7 +27,7 @@ from torch import nn
 from ..errors import Diagnostic, Severity
 from ..shape_run import first_line, propagate
 from . import infer
-from .torchview_read import Shape, TvFile, TvNode, _short, fail
+from .torchview_read import Shape, TvFile, TvNode, _short, fail, located
 
 MISMATCH = "D2T806"
 ORDER_UNKNOWN = "D2T808"
@@ -60,6 +61,9 @@ _POOL_FUNCTIONS = {f"{kind}_pool{d}d": getattr(nn.functional, f"{kind}_pool{d}d"
                    for kind in ("max", "avg") for d in (1, 2, 3)}
 
 
+_RESERVED = {"x", "output", "input", "self", "torch"}  # the placeholder's, fx's and generated code's names
+
+
 @dataclass
 class Rebuilt:
     module: torch.fx.GraphModule
@@ -87,10 +91,14 @@ def layer_names(tv: TvFile) -> dict[str, str]:
     for n in tv.nodes:
         if n.kind == "tensor":
             continue
-        stem = n.name.strip("_").lower() or "op"
-        tail = "".join(c if c.isalnum() else "_" for c in n.id)
-        name = f"{stem}_{tail}"
-        while name in taken or not name.isidentifier():
+        if n.layer:
+            name = "".join(c if c.isalnum() or c == "_" else "_" for c in n.layer).strip("_") or "layer"
+        else:
+            stem = n.name.strip("_").lower() or "op"
+            tail = "".join(c if c.isalnum() else "_" for c in n.id)
+            name = f"{stem}_{tail}"
+        while name in taken or not name.isidentifier() or keyword.iskeyword(name) or name in _RESERVED \
+                or hasattr(torch.fx.GraphModule, name):
             name = f"n_{name}" if not name.isidentifier() else f"{name}_"
         taken.add(name)
         names[n.id] = name
@@ -130,6 +138,7 @@ def rebuild(tv: TvFile, settings: Mapping[str, Any], input_shapes: tuple[Shape, 
                 if n.name == "output-tensor":
                     results.append(made[n.id])
             shapes[n.id] = n.outputs[0]
+            notes += [_note(tv, n.id, code, message, *severity) for code, message, *severity in n.remarks]
             continue
         name = names[n.id]
         preds = _ordered_inputs(tv, n, shapes, notes)
@@ -141,8 +150,8 @@ def rebuild(tv: TvFile, settings: Mapping[str, Any], input_shapes: tuple[Shape, 
             open_keys = ", ".join(sorted(one.settable)) or "none"
             raise fail(d, n.id, f"--set {name}.{key}: {key} is not a value the import chose here (the file gives "
                                 f"it, or {n.name} has none); the values chosen at {name} are: {open_keys}", BAD_SET)
-        for code, message in one.notes:
-            notes.append(_note(tv, n.id, code, message))
+        for code, message, *severity in [*n.remarks, *one.notes]:
+            notes.append(_note(tv, n.id, code, message, *severity))
         args = tuple(made[p] for p in preds)
         if one.module is not None:
             root.add_module(name, one.module)
@@ -154,7 +163,7 @@ def rebuild(tv: TvFile, settings: Mapping[str, Any], input_shapes: tuple[Shape, 
         origin[made[n.id].name] = n.id
         shapes[n.id] = n.outputs[0]
     if not results:
-        raise fail(d, None, "expected an output-tensor node (torchview draws one per result), found none")
+        raise fail(d, None, f"expected an output-tensor node ({tv.tool} draws one per result), found none")
     graph.output(results[0] if len(results) == 1 else tuple(results))
     module = torch.fx.GraphModule(root, graph, class_name=d.name if d.name.isidentifier() else "Imported")
     examples = _examples(tv, inputs, input_shapes)
@@ -180,9 +189,10 @@ def _settings(tv: TvFile, names: dict[str, str], settings: Mapping[str, Any]) ->
 
 def _note(tv: TvFile, node: str, code: str, message: str, severity: Severity = Severity.NOTE) -> Diagnostic:
     d = tv.diagram
-    data = d.graph.nodes[node]
+    at = located(d, node)
+    data = d.graph.nodes[at] if at is not None else {}
     return Diagnostic(code, message, severity, file=d.file, line=data.get("line"), column=data.get("column"),
-                      graph=d.name, node=node, label=_short(data.get("label")))
+                      graph=d.name, node=at, label=_short(data.get("label")))
 
 
 def _ordered_inputs(tv: TvFile, n: TvNode, shapes: dict[str, Shape], notes: list[Diagnostic]) -> list[str]:
@@ -194,19 +204,36 @@ def _ordered_inputs(tv: TvFile, n: TvNode, shapes: dict[str, Shape], notes: list
     if theirs != sorted(n.inputs):
         raise fail(d, n.id, f"expected the inputs it draws ({_shapes(n.inputs)}), its edges bring "
                             f"({_shapes([shapes[p] for p in preds])}): a tensor used outside the file's nodes "
-                            "(a parameter or constant used outside modules, which torchview does not draw) cannot "
+                            f"(a parameter or constant used outside modules, which {tv.tool} does not draw) cannot "
                             "be imported", MISMATCH)
     distinct = list(dict.fromkeys(n.inputs))
-    ordered = [p for shape in distinct for p in preds if shapes[p] == shape]
+    if tv.ordered_edges and [shapes[p] for p in preds] == list(n.inputs):
+        return preds
+    if tv.inputs_listed:
+        ordered = _by_listed_shapes(preds, n.inputs, shapes)
+    else:
+        ordered = [p for shape in distinct for p in preds if shapes[p] == shape]
     commutative = n.kind == "function" and _BINARY.get(n.name, (None, False))[1]
     if len(set(preds)) > 1 and not commutative and n.kind == "function":
         groups = [[p for p in ordered if shapes[p] == shape] for shape in distinct]
         repeated = len(distinct) > 1 and any(len(g) > 1 for g in groups)
-        if repeated or any(len(set(g)) > 1 for g in groups):
+        if (repeated or any(len(set(g)) > 1 for g in groups)) and not tv.ordered_edges:
             notes.append(_note(tv, n.id, ORDER_UNKNOWN,
-                               f"the order of {n.name}'s inputs is not in the file (torchview draws edges without "
+                               f"the order of {n.name}'s inputs is not in the file ({tv.tool} draws edges without "
                                f"argument positions, and inputs of the same shape alike): taken as "
                                f"{', '.join(ordered)} (the file's node ids)", Severity.WARNING))
+    return ordered
+
+
+def _by_listed_shapes(preds: list[str], listed: list[Shape], shapes: dict[str, Shape]) -> list[str]:
+    """The producers matched to the input shapes listed one per argument: each argument takes
+    the first producer of its shape not yet taken (in edge order)."""
+    left = list(preds)
+    ordered = []
+    for shape in listed:
+        pick = next(p for p in left if shapes[p] == shape)
+        left.remove(pick)
+        ordered.append(pick)
     return ordered
 
 
@@ -225,7 +252,7 @@ def _layer(tv: TvFile, n: TvNode, name: str, preds: list[str], shapes: dict[str,
                             "known; draw it with draw_graph(..., depth=float('inf'), expand_nested=True)", COLLAPSED)
     if len(n.outputs) != 1 or len(n.inputs) != 1:
         raise fail(d, n.id, f"expected {n.name} to have one input and one output, found {len(n.inputs)} and "
-                            f"{len(n.outputs)}: layers with several are not imported from torchview files")
+                            f"{len(n.outputs)}: layers with several are not imported from {tv.tool} files")
     x, y = n.inputs[0], n.outputs[0]
     one = _Made()
     kwargs: dict[str, Any] = {}
@@ -240,32 +267,43 @@ def _layer(tv: TvFile, n: TvNode, name: str, preds: list[str], shapes: dict[str,
             raise fail(d, n.id, f"expected {n.name} to keep the channels, found {x[1]} → {y[1]}", MISMATCH)
         _geometry(tv, n, name, x[2:], y[2:], fixed, one, kwargs, conv=family == "Conv", shortcut=shortcut)
         if family == "Conv":
-            _defaults(name, {"bias": True, "groups": 1}, fixed, one, kwargs,
-                      "torchview draws neither parameters nor constants, so the file cannot say")
+            _defaults(tv, n, name, {"bias": True, "groups": 1}, fixed, one, kwargs,
+                      f"{tv.tool} draws neither parameters nor constants, so the file cannot say")
     elif n.name == "Linear":
         if len(x) < 1 or x[:-1] != y[:-1]:
             raise fail(d, n.id, f"expected Linear to change only the last dimension, found {x} → {y}", MISMATCH)
         kwargs.update(in_features=x[-1], out_features=y[-1])
-        _defaults(name, {"bias": True}, fixed, one, kwargs, "torchview draws no parameters, so the file cannot say")
+        _defaults(tv, n, name, {"bias": True}, fixed, one, kwargs,
+                  f"{tv.tool} draws no parameters, so the file cannot say")
     elif family == "BatchNorm":
         _rank(tv, n, x, y, int(n.name[-2]) + 2, allow_less=n.name == "BatchNorm1d")
         kwargs["num_features"] = x[1]
-        _defaults(name, dict(_NORM), fixed, one, kwargs, "torchview draws no constants, so the file cannot say")
+        _defaults(tv, n, name, dict(_NORM), fixed, one, kwargs, f"{tv.tool} draws no constants, so the file cannot say")
+    elif n.name == "LayerNorm":
+        if x != y or len(x) < 2:
+            raise fail(d, n.id, f"expected LayerNorm to keep the shape, found {x} → {y}", MISMATCH)
+        kwargs["normalized_shape"] = x[-1]
+        _defaults(tv, n, name, {"eps": 1e-05, "elementwise_affine": True}, fixed, one, kwargs,
+                  f"{tv.tool} draws no constants, so the file cannot say")
     elif family in ("AdaptiveAvgPool", "AdaptiveMaxPool"):
         _rank(tv, n, x, y, int(n.name[-2]) + 2)
         kwargs["output_size"] = tuple(y[2:]) if len(set(y[2:])) > 1 else y[2]
+    elif n.name == "Flatten" and "start_dim" in n.given:  # the tool's Flatten keeps the batch alone (Keras)
+        if x[:1] + (math.prod(x[1:]),) != y:
+            raise fail(d, n.id, f"expected {n.name} to flatten all but the batch, found {x} → {y}", MISMATCH)
     elif n.name == "Flatten":
         kwargs.update(zip(("start_dim", "end_dim"), _flatten_dims(tv, n, name, x, y, one)))
     elif n.name in _ACTIVATIONS or n.name in _DEFAULTS:
         if x != y:
             raise fail(d, n.id, f"expected {n.name} to keep the shape, found {x} → {y}", MISMATCH)
         if n.name in _DEFAULTS:
-            _defaults(name, dict(_DEFAULTS[n.name]), fixed, one, kwargs,
-                      "torchview draws no constants, so the file cannot say")
+            _defaults(tv, n, name, dict(_DEFAULTS[n.name]), fixed, one, kwargs,
+                      f"{tv.tool} draws no constants, so the file cannot say")
     else:
-        raise fail(d, n.id, f"{n.name} is not imported from torchview files (the layers imported: Conv1d/2d/3d, "
-                            "Linear, BatchNorm1d/2d/3d, MaxPool/AvgPool/AdaptiveAvgPool/AdaptiveMaxPool 1d/2d/3d, "
+        raise fail(d, n.id, f"{n.name} is not imported from {tv.tool} files (the layers imported: Conv1d/2d/3d, "
+                            "Linear, BatchNorm1d/2d/3d, LayerNorm, MaxPool/AvgPool/AdaptiveAvgPool/AdaptiveMaxPool 1d/2d/3d, "
                             "Flatten, Dropout, and activations such as ReLU, GELU, Sigmoid, Tanh, Softmax)")
+    kwargs.update(n.given)
     try:
         one.module = cls(**kwargs)
     except Exception as error:
@@ -311,9 +349,13 @@ def _geometry(tv: TvFile, n: TvNode, name: str, x: Shape, y: Shape, fixed: dict[
                                 f"--set {name}.kernel_size=K settles it (stride and padding then follow the rule)"))
 
 
-def _defaults(name: str, defaults: dict[str, Any], fixed: dict[str, Any], one: _Made, kwargs: dict[str, Any],
-              why: str) -> None:
-    """torch's defaults for values the file cannot show, the user's `--set` values kept; noted."""
+def _defaults(tv: TvFile, n: TvNode, name: str, defaults: dict[str, Any], fixed: dict[str, Any], one: _Made,
+              kwargs: dict[str, Any], why: str) -> None:
+    """The defaults for values the file cannot show (torch's, or the drawing tool's where the
+    reader gives them), the user's `--set` values kept; noted."""
+    if n.defaults is not None:
+        defaults = {k: n.defaults.get(k, v) for k, v in defaults.items()}
+    defaults = {k: v for k, v in defaults.items() if k not in n.given}
     one.settable |= set(defaults)
     taken = {}
     for key, value in defaults.items():
@@ -326,14 +368,16 @@ def _defaults(name: str, defaults: dict[str, Any], fixed: dict[str, Any], one: _
     values = ", ".join(f"{k}={v!r}" for k, v in taken.items())
     key, value = next(iter(taken.items()))
     example = f"{key}={not value}" if isinstance(value, bool) else f"{key}=VALUE"
-    one.notes.append((DEFAULT, f"{values} taken (torch's default{'s' if len(taken) > 1 else ''}): {why}; "
+    owner = n.owner or tv.owner
+    terms = "" if owner == "torch" else ", in torch's terms"
+    one.notes.append((DEFAULT, f"{values} taken ({owner}'s default{'s' if len(taken) > 1 else ''}{terms}): {why}; "
                                f"--set {name}.{example} to change it"))
 
 
 def _on_shortcut(tv: TvFile, n: TvNode) -> bool:
     """The convolution, with at most a normalization after it, is one branch of a fork that an
     add joins again (ResNet's projection shortcut)."""
-    g = tv.diagram.graph
+    g = nx.DiGraph([(p, m.id) for m in tv.nodes for p in m.preds])
     if len(n.preds) != 1 or g.out_degree(n.preds[0]) < 2:
         return False
     fork, node = n.preds[0], n.id
@@ -379,7 +423,7 @@ def _call(tv: TvFile, n: TvNode, name: str, preds: list[str], fixed: dict[str, A
     if n.name in _BINARY:
         if len(preds) != 2:
             raise fail(d, n.id, f"expected {n.name} of two tensors the file draws, found {len(preds)}: a tensor used "
-                                "outside modules (a parameter or a constant) is not drawn by torchview and cannot "
+                                f"outside modules (a parameter or a constant) is not drawn by {tv.tool} and cannot "
                                 "be imported", MISMATCH)
         one.function = _BINARY[n.name][0]
     elif n.name in _UNARY:
@@ -419,7 +463,7 @@ def _call(tv: TvFile, n: TvNode, name: str, preds: list[str], fixed: dict[str, A
         one.function = getattr(nn.functional, n.name)
         one.args = (tuple(y[2:]),)
     else:
-        raise fail(d, n.id, f"the function {n.name} is not imported from torchview files (those imported: "
+        raise fail(d, n.id, f"the function {n.name} is not imported from {tv.tool} files (those imported: "
                             f"{', '.join(sorted({*_BINARY, *_UNARY, 'cat', 'flatten', 'view', 'reshape', *_POOL_FUNCTIONS}))})")
     return one
 
@@ -427,7 +471,7 @@ def _call(tv: TvFile, n: TvNode, name: str, preds: list[str], fixed: dict[str, A
 def _arity(tv: TvFile, n: TvNode, preds: list[str], count: int) -> None:
     if len(preds) != count:
         raise fail(tv.diagram, n.id, f"expected {n.name} of {count} tensor(s) the file draws, found {len(preds)}: "
-                                     "a tensor used outside modules is not drawn by torchview", MISMATCH)
+                                     f"a tensor used outside modules is not drawn by {tv.tool}", MISMATCH)
 
 
 def _cat_dim(tv: TvFile, n: TvNode) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 
@@ -37,21 +38,47 @@ class TvNode:
     inputs: list[Shape] = field(default_factory=list)  # as the cell lists them, repeats expanded
     outputs: list[Shape] = field(default_factory=list)
     preds: list[str] = field(default_factory=list)  # producers in edge order, repeated for ` x2` edges
+    layer: str = ""  # the layer's name where the file names it (Keras); else made from the class and id
+    given: dict[str, Any] = field(default_factory=dict)  # constructor values the file gives exactly
+    defaults: dict[str, Any] | None = None  # the drawing tool's defaults for what the file does not show
+    owner: str = ""  # whose defaults those are, where not the file's owner (a Keras Dropout takes torch's p)
+    remarks: list[tuple] = field(default_factory=list)  # (code, message[, severity]) notes the reader made here
 
 
 @dataclass
 class TvFile:
+    """A file's records. `tool` names the drawing tool in messages, `owner` whose defaults a
+    value the file does not show takes ("torch", or "Keras" for a Keras file)."""
+
     diagram: Diagram
     nodes: list[TvNode]  # in an order where every node comes after its producers
+    tool: str = "torchview"
+    owner: str = "torch"
+    ordered_edges: bool = False  # the edges into a node are in argument order (Keras's model_to_dot)
+    inputs_listed: bool = False  # a node's input shapes are listed one per argument, in order (Keras)
 
     def node(self, node_id: str) -> TvNode:
         return next(n for n in self.nodes if n.id == node_id)
+
+    def consumers(self, node_id: str) -> list[str]:
+        """The nodes that read this node's output, in file order."""
+        return [n.id for n in self.nodes if node_id in n.preds]
+
+
+def located(diagram: Diagram, node: str | None) -> str | None:
+    """The file's node a record is drawn at: its own id, or for a record made from part of a
+    file node (`12~flatten`: a Keras global pooling's flatten) the id before the `~`."""
+    if node is None or node in diagram.graph:
+        return node
+    head = node.rpartition("~")[0]
+    return head if head in diagram.graph else None
 
 
 def fail(diagram: Diagram, node: str | None, message: str, code: str = UNREADABLE,
          notes: tuple[Diagnostic, ...] = ()) -> ForeignError:
     """An error at a node of the torchview file (file, line, node id and label)."""
-    data = diagram.graph.nodes[node] if node is not None and node in diagram.graph else {}
+    node = located(diagram, node)
+    data = diagram.graph.nodes[node] if node is not None else {}
     return ForeignError(Diagnostic(code, message, file=diagram.file, line=data.get("line", diagram.line),
                                    column=data.get("column"), graph=diagram.name, node=node,
                                    label=_short(data.get("label"))), notes)

@@ -1,0 +1,252 @@
+"""Keras files imported as the PyTorch model of the architecture they draw: Keras 3's HTML tables
+(fixtures written by Keras 3.15.1, tests/fixtures/foreign/make_keras.py) and Keras 2's records
+(make_keras2.py follows Keras 2's label code; keras2_mozturan_mlp.dot is a real tf.keras file).
+Layout is taken to channels first, activations become layers, and what Keras does not draw takes
+Keras's defaults or the stated rule (dot2torch/foreign/infer.py), each a note at its node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import dot2torch
+from dot2torch.cli import main
+from dot2torch.errors import ForeignError, Severity
+from dot2torch.foreign import reading
+from dot2torch.foreign.convert import convert
+from reference_models import copy_state_in_order
+from test_foreign import LeNet, ResBlock, mlp
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "foreign"
+
+
+def count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def same_outputs(original: nn.Module, built: nn.Module, *shape: int) -> bool:
+    copy_state_in_order(original, built)
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        return torch.allclose(built.eval()(x), original.eval()(x), rtol=1e-5, atol=1e-6)
+
+
+FLATTEN = ("Flatten of a feature map: Keras orders the elements channels last, torch channels first; the same "
+           "width (400), so the same architecture, but Keras weights after it would not carry over")
+
+
+@pytest.mark.parametrize("file", ["keras_lenet.dot", "keras2_lenet.dot"])
+def test_lenet_is_the_drawn_architecture(file: str) -> None:
+    found = dot2torch.check(FIXTURES / file)
+    assert [d.code for d in found] == ["D2T811", "D2T812", "D2T811", "D2T811", "D2T812", "D2T811", "D2T820",
+                                       "D2T812", "D2T812", "D2T812"]
+    assert all(d.severity is Severity.NOTE and d.line is not None for d in found)
+    conv1 = "conv1" if file == "keras_lenet.dot" else "conv2d"
+    assert found[0].message == (
+        "kernel_size=5, stride=1, padding=0 inferred from the size 32×32 → 28×28 (the output is smaller without "
+        "being halved: stride 1, no padding, kernel = in − out + 1); --set "
+        f"{conv1}.kernel_size=K settles it (stride and padding then follow the rule)")
+    assert found[1].message == (
+        "bias=True, groups=1 taken (Keras's defaults, in torch's terms): Keras draws neither parameters nor "
+        f"constants, so the file cannot say; --set {conv1}.bias=False to change it")
+    assert found[6].message == FLATTEN
+    built = dot2torch.load(FIXTURES / file)
+    assert count(built) == 61_706  # 6·25+6, 16·6·25+16, 400·120+120, 120·84+84, 84·10+10
+    assert same_outputs(LeNet(), built, 2, 1, 32, 32)  # the activations drawn are ReLU layers
+
+
+@pytest.mark.parametrize("file", ["keras_mlp.dot", "keras_mlp_sequential.dot"])
+def test_mlp_is_exact(file: str) -> None:
+    found = dot2torch.check(FIXTURES / file)
+    assert [d.code for d in found] == ["D2T812"] * 3
+    built = dot2torch.load(FIXTURES / file)
+    assert count(built) == 235_146  # 784·256+256, 256·128+128, 128·10+10
+    original = mlp()
+    copy_state_in_order(original, built)
+    x = torch.randn(2, 784)
+    with torch.no_grad():
+        assert torch.equal(built(x), original(x.view(2, 1, 28, 28)))
+
+
+def test_a_keras2_file_without_activations_warns_and_set_gives_them() -> None:
+    old = FIXTURES / "keras2_mlp_old.dot"
+    found = [d for d in dot2torch.check(old) if d.code == "D2T821"]
+    assert [(d.node, d.severity) for d in found] == [("140421238190048", Severity.WARNING),
+                                                     ("140421238190096", Severity.WARNING),
+                                                     ("140421238190144", Severity.WARNING)]
+    assert found[0].message == (
+        "the activation is not drawn (plot_model(..., show_layer_activations=True) draws it; Keras 2.7 and older "
+        "never do): taken as linear (none); --set dense_1.activation=relu (or another Keras activation) settles it")
+    linear = dot2torch.load(old)
+    assert count(linear) == 235_146
+    assert not any(isinstance(m, nn.ReLU) for m in linear.modules())
+    with reading(settings={"dense_1.activation": "relu", "dense_2.activation": "relu", "dense_3.activation": "linear"}):
+        assert [d.code for d in dot2torch.check(old)] == ["D2T812"] * 3
+        built = dot2torch.load(old)
+    original = mlp()
+    copy_state_in_order(original, built)
+    x = torch.randn(2, 784)
+    with torch.no_grad():
+        assert torch.equal(built(x), original(x.view(2, 1, 28, 28)))
+    with reading(settings={"dense_9.activation": "relu"}), pytest.raises(ForeignError) as error:
+        dot2torch.load(old)
+    assert (error.value.code, error.value.diagnostic.message) == (
+        "D2T814", "--set dense_9.activation: expected a layer of this file (named like input_1, dense_1, dense_2), "
+                  "found no layer 'dense_9'")
+    with reading(settings={"dense_1.activation": "swoosh"}), pytest.raises(ForeignError) as error:
+        dot2torch.load(old)
+    assert error.value.diagnostic.node == "140421238190048"
+    assert error.value.diagnostic.message.startswith("the activation 'swoosh' is not imported from Keras files")
+
+
+@pytest.mark.parametrize("file", ["keras_resblock.dot", "keras_resblock_plotmodel.dot", "keras2_resblock.dot"])
+def test_resblock_bias_and_epsilon_are_noted_and_set_makes_it_exact(file: str) -> None:
+    path = FIXTURES / file
+    found = dot2torch.check(path)
+    assert [d.code for d in found] == ["D2T811", "D2T812", "D2T812", "D2T811", "D2T812", "D2T812"]
+    bn = "bn1" if file != "keras2_resblock.dot" else "batch_normalization"
+    assert found[2].message == (
+        "eps=0.001, momentum=0.01, affine=True, track_running_stats=True taken (Keras's defaults, in torch's terms): "
+        f"Keras draws no constants, so the file cannot say; --set {bn}.eps=VALUE to change it")
+    assert count(dot2torch.load(path)) == 4_704  # Keras's use_bias=True: two biases of 16 too many
+    names = (["conv1", "conv2", "bn1", "bn2"] if file != "keras2_resblock.dot"
+             else ["conv2d", "conv2d_1", "batch_normalization", "batch_normalization_1"])
+    settings = {f"{names[0]}.bias": False, f"{names[1]}.bias": False, f"{names[2]}.eps": 1e-5,
+                f"{names[3]}.eps": 1e-5}
+    with reading(settings=settings):
+        built = dot2torch.load(path)
+    assert count(built) == 4_672  # 2·(16·16·9) + 2·(2·16)
+    assert same_outputs(ResBlock(), built, 2, 16, 8, 8)  # the shortcut from the input is drawn
+
+
+def test_a_real_tf_keras_file() -> None:
+    built = dot2torch.load(FIXTURES / "keras2_mozturan_mlp.dot")
+    assert count(built) == 26_029  # 28·128+128, 128·128+128, 128·45+45
+    assert tuple(built(torch.randn(3, 28)).shape) == (3, 45)
+
+
+def keras3(*layers: tuple[str, str, str, str, str | None], edges: list[tuple[str, str]]) -> str:
+    """A Keras 3 model_to_dot file: (id, name, class, input shape cell or '', activation or None)."""
+    nodes = []
+    for node_id, name, cls, shapes, activation in layers:
+        rows = f'<tr><td colspan="2" bgcolor="black"><font color="white"><b>{name}</b> ({cls})</font></td></tr>'
+        if activation is not None:
+            rows += f'<tr><td bgcolor="white" colspan="2">Activation: <b>{activation}</b></td></tr>'
+        rows += "<tr>" + "".join(f'<td bgcolor="white">{cell}</td>' for cell in shapes.split(" ; ")) + "</tr>"
+        nodes.append(f'{node_id} [label=<<table border="0" cellborder="1" bgcolor="black">{rows}</table>>];')
+    return "digraph G {\nnode [shape=record];\n" + "\n".join(nodes) + "\n" + "\n".join(
+        f"{a} -> {b};" for a, b in edges) + "\n}\n"
+
+
+def shape_cells(inputs: str, output: str) -> str:
+    return (f"Input shape: <b>{inputs}</b> ; " if inputs else "") + f"Output shape: <b>{output}</b>"
+
+
+def test_concatenate_takes_its_inputs_in_the_listed_order() -> None:
+    text = keras3(("1", "input", "InputLayer", shape_cells("", "(None, 6)"), None),
+                  ("2", "a", "Dense", shape_cells("(None, 6)", "(None, 4)"), "linear"),
+                  ("3", "b", "Dense", shape_cells("(None, 6)", "(None, 8)"), "linear"),
+                  ("4", "joined", "Concatenate", shape_cells("[(None, 8), (None, 4)]", "(None, 12)"), None),
+                  edges=[("1", "2"), ("1", "3"), ("2", "4"), ("3", "4")])  # edges say a, b; the list says b, a
+    built = dot2torch.load(text)
+    x = torch.randn(2, 6)
+    with torch.no_grad():
+        expected = torch.cat([built.b(x), built.a(x)], 1)
+        assert torch.equal(built(x), expected)
+
+
+def test_layout_softmax_and_global_pooling_follow_torch_channels_first() -> None:
+    text = keras3(("1", "input", "InputLayer", shape_cells("", "(None, 8, 8, 3)"), None),
+                  ("2", "conv", "Conv2D", shape_cells("(None, 8, 8, 3)", "(None, 4, 4, 5)"), "softmax"),
+                  ("3", "gap", "GlobalAveragePooling2D", shape_cells("(None, 4, 4, 5)", "(None, 5)"), None),
+                  edges=[("1", "2"), ("2", "3")])
+    assert [(d.code, d.node) for d in dot2torch.check(text)] == [("D2T811", "2"), ("D2T812", "2")]  # pooling: none
+    built = dot2torch.load(text)
+    assert count(built) == 5 * 3 * 9 + 5  # halved 8 → 4: 3×3, stride 2, padding 1
+    conv = built.conv
+    assert (conv.kernel_size, conv.stride, conv.padding) == ((3, 3), (2, 2), (1, 1))
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        expected = torch.softmax(conv(x), dim=1).mean(dim=(2, 3))  # Keras's softmax axis=-1: the channels
+        assert torch.allclose(built(x), expected, atol=1e-6)
+
+
+def test_a_channels_first_keras2_file_is_kept_as_drawn() -> None:
+    text = ('digraph G { node [shape=record];\n'
+            '1 [label="input_1: InputLayer\\n|{input:|output:}|{{(None, 3, 32, 32)}|{(None, 3, 32, 32)}}"];\n'
+            '2 [label="conv1: Conv2D\\n|{input:|output:}|{{(None, 3, 32, 32)}|{(None, 32, 32, 32)}}"];\n'
+            '1 -> 2; }')
+    found = dot2torch.check(text)
+    assert (found[0].code, found[0].node, found[0].message) == (
+        "D2T820", "1", "the input (None, 3, 32, 32) is read as channels first (Keras 2's "
+                       "data_format='channels_first'): its first dimension after the batch is 1 or 3 and its last is "
+                       "not; the shapes are kept as drawn")
+    built = dot2torch.load(text)
+    assert (built.conv1.in_channels, built.conv1.out_channels) == (3, 32)
+
+
+def test_files_that_cannot_be_built_say_why() -> None:
+    with pytest.raises(ForeignError) as error:
+        dot2torch.load(FIXTURES / "keras_lenet_plain.dot")
+    assert (error.value.code, error.value.diagnostic.message) == (
+        "D2T805", "the file draws no shapes (drawn without show_shapes=True): units, filters and sizes cannot be "
+                  "known; draw it with plot_model(..., show_shapes=True)")
+    text = keras3(("1", "input", "InputLayer", shape_cells("", "(None, 6)"), None),
+                  ("2", "scale", "Lambda", shape_cells("(None, 6)", "(None, 6)"), None), edges=[("1", "2")])
+    with pytest.raises(ForeignError) as error:
+        dot2torch.load(text)
+    assert (error.value.code, error.value.diagnostic.node, error.value.diagnostic.label) == (
+        "D2T805", "2", "scale (Lambda) | Input shape: (None, 6) | Output shape: (None, 6)")
+    assert error.value.diagnostic.message.startswith("Lambda is not imported from Keras files (the layers imported: "
+                                                     "InputLayer, Conv1D/2D/3D, Dense,")
+    text = keras3(("1", "input", "InputLayer", shape_cells("", "(None, 6)"), None),
+                  ("2", "act", "Activation", shape_cells("(None, 6)", "(None, 6)"), None), edges=[("1", "2")])
+    with pytest.raises(ForeignError) as error:
+        dot2torch.load(text)
+    assert error.value.diagnostic.message == (
+        "expected the activation drawn (plot_model(..., show_layer_activations=True) draws it), found none: an "
+        "Activation layer cannot be imported without it; --set act.activation=relu (or another) gives it")
+    text = keras3(("1", "input", "InputLayer", shape_cells("", "(None, 6)"), None),
+                  ("2", "inner", "Functional", shape_cells("(None, 6)", "(None, 2)"), None), edges=[("1", "2")])
+    with pytest.raises(ForeignError) as error:
+        dot2torch.load(text)
+    assert (error.value.code, error.value.diagnostic.message) == (
+        "D2T813", "Functional 'inner' is drawn as one box: the layers of a nested model are not in the file, so they "
+                  "cannot be known; draw it with plot_model(..., expand_nested=True)")
+
+
+def test_convert_passes_check_and_builds_the_same_model(tmp_path: Path, capsys) -> None:
+    settings = {"conv1.bias": False, "conv2.bias": False}
+    with reading(settings=settings):
+        converted = convert(FIXTURES / "keras_resblock.dot")
+        direct = dot2torch.load(FIXTURES / "keras_resblock.dot")
+    assert converted.text.startswith("// converted by dot2torch from keras_resblock.dot (a Keras file)\n")
+    assert dot2torch.check(converted.text) == []
+    rebuilt = dot2torch.load(converted.text)
+    assert [n for n, _ in rebuilt.named_parameters()] == [n for n, _ in direct.named_parameters()]
+    copy_state_in_order(direct, rebuilt)
+    x = torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(x), direct.eval()(x))
+    out = tmp_path / "house.dot"
+    assert main(["convert", str(FIXTURES / "keras_resblock.dot"), "--set", "conv1.bias=false", "-o", str(out)]) == 0
+    assert main(["check", str(out)]) == 0
+    assert main(["check", str(FIXTURES / "keras2_mlp_old.dot"), "--set", "dense_1.activation=relu"]) == 0
+    assert main(["check", str(FIXTURES / "keras_lenet_plain.dot")]) == 1
+    err = capsys.readouterr()
+    assert "Traceback" not in err.out + err.err and "D2T805" in err.out
+
+
+def test_layer_names_that_torch_or_the_generated_code_use_are_renamed() -> None:
+    text = keras3(("1", "input", "InputLayer", shape_cells("", "(None, 6)"), None),
+                  ("2", "forward", "Dense", shape_cells("(None, 6)", "(None, 4)"), "relu"),
+                  ("3", "output", "Dense", shape_cells("(None, 4)", "(None, 2)"), "softmax"),
+                  edges=[("1", "2"), ("2", "3")])
+    built = dot2torch.load(text)
+    assert [name for name, _ in built.named_children()] == ["forward_", "output_"]  # activations are functions
+    x = torch.randn(2, 6)
+    with torch.no_grad():
+        assert torch.equal(built(x), torch.softmax(built.output_(torch.relu(built.forward_(x))), dim=-1))
