@@ -21,9 +21,9 @@ __all__ = ["DIALECTS", "ImportOptions", "Recognised", "current", "house_text", "
 
 NEURONS = "D2T801"
 NET_DRAWER = "D2T802"
-NOT_YET = "D2T803"
 NOT_THAT_DIALECT = "D2T804"
 BAD_SET = "D2T814"
+_SETTLED = ("torchview", "keras", "torchviz")  # the imports that choose values --set can settle
 
 _LOOKS = {
     "fx": "a torch.fx FxGraphDrawer drawing (records {name=%...|op_code=...})",
@@ -56,9 +56,9 @@ def house_text(diagram: Diagram) -> tuple[str, list[Diagnostic], dict[str, str]]
     if options.dialect not in (None, "house") and seen.dialect != options.dialect:
         raise _error(diagram, NOT_THAT_DIALECT, f"expected {_LOOKS[options.dialect]} (--from {options.dialect}), "
                                                 f"found {_LOOKS[seen.dialect]}")
-    if options.settings and dialect != "torchview":
-        raise _error(diagram, BAD_SET, f"--set {options.settings[0][0]}: --set settles values a torchview import "
-                                       f"chooses; this file is {_LOOKS[dialect]}")
+    if options.settings and dialect not in _SETTLED:
+        raise _error(diagram, BAD_SET, f"--set {options.settings[0][0]}: --set settles values a torchview, Keras or "
+                                       f"torchviz import chooses; this file is {_LOOKS[dialect]}")
     if dialect == "house":
         return None
     if dialect in ("neurons", "onnx"):
@@ -67,9 +67,14 @@ def house_text(diagram: Diagram) -> tuple[str, list[Diagnostic], dict[str, str]]
         from .torchview import torchview_to_house
 
         return torchview_to_house(diagram, dict(options.settings), options.input_shapes)
-    if dialect != "fx":
-        raise _error(diagram, NOT_YET, f"recognised as {_LOOKS[dialect]}; importing {dialect} files is not supported "
-                                       "yet (use --from house to read it as a dot2torch diagram)")
+    if dialect == "keras":
+        from .keras import keras_to_house
+
+        return keras_to_house(diagram, dict(options.settings), options.input_shapes)
+    if dialect == "torchviz":
+        from .torchviz import torchviz_to_house
+
+        return torchviz_to_house(diagram, dict(options.settings), options.input_shapes)
     from .fx import fx_to_house
 
     text, notes = fx_to_house(diagram, options.input_shapes)

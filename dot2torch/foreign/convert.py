@@ -14,7 +14,8 @@ from .options import current
 from .detect import recognise
 
 
-_TOOLS = {"fx": "a torch.fx FxGraphDrawer file", "torchview": "a torchview file"}
+_TOOLS = {"fx": "a torch.fx FxGraphDrawer file", "torchview": "a torchview file", "keras": "a Keras file",
+          "torchviz": "a torchviz file"}
 
 
 @dataclass
