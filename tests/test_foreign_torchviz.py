@@ -200,6 +200,10 @@ def test_a_saved_shape_that_contradicts_the_model_is_an_error(tmp_path: Path) ->
     assert [d.code for d in found] == ["D2T806"]
     assert found[0].node == op_reading(path, "9.weight") and found[0].message == (
         "expected mat1 (1, 121) (the tensor AddmmBackward0 saved), the rebuilt model makes (1, 120)")
+    path.write_text(LENET_ATTRS.read_text().replace('label="0.bias\n (6)"', 'label="0.bias\n (1)"'))
+    found = dot2torch.check(path)
+    assert [(d.code, d.node, d.message) for d in found] == [
+        ("D2T806", op_reading(path, "0.bias"), "expected a bias (6) for the weight (6, 1, 5, 5), found (1,)")]
 
 
 def test_convert_passes_check_and_builds_the_same_model(tmp_path: Path, capsys) -> None:

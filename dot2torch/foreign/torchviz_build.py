@@ -143,7 +143,11 @@ def structure(viz: VizFile) -> dict[str, _Op]:
             else:
                 raise fail(viz.diagram, op, f"expected {node.name}'s inputs to be ops or parameters, found "
                                             f"{viz.nodes[pred].kind} {pred} ({short(viz.diagram.graph.nodes[pred]['label'])})")
-        ops[op] = _Op(node, acts, max(_arity(node.name) - len(acts), 0), params)
+        arity = _arity(node.name)
+        if arity and len(acts) > arity:
+            raise fail(viz.diagram, op, f"expected {node.name} of {arity} tensor{'s' if arity > 1 else ''} (besides "
+                                        f"its parameters), found {len(acts)} drawn into it: not imported", MISMATCH)
+        ops[op] = _Op(node, acts, max(arity - len(acts), 0), params)
     return ops
 
 
@@ -401,11 +405,15 @@ class _Build:
         checks = [(key, inputs[0]) for key in _SAVED_IN if inputs]
         if o.node.name in _SAVED_OUT:
             checks.append((_SAVED_OUT[o.node.name], out))
+        attrs = o.node.attrs or {}
+        for key in _SAVED_IN:
+            if isinstance(attrs.get(f"{key}_sym_sizes"), tuple) and inputs:
+                checks.append((f"{key}_sym_sizes", inputs[0]))
         for key, made in checks:
-            drawn = self.viz.saved(op, key)
+            drawn = attrs[key] if key.endswith("_sym_sizes") else self.viz.saved(op, key)
             if drawn is not None and tuple(drawn) != tuple(made):
-                raise fail(self.d, op, f"expected {key} {drawn} (the tensor {o.node.name} saved), the rebuilt "
-                                       f"model makes {made}", MISMATCH)
+                what = "drawn" if key.endswith("_sym_sizes") else f"the tensor {o.node.name} saved"
+                raise fail(self.d, op, f"expected {key} {drawn} ({what}), the rebuilt model makes {made}", MISMATCH)
 
     def _note(self, op: str, code: str, message: str, severity: Severity = Severity.NOTE) -> None:
         data = self.d.graph.nodes[op]
@@ -527,10 +535,12 @@ def _conv(b: _Build, op: str, o: _Op, name: str, x: Shape, fixed: dict[str, Any]
     if attrs is not None and attrs.get("transposed") is True:
         raise fail(b.d, op, "a transposed convolution (ConvTranspose) is not imported from torchviz files")
     bias = len(params) == 2
+    if bias and params[1].shape != (w[0],):
+        raise fail(b.d, op, f"expected a bias ({w[0]}) for the weight {w}, found {params[1].shape}", MISMATCH)
     drawn = (attrs or {}).get("bias_sym_sizes_opt")
-    if isinstance(drawn, tuple) and (drawn not in ((0,), ())) != bias:
-        raise fail(b.d, op, f"expected bias_sym_sizes_opt {drawn} to agree with the parameters drawn ("
-                            f"{'a bias' if bias else 'no bias'})", MISMATCH)
+    if isinstance(drawn, tuple) and drawn != ((w[0],) if bias else (0,)):
+        raise fail(b.d, op, f"expected bias_sym_sizes_opt {(w[0],) if bias else (0,)} (the parameters drawn: "
+                            f"{'a bias' if bias else 'no bias'}), found {drawn}", MISMATCH)
     if len(x) != dims + 2:
         raise fail(b.d, op, f"expected a {dims + 2}-dimensional input for the weight {w}, found {x}", MISMATCH)
     groups = (attrs or {}).get("groups")
@@ -586,6 +596,13 @@ def _linear(b: _Build, op: str, o: _Op, x: Shape) -> _Made:
         w = _params(b, op, o, (2,), "a transposed weight (out, in)")[0]
     if len(x) != 2 or x[1] != w.shape[1]:
         raise fail(b.d, op, f"expected an input (batch, {w.shape[1]}) for the weight {w.shape}, found {x}", MISMATCH)
+    transposed = (w.shape[1], w.shape[0])
+    drawn = b.viz.saved(op, "mat2")
+    sizes = (o.node.attrs or {}).get("mat2_sym_sizes")
+    for what, found in (("the saved mat2", drawn), ("mat2_sym_sizes", sizes)):
+        if isinstance(found, tuple) and found != transposed:
+            raise fail(b.d, op, f"expected {what} {transposed} (the weight {w.shape} transposed), found {found}",
+                       MISMATCH)
     return _Made(module=nn.Linear(w.shape[1], w.shape[0], bias=n == "AddmmBackward0"))
 
 
@@ -596,8 +613,10 @@ def _norm(b: _Build, op: str, o: _Op, name: str, x: Shape, fixed: dict[str, Any]
         raise fail(b.d, op, "expected BatchNorm to draw both a weight and a bias, or neither, found one", MISMATCH)
     if len(x) not in (2, 3, 4, 5):
         raise fail(b.d, op, f"expected a 2- to 5-dimensional input to BatchNorm, found {x}", MISMATCH)
-    if o.params and o.params[0].shape != (x[1],):
-        raise fail(b.d, op, f"expected a weight ({x[1]}) for the input {x}, found {o.params[0].shape}", MISMATCH)
+    for p in o.params:
+        if p.shape != (x[1],):
+            raise fail(b.d, op, f"expected a {p.name or 'parameter'} ({x[1]}) for the input {x}, found {p.shape}",
+                       MISMATCH)
     attrs = o.node.attrs or {}
     kwargs: dict[str, Any] = {"num_features": x[1], "affine": bool(o.params)}
     defaults: dict[str, Any] = {"momentum": 0.1}
