@@ -219,8 +219,7 @@ KINDS = [("neuron_level_mlp.dot", "neurons", "D2T801", "3-4-2 network"),
          ("neuron_level_undirected.dot", "neurons", "D2T801", "2-3-1 network"),
          ("onnx_netdrawer_resblock.dot", "onnx", "D2T802", "ONNX net_drawer"),
          ("torchview_resnet18.gv", "torchview", "D2T813", "drawn as one box"),
-         ("keras_lenet_plain.dot", "keras", "D2T805", "the file draws no shapes"),
-         ("torchviz_mlp.gv", "torchviz", "D2T803", "importing torchviz files is not supported yet")]
+         ("keras_lenet_plain.dot", "keras", "D2T805", "the file draws no shapes")]
 
 
 @pytest.mark.parametrize("file,dialect,code,says", KINDS, ids=[k[0] for k in KINDS])

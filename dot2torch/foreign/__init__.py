@@ -22,7 +22,6 @@ __all__ = ["DIALECTS", "ImportOptions", "Recognised", "current", "house_text", "
 NEURONS = "D2T801"
 NET_DRAWER = "D2T802"
 NOT_THAT_DIALECT = "D2T804"
-NOT_YET = "D2T803"
 BAD_SET = "D2T814"
 _SETTLED = ("torchview", "keras", "torchviz")  # the imports that choose values --set can settle
 
@@ -72,9 +71,10 @@ def house_text(diagram: Diagram) -> tuple[str, list[Diagnostic], dict[str, str]]
         from .keras import keras_to_house
 
         return keras_to_house(diagram, dict(options.settings), options.input_shapes)
-    if dialect != "fx":
-        raise _error(diagram, NOT_YET, f"recognised as {_LOOKS[dialect]}; importing {dialect} files is not supported "
-                                       "yet (use --from house to read it as a dot2torch diagram)")
+    if dialect == "torchviz":
+        from .torchviz import torchviz_to_house
+
+        return torchviz_to_house(diagram, dict(options.settings), options.input_shapes)
     from .fx import fx_to_house
 
     text, notes = fx_to_house(diagram, options.input_shapes)

@@ -1,0 +1,228 @@
+"""torchviz files (fixtures written by torchviz 0.0.3, tests/fixtures/foreign/make_torchviz.py)
+imported as the house-style diagram of the model whose autograd graph they draw: parameter
+shapes exact (so parameter counts are), layers from the autograd ops, stride and padding from
+show_attrs or by the stated rule, the undrawn model input taken by rule, every choice a note at
+its node. Node ids in torchviz files are memory addresses: found here by their labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import dot2torch
+from dot2torch.cli import main
+from dot2torch.errors import Severity
+from dot2torch.foreign import reading, recognise
+from dot2torch.foreign.convert import convert
+from dot2torch.reader import read_text
+from reference_models import copy_state_in_order
+from test_foreign import ResBlock
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "foreign"
+LENET, LENET_ATTRS = FIXTURES / "torchviz_lenet.gv", FIXTURES / "torchviz_lenet_attrs.gv"
+RESBLOCK, RESBLOCK_ATTRS = FIXTURES / "torchviz_resblock.gv", FIXTURES / "torchviz_resblock_attrs.gv"
+MLP, MLP_ATTRS = FIXTURES / "torchviz_mlp.gv", FIXTURES / "torchviz_mlp_attrs.gv"
+
+
+def count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def op_reading(path: Path, parameter: str) -> str:
+    """The id of the op that reads a parameter (through its AccumulateGrad, and a TBackward0)."""
+    g = read_text(path.read_text(), file=str(path))[0].graph
+    node = next(n for n, d in g.nodes(data=True) if d["label"].split("\n")[0] == parameter)
+    while True:
+        node = next(s for s in g.successors(node) if "dir" not in g.edges[node, s]["attrs"])
+        if g.nodes[node]["label"].split("\n")[0] not in ("AccumulateGrad", "TBackward0"):
+            return node
+
+
+def op_named(path: Path, name: str, nth: int = 0) -> str:
+    """The id of the nth op of that class in the file's order."""
+    g = read_text(path.read_text(), file=str(path))[0].graph
+    return [n for n, d in g.nodes(data=True) if d["label"].split("\n")[0] == name][nth]
+
+
+def lenet() -> torch.nn.Module:
+    from torch import nn
+
+    return nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                         nn.Linear(84, 10))
+
+
+def same_outputs(original: torch.nn.Module, built: torch.nn.Module, *shape: int) -> None:
+    copy_state_in_order(original, built)
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        assert torch.allclose(built.eval()(x), original.eval()(x), rtol=1e-5, atol=1e-6)
+
+
+def test_every_fixture_is_recognised() -> None:
+    for path in sorted(FIXTURES.glob("torchviz_*.gv")):
+        assert recognise(read_text(path.read_text(), file=str(path))[0]).dialect == "torchviz", path.name
+
+
+MOMENTUM = ("momentum=0.1 taken (torch's default): torchviz draws no momentum, so the file cannot say; "
+            "--set {0}.momentum=VALUE to change it")
+
+
+def test_resblock_with_attrs_is_the_original() -> None:
+    found = dot2torch.check(RESBLOCK_ATTRS)
+    conv1, bn1, bn2 = (op_reading(RESBLOCK_ATTRS, p) for p in ("conv1.weight", "bn1.weight", "bn2.weight"))
+    add = op_named(RESBLOCK_ATTRS, "AddBackward0")
+    assert [(d.code, d.node, d.severity) for d in found] == [
+        ("D2T816", conv1, Severity.NOTE), ("D2T812", bn1, Severity.NOTE), ("D2T812", bn2, Severity.NOTE),
+        ("D2T815", add, Severity.WARNING)]
+    assert found[0].message == (
+        "the model input taken as (1, 16, 8, 8), the shape ConvolutionBackward0 saved as input: torchviz draws "
+        "neither the input nor ops on it alone (such as a flatten), so an input of another shape cannot be known; "
+        "--input-shape gives it")
+    assert found[1].message == MOMENTUM.format("bn1")
+    assert found[3].message == (
+        "AddBackward0 draws 1 of its 2 inputs: the other needs no gradient, which torchviz does not draw; taken as "
+        "the model input x (1, 16, 8, 8) (a residual block's identity shortcut); a constant or a tensor computed "
+        "from the input alone would be drawn the same way")
+    assert found[3].label == "AddBackward0" and found[3].line == 13
+    built = dot2torch.load(RESBLOCK_ATTRS)
+    assert count(built) == 4_672  # 2·(16·16·9) + 2·(2·16): no conv bias, as the file draws none
+    same_outputs(ResBlock(), built, 2, 16, 8, 8)
+
+
+def test_lenet_with_attrs_is_the_original() -> None:
+    found = dot2torch.check(LENET_ATTRS)
+    view = op_named(LENET_ATTRS, "ViewBackward0")
+    assert [(d.code, d.node) for d in found] == [("D2T816", op_reading(LENET_ATTRS, "0.weight")), ("D2T811", view)]
+    assert found[1].message == (
+        "ViewBackward0 read as flatten(x, 1) (the file draws its input size, (1, 16, 5, 5)): torchviz draws a view's "
+        "input size at most, not its arguments; the batch dimension is kept")
+    built = dot2torch.load(LENET_ATTRS)
+    assert count(built) == 61_706  # 6·25+6, 16·6·25+16, 400·120+120, 120·84+84, 84·10+10
+    same_outputs(lenet(), built, 2, 1, 32, 32)
+
+
+def test_mlp_input_is_the_first_linear_s_or_the_given_one_flattened() -> None:
+    first = op_reading(MLP, "1.weight")
+    found = dot2torch.check(MLP)
+    assert [(d.code, d.node, d.message) for d in found] == [(
+        "D2T816", first, "the model input taken as (1, 784): the first layer, a Linear, takes 784 features, and "
+                         "torchviz does not draw the input (nor ops on it alone, such as a flatten); --input-shape "
+                         "gives another")]
+    assert count(dot2torch.load(MLP)) == count(dot2torch.load(MLP_ATTRS)) == 235_146  # 784·256+256, 256·128+128, 1290
+    with reading(input_shapes=[(1, 1, 28, 28)]):
+        found = dot2torch.check(MLP)
+        built = dot2torch.load(MLP)
+    assert [(d.code, d.node, d.message) for d in found] == [(
+        "D2T816", first, "the model input (1, 1, 28, 28) flattened to (1, 784) before this Linear (flatten(x, 1)): "
+                         "torchviz does not draw ops on the input alone, and the Linear takes 2 dimensions")]
+    with torch.no_grad():
+        assert tuple(built(torch.randn(3, 1, 28, 28)).shape) == (3, 10)
+
+
+def test_without_attrs_the_input_shape_is_asked_for_and_the_rule_chooses_padding() -> None:
+    conv = op_reading(LENET, "0.weight")
+    found = dot2torch.check(LENET)
+    assert [(d.code, d.node, d.severity) for d in found] == [("D2T807", conv, Severity.ERROR)]
+    assert found[0].message == (
+        "the model input's shape is not in the file: torchviz does not draw the input, and drawn without "
+        "show_attrs=True its first layer saves no input shape; give it with --input-shape, such as --input-shape "
+        "1,1,H,W (1 channel from the weight (6, 1, 5, 5); the size is not in the file)")
+    with reading(input_shapes=[(1, 1, 32, 32)]):
+        found = dot2torch.check(LENET)
+        built = dot2torch.load(LENET)
+    assert [d.code for d in found] == ["D2T811"] * 5
+    assert found[0].node == conv and found[0].message == (
+        "stride=1, padding=0, dilation=1 taken: drawn without show_attrs=True, the file gives the kernel (5×5, the "
+        "weight's) but not these; stride 1 and padding 0 at every convolution fit the file's shapes (padding "
+        "(k−1)/2 does not); --set conv2d_0.padding=P (and .stride, .dilation) settles it")
+    assert found[1].message == (
+        "kernel_size=2, stride=2, padding=0 taken: drawn without show_attrs=True, the file does not give them (2×2 "
+        "pooling with stride 2, the common choice); --set maxpool2d_1.kernel_size=K (and .stride, .padding) "
+        "settles it")
+    assert count(built) == 61_706
+    same_outputs(lenet(), built, 2, 1, 32, 32)
+
+
+def test_resblock_without_attrs_takes_same_padding_because_the_add_needs_it() -> None:
+    with reading(input_shapes=[(1, 16, 8, 8)]):
+        found = dot2torch.check(RESBLOCK)
+        built = dot2torch.load(RESBLOCK)
+    assert [(d.code, d.node) for d in found] == [
+        ("D2T811", op_reading(RESBLOCK, "conv1.weight")), ("D2T812", op_reading(RESBLOCK, "bn1.weight")),
+        ("D2T811", op_reading(RESBLOCK, "conv2.weight")), ("D2T812", op_reading(RESBLOCK, "bn2.weight")),
+        ("D2T815", op_named(RESBLOCK, "AddBackward0"))]
+    assert "stride 1 and padding (k−1)/2 at every convolution fit the file's shapes (padding 0 does not)" in \
+        found[0].message
+    assert found[1].message == (
+        "momentum=0.1, eps=1e-05, track_running_stats=True taken (torch's defaults): torchviz draws no momentum (and "
+        "drawn without show_attrs=True, no eps and no running statistics), so the file cannot say; --set "
+        "bn1.momentum=VALUE to change it")
+    assert count(built) == 4_672
+    same_outputs(ResBlock(), built, 2, 16, 8, 8)
+
+
+def test_set_settles_a_chosen_value_and_refuses_others() -> None:
+    with reading(input_shapes=[(1, 16, 8, 8)], settings={"conv1.padding": 1, "bn1.momentum": 0.2}):
+        found = dot2torch.check(RESBLOCK)
+        built = dot2torch.load(RESBLOCK)
+    assert found[0].message.startswith("stride=1, dilation=1 taken:")
+    assert [d.message for d in found if d.code == "D2T812"][0].startswith("eps=1e-05, track_running_stats=True taken")
+    assert built.bn1.momentum == 0.2
+    errors = [({"conv9.padding": 1}, None, "--set conv9.padding: expected NAME.KEY with NAME a layer of this file "
+                                           "(named like conv1, bn1, relu_1: the parameters' module or the class and a "
+                                           "count; the file's node id works too), found no layer 'conv9'"),
+              ({"relu_1.inplace": True}, "ReluBackward0",
+               "--set relu_1.inplace: inplace is not a value the import chose here (the file gives it, or "
+               "ReluBackward0 has none); the values chosen at relu_1 are: none")]
+    for settings, node, message in errors:
+        with reading(settings=settings):
+            found = dot2torch.check(RESBLOCK_ATTRS)
+        assert [(d.code, d.message) for d in found] == [("D2T814", message)]
+        assert found[0].label == node
+
+
+def test_an_op_not_imported_is_an_error_at_its_node(tmp_path: Path) -> None:
+    path = tmp_path / "hardswish.gv"
+    path.write_text(RESBLOCK_ATTRS.read_text().replace('label="ReluBackward0\n', 'label="HardswishBackward0\n', 1))
+    found = dot2torch.check(path)
+    assert [(d.code, d.label) for d in found] == [("D2T805", "HardswishBackward0")]
+    assert found[0].message.startswith("HardswishBackward0 is not imported from torchviz files (the autograd ops "
+                                       "imported: AddBackward0, AddmmBackward0, AvgPool2DBackward0,")
+
+
+def test_a_saved_shape_that_contradicts_the_model_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "lenet.gv"
+    path.write_text(LENET_ATTRS.read_text().replace('label="mat1\n (1, 120)"', 'label="mat1\n (1, 121)"'))
+    found = dot2torch.check(path)
+    assert [d.code for d in found] == ["D2T806"]
+    assert found[0].node == op_reading(path, "9.weight") and found[0].message == (
+        "expected mat1 (1, 121) (the tensor AddmmBackward0 saved), the rebuilt model makes (1, 120)")
+    path.write_text(LENET_ATTRS.read_text().replace('label="0.bias\n (6)"', 'label="0.bias\n (1)"'))
+    found = dot2torch.check(path)
+    assert [(d.code, d.node, d.message) for d in found] == [
+        ("D2T806", op_reading(path, "0.bias"), "expected a bias (6) for the weight (6, 1, 5, 5), found (1,)")]
+
+
+def test_convert_passes_check_and_builds_the_same_model(tmp_path: Path, capsys) -> None:
+    converted = convert(RESBLOCK_ATTRS)
+    direct = dot2torch.load(RESBLOCK_ATTRS)
+    assert converted.text.startswith("// converted by dot2torch from torchviz_resblock_attrs.gv (a torchviz file)\n")
+    assert dot2torch.check(converted.text) == []
+    rebuilt = dot2torch.load(converted.text)
+    assert count(rebuilt) == count(direct) == 4_672
+    copy_state_in_order(direct, rebuilt)
+    x = torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(direct.eval()(x), rebuilt.eval()(x))
+    out = tmp_path / "house.dot"
+    assert main(["convert", str(LENET), "--input-shape", "1,1,32,32", "--set", "conv2d_0.padding=0", "-o",
+                 str(out)]) == 0
+    assert main(["check", str(out)]) == 0
+    assert main(["build", str(RESBLOCK_ATTRS)]) == 0
+    assert main(["check", str(LENET)]) == 1
+    assert main(["check", str(MLP), "--set", "linear_1bias"]) == 2
+    err = capsys.readouterr()
+    assert "Traceback" not in err.out + err.err and "D2T807" in err.out
