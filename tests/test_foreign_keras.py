@@ -163,7 +163,11 @@ def test_layout_softmax_and_global_pooling_follow_torch_channels_first() -> None
                   ("2", "conv", "Conv2D", shape_cells("(None, 8, 8, 3)", "(None, 4, 4, 5)"), "softmax"),
                   ("3", "gap", "GlobalAveragePooling2D", shape_cells("(None, 4, 4, 5)", "(None, 5)"), None),
                   edges=[("1", "2"), ("2", "3")])
-    assert [(d.code, d.node) for d in dot2torch.check(text)] == [("D2T811", "2"), ("D2T812", "2")]  # pooling: none
+    found = dot2torch.check(text)
+    assert [(d.code, d.node) for d in found] == [("D2T820", "2"), ("D2T811", "2"), ("D2T812", "2")]  # pooling: none
+    assert found[0].message == (
+        "if the Keras layer has padding='same', Keras pads one more at the bottom and right than at the top and left "
+        "here, where torch pads evenly: the same sizes and parameters, but the windows sit one step apart")
     built = dot2torch.load(text)
     assert count(built) == 5 * 3 * 9 + 5  # halved 8 → 4: 3×3, stride 2, padding 1
     conv = built.conv
@@ -183,7 +187,9 @@ def test_a_channels_first_keras2_file_is_kept_as_drawn() -> None:
     assert (found[0].code, found[0].node, found[0].message) == (
         "D2T820", "1", "the input (None, 3, 32, 32) is read as channels first (Keras 2's "
                        "data_format='channels_first'): its first dimension after the batch is 1 or 3 and its last is "
-                       "not; the shapes are kept as drawn")
+                       "not; the shapes are kept as drawn; --set input_1.data_format=channels_last reads it as "
+                       "Keras's default")
+    assert found[0].severity is Severity.WARNING
     built = dot2torch.load(text)
     assert (built.conv1.in_channels, built.conv1.out_channels) == (3, 32)
 
@@ -250,3 +256,109 @@ def test_layer_names_that_torch_or_the_generated_code_use_are_renamed() -> None:
     x = torch.randn(2, 6)
     with torch.no_grad():
         assert torch.equal(built(x), torch.softmax(built.output_(torch.relu(built.forward_(x))), dim=-1))
+
+
+def keras2(*layers: tuple[str, str, str, str], edges: list[tuple[str, str]]) -> str:
+    """A Keras 2.9+ record file: (id, name and class part, input shape, output shape)."""
+    nodes = [f'{i} [label="{{{head}}}|{{input:|output:}}|{{{{{x}}}|{{{y}}}}}"];' for i, head, x, y in layers]
+    return "digraph G {\nnode [shape=record];\n" + "\n".join(nodes) + "\n" + "\n".join(
+        f"{a} -> {b};" for a, b in edges) + "\n}\n"
+
+
+def test_a_reshape_of_a_feature_map_is_keras_s_reshape() -> None:
+    text = keras2(("1", "in|InputLayer", "[(None, 8, 8, 4)]", "[(None, 8, 8, 4)]"),
+                  ("2", "r|Reshape", "(None, 8, 8, 4)", "(None, 16, 16, 1)"),
+                  ("3", "flat|Reshape", "(None, 16, 16, 1)", "(None, 256)"), edges=[("1", "2"), ("2", "3")])
+    assert dot2torch.check(text) == []  # exact: nothing to note
+    built = dot2torch.load(text)
+    x = torch.randn(2, 4, 8, 8)  # channels first, as imported
+    keras = x.permute(0, 2, 3, 1).reshape(2, 16, 16, 1)  # what Keras does to the channels-last tensor
+    with torch.no_grad():
+        assert torch.equal(built(x), keras.reshape(2, 256))
+
+
+def test_merges_of_one_layer_with_itself_nested_inputs_and_keepdims() -> None:
+    text = keras3(("1", "in", "InputLayer", shape_cells("", "(None, 8)"), None),
+                  ("2", "cat", "Concatenate", shape_cells("[(None, 8), (None, 8)]", "(None, 16)"), None),
+                  edges=[("1", "2")])  # Concatenate([x, x]): Keras draws the one edge once
+    x = torch.randn(2, 8)
+    with torch.no_grad():
+        assert torch.equal(dot2torch.load(text)(x), torch.cat([x, x], 1))
+    text = keras3(("1", "in", "InputLayer", shape_cells("", "(None, 8)"), None),
+                  ("2", "inner_in", "InputLayer", shape_cells("", "(None, 8)"), None),
+                  ("3", "inner_d", "Dense", shape_cells("(None, 8)", "(None, 4)"), "relu"),
+                  edges=[("1", "2"), ("2", "3")])  # expand_nested=True: the nested model's input is passed through
+    assert count(dot2torch.load(text)) == 8 * 4 + 4
+    text = keras3(("1", "in", "InputLayer", shape_cells("", "(None, 8, 8, 4)"), None),
+                  ("2", "gap", "GlobalAveragePooling2D", shape_cells("(None, 8, 8, 4)", "(None, 1, 1, 4)"), None),
+                  edges=[("1", "2")])  # keepdims=True
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(dot2torch.load(text)(x), x.mean(dim=(2, 3), keepdim=True), atol=1e-6)
+
+
+def test_what_the_file_cannot_say_is_noted() -> None:
+    text = keras3(("1", "in", "InputLayer", shape_cells("", "(None, 8)"), None),
+                  ("2", "head_b", "Dense", shape_cells("(None, 8)", "(None, 3)"), "linear"),
+                  ("3", "head_a", "Dense", shape_cells("(None, 8)", "(None, 2)"), "linear"),
+                  ("4", "act", "ReLU", shape_cells("(None, 8)", "(None, 8)"), None),
+                  ("5", "sm", "Softmax", shape_cells("(None, 8)", "(None, 8)"), None),
+                  edges=[("1", "2"), ("1", "3"), ("1", "4"), ("4", "5")])
+    found = {d.code: d for d in dot2torch.check(text) if d.code != "D2T812" or d.node in ("4", "5")}
+    assert (found["D2T808"].node, found["D2T808"].severity, found["D2T808"].message) == (
+        "2", Severity.WARNING, "the model has 3 outputs, returned in the order the file draws them (head_b, head_a, "
+                               "sm): Keras's outputs=[...] order is not in the file")
+    notes = [d.message for d in dot2torch.check(text) if d.node in ("4", "5")]
+    assert notes == [
+        "max_value=None, negative_slope=0, threshold=0 taken (Keras's defaults: a plain ReLU): Keras draws no "
+        "constants, so the file cannot say",
+        "axis=-1 taken (Keras's default, the channels: torch's dim=1 on a feature map): Keras draws no constants, so "
+        "the file cannot say"]
+
+
+def test_set_settles_layout_and_activations_by_the_keras_names() -> None:
+    text = keras2(("1", "in|InputLayer", "[(None, 3, 32, 32)]", "[(None, 3, 32, 32)]"),
+                  ("2", "output|Conv2D", "(None, 3, 32, 32)", "(None, 3, 32, 32)"), edges=[("1", "2")])
+    assert dot2torch.load(text).output_.in_channels == 3  # read channels first (warned)
+    with reading(settings={"in.data_format": "channels_last", "output.bias": False, "output_.activation": "relu"}):
+        found = dot2torch.check(text)
+        built = dot2torch.load(text)
+    assert [d.code for d in found] == ["D2T811", "D2T812"]  # no layout warning, no undrawn activation
+    assert (built.output_.in_channels, built.output_.out_channels, built.output_.bias) == (32, 32, None)
+    text = keras2(("1", "in|InputLayer", "[(None, 4)]", "[(None, 4)]"), ("2", "d|{Dense|relu}", "(None, 4)", "(None, 2)"),
+                  ("3", "f|Flatten", "(None, 2)", "(None, 2)"), edges=[("1", "2"), ("2", "3")])
+    with reading(settings={"d.activation": "tanh"}):
+        assert [d.message for d in dot2torch.check(text) if d.code == "D2T812"][0] == (
+            "activation=tanh as --set says, where the file draws relu")
+    with reading(settings={"f.activation": "relu"}), pytest.raises(ForeignError) as error:
+        dot2torch.load(text)
+    assert (error.value.code, error.value.diagnostic.message) == (
+        "D2T814", "--set f.activation: Flatten has no activation (the layers that have one: Dense, Conv1D/2D/3D, "
+                  "Activation)")
+
+
+@pytest.mark.parametrize("output,inputs,edges,code,says", [
+    ("(None, 100000, 100000)", None, [], "D2T507", "an example input holds at most 100,000,000"),
+    ("(None, 60000)", "(None, 60000)", [("1", "2")], "D2T507",
+     "the number of elements of Linear's weight is 3,600,000,000; the limit is 2,147,483,648"),
+    ("(None, 0)", None, [], "D2T806", "expected sizes of at least 1, found (1, 0)"),
+    ("multiple", "(None, 8)", [("1", "2"), ("3", "2")], "D2T805", "Keras draws that for a layer called more than "
+                                                                  "once (a shared layer), which is not imported"),
+    ("(None, 4)", "(None, 8)", [("1", "2"), ("3", "2")], "D2T805", "expected Dense to read one layer, found 2 edges "
+                                                                   "into it: a layer called on several inputs"),
+])
+def test_files_beyond_the_limits_or_with_shared_layers_are_errors(output: str, inputs: str | None, edges: list,
+                                                                   code: str, says: str, tmp_path: Path,
+                                                                   capsys) -> None:
+    first = output if inputs is None else "(None, 8)" if "60000" not in inputs else "(None, 60000)"
+    layers = [("1", "in|InputLayer", f"[{first}]", f"[{first}]"), ("3", "in2|InputLayer", "[(None, 8)]", "[(None, 8)]")]
+    if inputs is not None:
+        layers.append(("2", "d|{Dense|relu}", inputs, output))
+    path = tmp_path / "model.dot"
+    path.write_text(keras2(*layers, edges=edges))
+    found = dot2torch.check(path)
+    assert [d.code for d in found if d.severity is Severity.ERROR] == [code]
+    assert says in next(d.message for d in found if d.code == code)
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr()
+    assert "Traceback" not in err.out + err.err and code in err.out

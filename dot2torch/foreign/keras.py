@@ -19,7 +19,13 @@ def keras_to_house(diagram: Diagram, settings: Mapping[str, Any], input_shapes: 
                    ) -> tuple[str, list[Diagnostic], dict[str, str]]:
     """The house-style text of a Keras digraph, the notes on what the import chose, and each
     layer's node id in the file."""
-    activations = {key.rpartition(".")[0]: str(value) for key, value in settings.items()
-                   if key.rpartition(".")[2] == "activation"}
-    rest = {key: value for key, value in settings.items() if key.rpartition(".")[2] != "activation"}
-    return records_to_house(keras_records(read_keras(diagram), activations), rest, input_shapes)
+    ours = {"activation": {}, "data_format": {}}  # settled on the Keras layers, before they are put in torch's terms
+    rest = {}
+    for key, value in settings.items():
+        layer, _, what = key.rpartition(".")
+        if what in ours:
+            ours[what][layer] = str(value)
+        else:
+            rest[key] = value
+    records = keras_records(read_keras(diagram), ours["activation"], ours["data_format"])
+    return records_to_house(records, rest, input_shapes)

@@ -12,13 +12,17 @@ the same rules and notes for what the file does not show.
 - What Keras does not draw takes Keras's default (BatchNormalization's epsilon=0.001 and
   momentum=0.99, torch's momentum=0.01; LayerNormalization's epsilon=0.001; LeakyReLU's 0.3;
   use_bias=True), noted at the node as torch's defaults are for torchview files.
-- Flatten and Reshape of a feature map order its elements channels last in Keras, channels
-  first in torch: the same widths, so the same architecture, but Keras weights would not carry
-  over. Noted (D2T820).
+- Flatten of a feature map orders its elements channels last in Keras, channels first in
+  torch: the same width, so the same architecture, but Keras weights would not carry over.
+  Noted (D2T820). A Reshape from or to a feature map is made exactly as Keras's (a permute to
+  channels last, the reshape, a permute back), so the tensors are the same.
+- `--set LAYER.activation=NAME` gives an activation the file does not draw (noted where it
+  replaces one drawn); `--set INPUT.data_format=channels_first|channels_last` settles the layout.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..errors import Severity
@@ -28,6 +32,9 @@ from .torchview_read import Shape, TvFile, TvNode, fail
 
 LAYOUT = "D2T820"
 ACTIVATION_UNDRAWN = "D2T821"
+DEFAULT = "D2T812"
+ORDER_UNKNOWN = "D2T808"
+BAD_SET = "D2T814"
 UNSUPPORTED = "D2T805"
 COLLAPSED = "D2T813"
 
@@ -59,47 +66,84 @@ _SUPPORTED = ("InputLayer, Conv1D/2D/3D, Dense, MaxPooling/AveragePooling 1D/2D/
               "Flatten, Reshape, Activation, ReLU, LeakyReLU, ELU, Softmax, Add, Multiply, Subtract, Concatenate")
 
 
-def keras_records(kf: KerasFile, activations: dict[str, str] | None = None) -> TvFile:
-    """The file's layers as torch records, producers first, outputs last; `activations` are the
-    user's `--set LAYER.activation=NAME` for layers whose activation the file does not draw."""
+def keras_records(kf: KerasFile, activations: dict[str, str] | None = None,
+                  data_format: dict[str, str] | None = None) -> TvFile:
+    """The file's layers as torch records, producers first, outputs last. `activations` and
+    `data_format` are the user's `--set LAYER.activation=NAME` and `--set INPUT.data_format=…`."""
     d = kf.diagram
-    activations = dict(activations or {})
-    for layer in kf.layers:
-        for key in (layer.name, layer.id):
-            if key and key in activations:
-                layer.activation, layer.activation_set = activations.pop(key), True
-    if activations:
-        target = next(iter(activations))
-        names = ", ".join(layer.name or layer.id for layer in kf.layers[:3])
-        raise fail(d, None, f"--set {target}.activation: expected a layer of this file (named like {names}), found "
-                            f"no layer {target!r}", "D2T814")
-    first_input = next((layer for layer in kf.layers if layer.cls == "InputLayer"), None)
-    channels_first = _channels_first(first_input or kf.layers[0])
-    tv = TvFile(d, [], tool="Keras", owner="Keras", ordered_edges=not kf.laid_out,
-                inputs_listed=True)
+    _set_activations(kf, dict(activations or {}))
+    first_input = next((layer for layer in kf.layers if layer.cls == "InputLayer"), kf.layers[0])
+    channels_first = _layout(kf, first_input, dict(data_format or {}))
+    tv = TvFile(d, [], tool="Keras", owner="Keras", ordered_edges=not kf.laid_out, inputs_listed=True)
     last: dict[str, str] = {}  # a Keras node id → the record that makes its output
     shape_of: dict[str, Shape] = {}
     for layer in kf.layers:
         made = _translate(kf, layer, channels_first, [last[p] for p in layer.preds], shape_of)
-        if layer is (first_input or kf.layers[0]) and channels_first:
-            made[0].remarks.append((LAYOUT, f"the input {layer.outputs[0]} is read as channels first (Keras 2's "
-                                            "data_format='channels_first'): its first dimension after the batch "
-                                            "is 1 or 3 and its last is not; the shapes are kept as drawn"))
+        if layer is first_input and made:
+            made[0].remarks += _layout_notes(first_input, channels_first, data_format)
         for record in made:
             shape_of[record.id] = record.outputs[0]
         tv.nodes += made
-        last[layer.id] = made[-1].id
+        last[layer.id] = made[-1].id if made else last[layer.preds[0]]
     used = {p for layer in kf.layers for p in layer.preds}
-    for layer in kf.layers:
-        if layer.id not in used:
-            tv.nodes.append(TvNode(f"{layer.id}~output", "tensor", "output-tensor", 0,
-                                   outputs=[shape_of[last[layer.id]]], preds=[last[layer.id]]))
+    ends = [layer for layer in kf.layers if layer.id not in used]
+    for layer in ends:
+        tv.nodes.append(TvNode(f"{layer.id}~output", "tensor", "output-tensor", 0,
+                               outputs=[shape_of[last[layer.id]]], preds=[last[layer.id]]))
+    if len(ends) > 1:
+        order = ", ".join(layer.name or layer.id for layer in ends)
+        tv.node(last[ends[0].id]).remarks.append((
+            ORDER_UNKNOWN, f"the model has {len(ends)} outputs, returned in the order the file draws them ({order}): "
+                           "Keras's outputs=[...] order is not in the file", Severity.WARNING))
     return tv
 
 
-def _channels_first(layer: KerasLayer) -> bool:
-    shape = (layer.inputs or layer.outputs)[0]
+def _matches(key: str, layer: KerasLayer) -> bool:
+    """`--set` names a layer by its Keras name, the file's node id, or the name it has in the
+    imported model (`output_` for a layer called `output`)."""
+    if key in (layer.name, layer.id) and key:
+        return True
+    clean = "".join(c if c.isalnum() or c == "_" else "_" for c in layer.name).strip("_")
+    return bool(clean) and key.rstrip("_") == clean.rstrip("_") and key.startswith(clean)
+
+
+def _set_activations(kf: KerasFile, activations: dict[str, str]) -> None:
+    for target, value in activations.items():
+        layer = next((layer for layer in kf.layers if _matches(target, layer)), None)
+        if layer is None:
+            names = ", ".join(layer.name or layer.id for layer in kf.layers[:3])
+            raise fail(kf.diagram, None, f"--set {target}.activation: expected a layer of this file (named like "
+                                         f"{names}), found no layer {target!r}", BAD_SET)
+        if layer.cls not in _ACTIVATED and layer.cls != "Activation":
+            raise fail(kf.diagram, layer.id, f"--set {target}.activation: {layer.cls} has no activation (the layers "
+                                             "that have one: Dense, Conv1D/2D/3D, Activation)", BAD_SET)
+        layer.drawn_activation = layer.activation
+        layer.activation, layer.activation_set = value, True
+
+
+def _layout(kf: KerasFile, first: KerasLayer, data_format: dict[str, str]) -> bool:
+    """Whether the file is channels first: the user's `--set INPUT.data_format=…`, else read
+    from the input's shape (a first dimension of 1 or 3 and a last one that is not)."""
+    for target, value in data_format.items():
+        if not _matches(target, first):
+            raise fail(kf.diagram, None, f"--set {target}.data_format: expected the input layer "
+                                         f"{first.name or first.id!r}, found {target!r}", BAD_SET)
+        if value not in ("channels_first", "channels_last"):
+            raise fail(kf.diagram, first.id, f"--set {target}.data_format: expected channels_first or "
+                                             f"channels_last, found {value!r}", BAD_SET)
+        return value == "channels_first"
+    shape = (first.inputs or first.outputs or [()])[0]
     return len(shape) >= 4 and shape[1] in (1, 3) and shape[-1] not in (1, 3)
+
+
+def _layout_notes(first: KerasLayer, channels_first: bool, data_format: dict[str, str] | None) -> list[tuple]:
+    shape = (first.inputs or first.outputs or [()])[0]
+    name = first.name or first.id
+    if data_format or len(shape) < 4 or not channels_first:
+        return []
+    return [(LAYOUT, f"the input {shape} is read as channels first (Keras 2's data_format='channels_first'): its "
+                     "first dimension after the batch is 1 or 3 and its last is not; the shapes are kept as drawn; "
+                     f"--set {name}.data_format=channels_last reads it as Keras's default", Severity.WARNING)]
 
 
 def _torch_shape(kf: KerasFile, layer: KerasLayer, shape: KerasShape, channels_first: bool) -> Shape:
@@ -116,10 +160,19 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
                shape_of: dict[str, Shape]) -> list[TvNode]:
     """The torch records of one Keras layer (the layer, then its activation)."""
     d = kf.diagram
+    if layer.outputs is None:
+        raise fail(d, layer.id, "expected the layer's output shape, found 'multiple': Keras draws that for a layer "
+                                "called more than once (a shared layer), which is not imported")
     outputs = [_torch_shape(kf, layer, s, channels_first) for s in layer.outputs]
     if layer.cls == "InputLayer":
+        if len(preds) == 1:  # a nested model's input (expand_nested=True)
+            if shape_of[preds[0]] != outputs[0]:
+                raise fail(d, layer.id, f"expected the shape its producer makes, {shape_of[preds[0]]}, found "
+                                        f"{outputs[0]}", "D2T806")
+            return []
         if preds:
-            raise fail(d, layer.id, "expected an InputLayer to have no edges into it, found some")
+            raise fail(d, layer.id, f"expected an InputLayer to have at most one edge into it (a nested model's "
+                                    f"input), found {len(preds)}")
         return [TvNode(layer.id, "tensor", "input-tensor", 0, outputs=outputs[:1])]
     made: list[TvNode] = []
     if not preds:  # a Sequential model: no InputLayer drawn; its first layer draws the input shape
@@ -131,7 +184,17 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
         preds = [made[0].id]
     if len(outputs) != 1:
         raise fail(d, layer.id, f"expected {layer.cls} to make one tensor, found {len(outputs)}")
-    inputs = ([_torch_shape(kf, layer, s, channels_first) for s in layer.inputs] if layer.inputs
+    cls = layer.cls
+    listed = layer.inputs or []
+    if len(preds) == 1 and len(listed) > 1 and cls in _MERGE:
+        preds = preds * len(listed)  # Merge([x, x]): Keras draws the one edge once
+    if cls not in _KNOWN and not cls.endswith("Model") and cls not in ("Functional", "Sequential"):
+        raise fail(d, layer.id, f"{cls} is not imported from Keras files (the layers imported: {_SUPPORTED})",
+                   UNSUPPORTED)
+    if len(preds) > 1 and cls not in _MERGE:
+        raise fail(d, layer.id, f"expected {cls} to read one layer, found {len(preds)} edges into it: a layer called "
+                                "on several inputs (a shared layer) is not imported")
+    inputs = ([_torch_shape(kf, layer, s, channels_first) for s in listed] if listed
               else [shape_of[p] for p in preds])
     x, y = inputs[0], outputs[0]
     name = layer.name or ""
@@ -139,28 +202,34 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
     def record(torch_name: str, kind: str = "module", **extra: Any) -> TvNode:
         return TvNode(layer.id, kind, torch_name, 0, inputs, outputs, list(preds), layer=name, **extra)
 
-    cls = layer.cls
     converted = len(x) >= 3 and not channels_first
     if cls in _CONV:
-        made.append(record(_CONV[cls]))
+        made.append(record(_CONV[cls], remarks=_padding_notes(x, y, pooling=False, average=False)))
     elif cls in _POOL:
-        made.append(record(_POOL[cls]))
+        made.append(record(_POOL[cls], remarks=_padding_notes(x, y, pooling=True,
+                                                              average=_POOL[cls].startswith("AvgPool"))))
     elif cls in _GLOBAL_POOL:
-        pooled = (*y, *([1] * (len(x) - 2)))
-        made.append(TvNode(f"{layer.id}", "module", _GLOBAL_POOL[cls], 0, inputs, [pooled], list(preds), layer=name))
-        made.append(TvNode(f"{layer.id}~flatten", "module", "Flatten", 0, [pooled], outputs, [layer.id],
-                           layer=f"{name}_flatten" if name else "", given=dict(_FLAT)))
+        if len(y) == len(x):  # keepdims=True
+            made.append(record(_GLOBAL_POOL[cls]))
+        else:
+            pooled = (*y, *([1] * (len(x) - 2)))
+            made.append(TvNode(layer.id, "module", _GLOBAL_POOL[cls], 0, inputs, [pooled], list(preds), layer=name))
+            made.append(TvNode(f"{layer.id}~flatten", "module", "Flatten", 0, [pooled], outputs, [layer.id],
+                               layer=f"{name}_flatten" if name else "", given=dict(_FLAT)))
     elif cls == "Dense":
         if len(x) != 2:
-            raise fail(d, layer.id, f"expected Dense on a (batch, features) input, found {layer.inputs[0] if layer.inputs else x}: "
-                                    "Dense on a sequence or a feature map (acting on the last, channels axis) is not "
-                                    "imported")
+            raise fail(d, layer.id, f"expected Dense on a (batch, features) input, found {listed[0] if listed else x}"
+                                    ": Dense on a sequence or a feature map (acting on the last, channels axis) is "
+                                    "not imported")
         made.append(record("Linear"))
     elif cls == "BatchNormalization":
         torch_cls = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}.get(len(x))
         if torch_cls is None:
             raise fail(d, layer.id, f"expected BatchNormalization of rank 2 to 5, found {x}")
-        made.append(record(torch_cls, defaults=_defaults("BatchNorm")))
+        remarks = [] if not (channels_first and len(x) >= 3) else [(
+            DEFAULT, "axis=1 taken (the channels of a channels-first model): Keras's default axis=-1 would normalize "
+                     "the last, width axis, which is not imported; the file does not draw the axis", Severity.WARNING)]
+        made.append(record(torch_cls, defaults=_defaults("BatchNorm"), remarks=remarks))
     elif cls == "LayerNormalization":
         if len(x) != 2:
             raise fail(d, layer.id, f"expected LayerNormalization on a (batch, features) input, found {x}: over a "
@@ -172,20 +241,20 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
         made.append(record(torch_cls, owner="torch"))  # Keras's rate has no default: torch's p=0.5, noted
     elif cls == "Flatten":
         made.append(record("Flatten", given=dict(_FLAT)))
-        if converted and x[2:] and any(s > 1 for s in x[2:]) and x[1] > 1:
-            made[-1].remarks.append((LAYOUT, _ORDER_NOTE.format(what="Flatten", size=y[-1])))
+        if converted and not _order_kept(x):
+            made[-1].remarks.append((LAYOUT, _ORDER_NOTE.format(size=y[-1])))
     elif cls == "Reshape":
-        made.append(record("reshape", kind="function"))
-        if converted or len(y) >= 3:
-            made[-1].remarks.append((LAYOUT, _RESHAPE_NOTE))
+        made += _reshape(kf, layer, inputs, outputs, preds, name, channels_first)
     elif cls in _MERGE:
         made += _merge(kf, layer, _MERGE[cls], inputs, outputs, preds, name)
     elif cls == "Activation":
         made.append(_activation(kf, layer, layer.activation, inputs, outputs, preds, layer.id, name, channels_first))
         return made
     elif cls in _ACTIVATION_LAYERS:
+        torch_cls = _ACTIVATION_LAYERS[cls]
         given = {"dim": 1 if len(y) >= 3 and not channels_first else -1} if cls == "Softmax" else {}
-        made.append(record(_ACTIVATION_LAYERS[cls], given=given, defaults=_defaults(_ACTIVATION_LAYERS[cls])))
+        made.append(record(torch_cls, given=given, defaults=_defaults(torch_cls),
+                           remarks=[(DEFAULT, _UNDRAWN_ARGUMENTS[cls])] if cls in _UNDRAWN_ARGUMENTS else []))
     elif cls in ("Functional", "Sequential", "Model") or cls.endswith("Model"):
         raise fail(d, layer.id, f"{cls} {name!r} is drawn as one box: the layers of a nested model are not in the "
                                 "file, so they cannot be known; draw it with plot_model(..., expand_nested=True)",
@@ -199,6 +268,9 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
                                                      "show_layer_activations=True) draws it; Keras 2.7 and older never "
                                                      f"do): taken as linear (none); --set {what}.activation=relu (or "
                                                      "another Keras activation) settles it", Severity.WARNING))
+    if layer.activation_set and layer.drawn_activation not in (None, layer.activation):
+        made[-1].remarks.append((DEFAULT, f"activation={layer.activation} as --set says, where the file draws "
+                                          f"{layer.drawn_activation}"))
     if layer.activation not in (None, "linear") and cls != "Activation" and cls not in _ACTIVATION_LAYERS:
         top = made[-1]
         made.append(_activation(kf, layer, layer.activation, [y], outputs, [top.id], f"{layer.id}~{layer.activation}",
@@ -206,19 +278,69 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
     return made
 
 
+_KNOWN = {*_CONV, *_POOL, *_GLOBAL_POOL, *_MERGE, *_ACTIVATION_LAYERS, "Dense", "BatchNormalization",
+          "LayerNormalization", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Flatten",
+          "Reshape", "Activation"}
 _FLAT = {"start_dim": 1, "end_dim": -1}  # Keras's Flatten keeps the batch alone
 _ACTIVATED = {*_CONV, "Dense"}  # the imported layers that have a Keras activation
-_ORDER_NOTE = ("{what} of a feature map: Keras orders the elements channels last, torch channels first; "
+_ORDER_NOTE = ("Flatten of a feature map: Keras orders the elements channels last, torch channels first; "
                "the same width ({size}), so the same architecture, but Keras weights after it would not carry over")
+_UNDRAWN_ARGUMENTS = {
+    "Softmax": "axis=-1 taken (Keras's default, the channels: torch's dim=1 on a feature map): Keras draws no "
+               "constants, so the file cannot say",
+    "ReLU": "max_value=None, negative_slope=0, threshold=0 taken (Keras's defaults: a plain ReLU): Keras draws no "
+            "constants, so the file cannot say",
+}
 
 
-_RESHAPE_NOTE = ("Reshape of a feature map: Keras orders the elements channels last, torch channels first, so the "
-                 "torch reshape to the same sizes regroups them otherwise; the same architecture, but Keras weights "
-                 "after it would not carry over")
+def _order_kept(torch_shape: Shape) -> bool:
+    """A tensor whose elements come in the same order channels last and channels first (every
+    dimension but one of size 1, or all but the channels)."""
+    sizes = [s for s in torch_shape[1:] if s != 1]
+    last = [s for s in (*torch_shape[2:], torch_shape[1]) if s != 1]
+    return sizes == last
+
+
+def _padding_notes(x: Shape, y: Shape, pooling: bool, average: bool) -> list[tuple]:
+    """Keras's padding='same' pads the bottom and right more than the top and left where a
+    stride-2 window does not fit evenly; torch pads evenly."""
+    uneven = [i for i, o in zip(x[2:], y[2:]) if o < i and o == -(-i // 2) and (i % 2 == 0) != pooling]
+    if not uneven or len(x) < 3:
+        return []
+    more = " and Keras's average leaves the padding out (torch's count_include_pad=True counts it)" if average else ""
+    return [(LAYOUT, "if the Keras layer has padding='same', Keras pads one more at the bottom and right than at the "
+                     f"top and left here, where torch pads evenly{more}: the same sizes and parameters, but the windows "
+                     "sit one step apart")]
 
 
 def _defaults(family: str) -> dict[str, Any] | None:
     return _KERAS_DEFAULTS.get(family)
+
+
+def _reshape(kf: KerasFile, layer: KerasLayer, inputs: list[Shape], outputs: list[Shape], preds: list[str],
+             name: str, channels_first: bool) -> list[TvNode]:
+    """Keras's Reshape made exactly: on a channels-last view of the tensor where the layout differs."""
+    x, y = inputs[0], outputs[0]
+    if math.prod(x) != math.prod(y):
+        raise fail(kf.diagram, layer.id, f"expected Reshape to keep the number of elements, found {x} → {y}",
+                   "D2T806")
+    x_last = x if len(x) < 3 or channels_first else (x[0], *x[2:], x[1])
+    y_last = y if len(y) < 3 or channels_first else (y[0], *y[2:], y[1])
+    stem = f"{name}_" if name else ""
+    made: list[TvNode] = []
+    current, shape = preds[0], x
+    if x_last != x and not _order_kept(x):
+        made.append(TvNode(f"{layer.id}~last", "function", "permute", 0, [x], [x_last], [current],
+                           layer=f"{stem}to_channels_last", given={"dims": (0, *range(2, len(x)), 1)}))
+        current, shape = made[-1].id, x_last
+    keep_y = y_last == y or _order_kept(y)
+    target = y if keep_y else y_last
+    made.append(TvNode(layer.id if keep_y else f"{layer.id}~reshape", "function", "reshape", 0, [shape], [target],
+                       [current], layer=name if keep_y else f"{stem}reshape", given={"shape": (-1, *target[1:])}))
+    if not keep_y:
+        made.append(TvNode(layer.id, "function", "permute", 0, [target], [y], [made[-1].id], layer=name,
+                           given={"dims": (0, len(y) - 1, *range(1, len(y) - 1))}))
+    return made
 
 
 def _activation(kf: KerasFile, layer: KerasLayer, activation: str | None, inputs: list[Shape], outputs: list[Shape],

@@ -37,9 +37,10 @@ class KerasLayer:
     cls: str  # Conv2D, Dense, InputLayer…
     activation: str | None  # "relu", "linear", or None where not drawn
     inputs: list[KerasShape] | None  # None where the file draws no input shape (InputLayer, Keras ≤ 3.2)
-    outputs: list[KerasShape]
+    outputs: list[KerasShape] | None  # None for Keras 2's 'multiple' (a layer called several times)
     preds: list[str] = field(default_factory=list)  # the file's node ids, in edge statement order
     activation_set: bool = False  # the activation was given by the user (--set LAYER.activation=NAME)
+    drawn_activation: str | None = None  # the file's, where --set replaced it
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _html_layer(diagram: Diagram, node_id: str) -> KerasLayer:
         if key == "Activation":
             activation = value.strip()
         elif key == "Input shape":
-            inputs = _shapes(diagram, node_id, value)
+            inputs = None if value.strip() in ("?", "multiple") else _shapes(diagram, node_id, value)
         elif key == "Output shape":
             outputs = _shapes(diagram, node_id, value)
     if outputs is None:
@@ -113,7 +114,8 @@ def _record_layer(diagram: Diagram, node_id: str) -> KerasLayer:
                                      f"{texts[at:]!r}")
     name, cls, activation = _record_head(diagram, node_id, texts[:at])
     inputs = None if texts[at + 2] in ("multiple", "?") else _shapes(diagram, node_id, texts[at + 2])
-    return KerasLayer(node_id, name, cls, activation, inputs, _shapes(diagram, node_id, texts[at + 3]))
+    outputs = None if texts[at + 3] == "multiple" else _shapes(diagram, node_id, texts[at + 3])
+    return KerasLayer(node_id, name, cls, activation, inputs, outputs)
 
 
 def _record_head(diagram: Diagram, node_id: str, texts: list[str]) -> tuple[str, str, str | None]:

@@ -25,6 +25,8 @@ import torch.fx
 from torch import nn
 
 from ..errors import Diagnostic, Severity
+from ..export import MAX_INPUT_ELEMENTS
+from ..limits import current as limits, exceeded
 from ..shape_run import first_line, propagate
 from . import infer
 from .torchview_read import Shape, TvFile, TvNode, _short, fail, located
@@ -110,6 +112,7 @@ def rebuild(tv: TvFile, settings: Mapping[str, Any], input_shapes: tuple[Shape, 
     user's `NODE.KEY` → value choices for what the file leaves open."""
     d = tv.diagram
     names = layer_names(tv)
+    _within_limits(tv)
     wanted = _settings(tv, names, settings)
     notes: list[Diagnostic] = []
     root = nn.Module()
@@ -171,18 +174,35 @@ def rebuild(tv: TvFile, settings: Mapping[str, Any], input_shapes: tuple[Shape, 
     return Rebuilt(module, examples, notes, origin)
 
 
+def _within_limits(tv: TvFile) -> None:
+    """Every drawn shape within the tensor limit, and each input within an example's bound,
+    before anything is allocated (D2T507 at the node)."""
+    for n in tv.nodes:
+        for shape in [*n.inputs, *n.outputs]:
+            if 0 in shape:
+                raise fail(tv.diagram, n.id, f"expected sizes of at least 1, found {tuple(shape)}", MISMATCH)
+            elements = math.prod(shape)
+            bound = MAX_INPUT_ELEMENTS if n.name == "input-tensor" else limits().tensor_elements
+            if elements > bound:
+                what = f"the number of elements of the shape {tuple(shape)} drawn here"
+                message = (exceeded("tensor_elements", what, elements) if bound != MAX_INPUT_ELEMENTS else
+                           f"{what} is {elements:,}; an example input holds at most {MAX_INPUT_ELEMENTS:,}")
+                raise fail(tv.diagram, n.id, message, "D2T507")
+
+
 def _settings(tv: TvFile, names: dict[str, str], settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The settings by the file's node id; an unknown node is an error."""
-    by_name = {v: k for k, v in names.items()}
+    by_name = {n.layer: n.id for n in tv.nodes if n.layer and n.id in names}  # the tool's own names (Keras)
+    by_name.update({v: k for k, v in names.items()})
     out: dict[str, dict[str, Any]] = {}
     for target, value in settings.items():
         node, _, key = target.rpartition(".")
         node_id = by_name.get(node, node if node in names else None)
         if node_id is None or not key:
             examples = ", ".join(list(names.values())[:3])
+            how = "the layers' names" if tv.tool != "torchview" else "the class and the file's node id"
             raise fail(tv.diagram, None, f"--set {target}: expected NODE.KEY with NODE a layer of this file (named "
-                                         f"like {examples}: the class and the file's node id), found no layer "
-                                         f"{node!r}", BAD_SET)
+                                         f"like {examples}: {how}), found no layer {node!r}", BAD_SET)
         out.setdefault(node_id, {})[key] = value
     return out
 
@@ -304,6 +324,16 @@ def _layer(tv: TvFile, n: TvNode, name: str, preds: list[str], shapes: dict[str,
                             "Linear, BatchNorm1d/2d/3d, LayerNorm, MaxPool/AvgPool/AdaptiveAvgPool/AdaptiveMaxPool 1d/2d/3d, "
                             "Flatten, Dropout, and activations such as ReLU, GELU, Sigmoid, Tanh, Softmax)")
     kwargs.update(n.given)
+    try:
+        with torch.device("meta"):  # the parameters' sizes checked before any is allocated
+            planned = cls(**kwargs)
+    except Exception as error:
+        raise fail(d, n.id, f"cannot make {n.name}({_kwargs(kwargs)}): {type(error).__name__}: {error}",
+                   BAD_SET if fixed else MISMATCH) from None
+    for key, tensor in planned.named_parameters():
+        if tensor.numel() > limits().tensor_elements:
+            raise fail(d, n.id, exceeded("tensor_elements", f"the number of elements of {n.name}'s {key}",
+                                         tensor.numel()), "D2T507")
     try:
         one.module = cls(**kwargs)
     except Exception as error:
@@ -432,6 +462,12 @@ def _call(tv: TvFile, n: TvNode, name: str, preds: list[str], fixed: dict[str, A
     elif n.name in ("cat", "concat", "concatenate"):
         one.function = torch.cat
         one.args = (_cat_dim(tv, n),)
+    elif n.name == "reshape" and "shape" in n.given:  # the tool's own reshape (Keras), exact
+        _arity(tv, n, preds, 1)
+        one.function, one.args = torch.reshape, (tuple(n.given["shape"]),)
+    elif n.name == "permute" and "dims" in n.given:
+        _arity(tv, n, preds, 1)
+        one.function, one.args = torch.permute, (tuple(n.given["dims"]),)
     elif n.name in ("flatten", "view", "reshape"):
         _arity(tv, n, preds, 1)
         x = n.inputs[0]
