@@ -140,17 +140,24 @@ def test_module_entry_point_and_version():
     assert (result.returncode, result.stdout) == (0, f"dot2torch {__version__}\n")
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["", "graph G { a -- b }", "digraph G { a -> }", "digraph G { a [label=\"Conv2D [K=\"] }", "\x00\x01binary"],
-)
-def test_user_errors_never_print_a_traceback(tmp_path, text):
-    path = tmp_path / "bad.dot"
-    path.write_bytes(text.encode("utf-8"))
-    result = subprocess.run([sys.executable, "-m", "dot2torch", "check", str(path)], capture_output=True, text=True, check=False)
+USER_ERRORS = {"empty": ("", "D2T103"), "undirected": ("graph G { a -- b }", "D2T102"),
+               "syntax": ("digraph G { a -> }", "D2T101"), "label": ('digraph G { a [label="Conv2D [K="] }', "D2T201"),
+               "binary": ("\x00\x01binary", "D2T105")}
+
+
+def test_user_errors_never_print_a_traceback(tmp_path):
+    """One process for every kind (each file said at its own line): the interpreter starts once."""
+    paths = []
+    for name, (text, _) in USER_ERRORS.items():
+        paths.append(tmp_path / f"{name}.dot")
+        paths[-1].write_bytes(text.encode("utf-8"))
+    result = subprocess.run([sys.executable, "-m", "dot2torch", "check", *map(str, paths)], capture_output=True,
+                            text=True, check=False)
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
-    assert str(path) in result.stdout
+    said = [line for line in result.stdout.splitlines() if line.startswith(str(tmp_path))]
+    assert [(line.split(":")[0], next(code for _, code in USER_ERRORS.values() if code in line)) for line in said] == [
+        (str(path), code) for path, (_, code) in zip(paths, USER_ERRORS.values())]
 
 
 def test_notes_are_not_problems(capsys):
@@ -243,12 +250,13 @@ def test_a_block_named_with_name_is_checked(capsys):
         "27]", "ok"]
 
 
-_SLOW_PIPE = pytest.mark.slow  # 8 s of subprocesses together: the default run keeps check's two cases and --help
+_SLOW_PIPE = pytest.mark.slow  # 12 s of subprocesses together: the default run keeps check's two cases
 
 
 @pytest.mark.parametrize("argv", [["check", "diagrams"], pytest.param(["summary", "diagrams/lenet.dot"], marks=_SLOW_PIPE),
                                   pytest.param(["build", "diagrams"], marks=_SLOW_PIPE),
-                                  ["check", "--help"], ["check", "diagrams/mlp.dot", "--param", "NHiden1=1"]])
+                                  pytest.param(["check", "--help"], marks=_SLOW_PIPE),
+                                  ["check", "diagrams/mlp.dot", "--param", "NHiden1=1"]])
 def test_a_closed_pipe_is_no_traceback(argv):
     """`dot2torch check diagrams | head -1`: the reader goes away; the command ends quietly with
     its own exit code. The pipe's reading end is closed before the command writes anything."""
