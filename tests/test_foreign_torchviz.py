@@ -133,11 +133,14 @@ def test_without_attrs_the_input_shape_is_asked_for_and_the_rule_chooses_padding
     with reading(input_shapes=[(1, 1, 32, 32)]):
         found = dot2torch.check(LENET)
         built = dot2torch.load(LENET)
-    assert [d.code for d in found] == ["D2T811"] * 5
+    assert [d.code for d in found] == ["D2T816"] + ["D2T811"] * 5
+    assert found[0].node == conv and found[0].message == READS_X.format("ConvolutionBackward0", "(1, 1, 32, 32)")
+    found = found[1:]
     assert found[0].node == conv and found[0].message == (
-        "stride=1, padding=0, dilation=1 taken: drawn without show_attrs=True, the file gives the kernel (5×5, the "
-        "weight's) but not these; stride 1 and padding 0 at every convolution fit the file's shapes (padding "
-        "(k−1)/2 does not); --set conv2d_0.padding=P (and .stride, .dilation) settles it")
+        "stride=1, padding=0, dilation=1, groups=1 taken: drawn without show_attrs=True, the file gives the kernel "
+        "(5×5, the weight's) but not these; groups=1 from the input's 1 channel (an input torchviz leaves out, such "
+        "as the model input in a cat, would change it); stride 1 and padding 0 at every convolution fit the file's "
+        "shapes (padding (k−1)/2 does not); --set conv2d_0.padding=P (and .stride, .dilation, .groups) settles it")
     assert found[1].message == (
         "kernel_size=2, stride=2, padding=0 taken: drawn without show_attrs=True, the file does not give them (2×2 "
         "pooling with stride 2, the common choice); --set maxpool2d_1.kernel_size=K (and .stride, .padding) "
@@ -146,17 +149,21 @@ def test_without_attrs_the_input_shape_is_asked_for_and_the_rule_chooses_padding
     same_outputs(lenet(), built, 2, 1, 32, 32)
 
 
+READS_X = ("{0} reads a tensor torchviz does not draw (one that needs no gradient): taken as the one model input x "
+           "{1}; a second model input, or an op on the input alone (such as x * 2), is drawn the same way")
+
+
 def test_resblock_without_attrs_takes_same_padding_because_the_add_needs_it() -> None:
     with reading(input_shapes=[(1, 16, 8, 8)]):
         found = dot2torch.check(RESBLOCK)
         built = dot2torch.load(RESBLOCK)
     assert [(d.code, d.node) for d in found] == [
-        ("D2T811", op_reading(RESBLOCK, "conv1.weight")), ("D2T812", op_reading(RESBLOCK, "bn1.weight")),
+        ("D2T816", op_reading(RESBLOCK, "conv1.weight")), ("D2T811", op_reading(RESBLOCK, "conv1.weight")), ("D2T812", op_reading(RESBLOCK, "bn1.weight")),
         ("D2T811", op_reading(RESBLOCK, "conv2.weight")), ("D2T812", op_reading(RESBLOCK, "bn2.weight")),
         ("D2T815", op_named(RESBLOCK, "AddBackward0"))]
     assert "stride 1 and padding (k−1)/2 at every convolution fit the file's shapes (padding 0 does not)" in \
-        found[0].message
-    assert found[1].message == (
+        found[1].message
+    assert found[2].message == (
         "momentum=0.1, eps=1e-05, track_running_stats=True taken (torch's defaults): torchviz draws no momentum (and "
         "drawn without show_attrs=True, no eps and no running statistics), so the file cannot say; --set "
         "bn1.momentum=VALUE to change it")
@@ -168,7 +175,7 @@ def test_set_settles_a_chosen_value_and_refuses_others() -> None:
     with reading(input_shapes=[(1, 16, 8, 8)], settings={"conv1.padding": 1, "bn1.momentum": 0.2}):
         found = dot2torch.check(RESBLOCK)
         built = dot2torch.load(RESBLOCK)
-    assert found[0].message.startswith("stride=1, dilation=1 taken:")
+    assert found[1].message.startswith("stride=1, dilation=1, groups=1 taken:")
     assert [d.message for d in found if d.code == "D2T812"][0].startswith("eps=1e-05, track_running_stats=True taken")
     assert built.bn1.momentum == 0.2
     errors = [({"conv9.padding": 1}, None, "--set conv9.padding: expected NAME.KEY with NAME a layer of this file "
