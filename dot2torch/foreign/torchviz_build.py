@@ -691,8 +691,8 @@ def _conv(b: _Build, op: str, o: _Op, name: str, x: Shape, fixed: dict[str, Any]
         one.settable.add("groups")
         groups = fixed.get("groups", x[1] // w[1] if w[1] and x[1] % w[1] == 0 else 0)
     if groups < 1 or x[1] != w[1] * groups:
-        raise fail(b.d, op, f"expected {w[1]}·groups input channels for the weight {w}, found {x[1]} (input {x})"
-                   + (f" with --set {name}.groups={groups}" if "groups" in fixed else ""),
+        raise fail(b.d, op, f"expected {w[1]}·groups input channels for the weight {w}, found {x[1]} "
+                   + (f"with --set {name}.groups={groups}" if "groups" in fixed else f"(input {x})"),
                    BAD_SET if "groups" in fixed else MISMATCH)
     why_groups = (f"groups={groups} from the input's {x[1]} channel{'s' * (x[1] != 1)} (an input torchviz leaves "
                   "out, such as the model input in a cat, would change it)")
