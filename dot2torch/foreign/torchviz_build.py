@@ -15,8 +15,21 @@ value inferred, D2T812 torch's default taken, D2T816 the model input), each nami
   - an op with fewer drawn inputs than it takes: the missing one needs no gradient, so it is
     taken as the model input (a first layer; an add's identity shortcut, warned: D2T815).
   - convolutions drawn without show_attrs: stride 1, dilation 1, and padding 0 at every one of
-    them, or, where the file's shapes do not fit that, (k−1)/2 at every one ('same'); pooling
-    without show_attrs: 2×2, stride 2; a view: flatten(x, 1); cat without show_attrs: dim 1.
+    them, or, where the file's shapes do not fit that, (k−1)/2 at every one ('same'; neither
+    fitting is an error naming those convolutions and --set NAME.stride); a convolution's groups
+    without show_attrs: the input's channels over the weight's (noted: an undrawn cat input would
+    change it; a cat without show_attrs is warned, D2T815); pooling without show_attrs: 2×2,
+    stride 2; a view: flatten(x, 1); cat without show_attrs: dim 1.
+  - every op that reads the model input is noted (D2T816): taken as the one input x. An input
+    made with requires_grad=True is drawn (an unnamed leaf where the parameters are named): its
+    shape is the input's, and an operand left out is then not the input but refused.
+
+Refused at the op (D2T805), never rebuilt as something else: a layer whose parameters an earlier
+op read (a shared layer: dot2torch's diagrams draw each layer's weights once), a parameter read
+outside a layer (added, multiplied, joined, x @ W untransposed, a tied weight transposed twice),
+and a producer drawn into an op twice beside other inputs (the reader does not keep where each
+repeated statement stood). A --set geometry value that is not an int of the least size (or one
+per spatial dimension) is D2T814.
 
 Each layer's output is run as it is built (on zeros, batch as given), so a shape that does not
 fit (a saved tensor's, a Linear's in_features, the drawn output) is an error at its node (D2T806).
