@@ -133,11 +133,14 @@ def test_without_attrs_the_input_shape_is_asked_for_and_the_rule_chooses_padding
     with reading(input_shapes=[(1, 1, 32, 32)]):
         found = dot2torch.check(LENET)
         built = dot2torch.load(LENET)
-    assert [d.code for d in found] == ["D2T811"] * 5
+    assert [d.code for d in found] == ["D2T816"] + ["D2T811"] * 5
+    assert found[0].node == conv and found[0].message == READS_X.format("ConvolutionBackward0", "(1, 1, 32, 32)")
+    found = found[1:]
     assert found[0].node == conv and found[0].message == (
-        "stride=1, padding=0, dilation=1 taken: drawn without show_attrs=True, the file gives the kernel (5×5, the "
-        "weight's) but not these; stride 1 and padding 0 at every convolution fit the file's shapes (padding "
-        "(k−1)/2 does not); --set conv2d_0.padding=P (and .stride, .dilation) settles it")
+        "stride=1, padding=0, dilation=1, groups=1 taken: drawn without show_attrs=True, the file gives the kernel "
+        "(5×5, the weight's) but not these; groups=1 from the input's 1 channel (an input torchviz leaves out, such "
+        "as the model input in a cat, would change it); stride 1 and padding 0 at every convolution fit the file's "
+        "shapes (padding (k−1)/2 does not); --set conv2d_0.padding=P (and .stride, .dilation, .groups) settles it")
     assert found[1].message == (
         "kernel_size=2, stride=2, padding=0 taken: drawn without show_attrs=True, the file does not give them (2×2 "
         "pooling with stride 2, the common choice); --set maxpool2d_1.kernel_size=K (and .stride, .padding) "
@@ -146,17 +149,21 @@ def test_without_attrs_the_input_shape_is_asked_for_and_the_rule_chooses_padding
     same_outputs(lenet(), built, 2, 1, 32, 32)
 
 
+READS_X = ("{0} reads a tensor torchviz does not draw (one that needs no gradient): taken as the one model input x "
+           "{1}; a second model input, or an op on the input alone (such as x * 2), is drawn the same way")
+
+
 def test_resblock_without_attrs_takes_same_padding_because_the_add_needs_it() -> None:
     with reading(input_shapes=[(1, 16, 8, 8)]):
         found = dot2torch.check(RESBLOCK)
         built = dot2torch.load(RESBLOCK)
     assert [(d.code, d.node) for d in found] == [
-        ("D2T811", op_reading(RESBLOCK, "conv1.weight")), ("D2T812", op_reading(RESBLOCK, "bn1.weight")),
+        ("D2T816", op_reading(RESBLOCK, "conv1.weight")), ("D2T811", op_reading(RESBLOCK, "conv1.weight")), ("D2T812", op_reading(RESBLOCK, "bn1.weight")),
         ("D2T811", op_reading(RESBLOCK, "conv2.weight")), ("D2T812", op_reading(RESBLOCK, "bn2.weight")),
         ("D2T815", op_named(RESBLOCK, "AddBackward0"))]
     assert "stride 1 and padding (k−1)/2 at every convolution fit the file's shapes (padding 0 does not)" in \
-        found[0].message
-    assert found[1].message == (
+        found[1].message
+    assert found[2].message == (
         "momentum=0.1, eps=1e-05, track_running_stats=True taken (torch's defaults): torchviz draws no momentum (and "
         "drawn without show_attrs=True, no eps and no running statistics), so the file cannot say; --set "
         "bn1.momentum=VALUE to change it")
@@ -168,7 +175,7 @@ def test_set_settles_a_chosen_value_and_refuses_others() -> None:
     with reading(input_shapes=[(1, 16, 8, 8)], settings={"conv1.padding": 1, "bn1.momentum": 0.2}):
         found = dot2torch.check(RESBLOCK)
         built = dot2torch.load(RESBLOCK)
-    assert found[0].message.startswith("stride=1, dilation=1 taken:")
+    assert found[1].message.startswith("stride=1, dilation=1, groups=1 taken:")
     assert [d.message for d in found if d.code == "D2T812"][0].startswith("eps=1e-05, track_running_stats=True taken")
     assert built.bn1.momentum == 0.2
     errors = [({"conv9.padding": 1}, None, "--set conv9.padding: expected NAME.KEY with NAME a layer of this file "
@@ -226,3 +233,185 @@ def test_convert_passes_check_and_builds_the_same_model(tmp_path: Path, capsys) 
     assert main(["check", str(MLP), "--set", "linear_1bias"]) == 2
     err = capsys.readouterr()
     assert "Traceback" not in err.out + err.err and "D2T807" in err.out
+
+
+# ---------------------------------------------------------------- found in review (fixtures from make_torchviz.review)
+
+REVIEW = {name: FIXTURES / f"torchviz_{name}.gv" for name in (
+    "shared", "catorder_attrs", "paramadd", "cat3", "twoinputs", "softmax_attrs", "inputgrad_attrs", "bnmlp",
+    "resproj")}
+
+
+def nodes_named(path: Path, name: str) -> list[str]:
+    g = read_text(path.read_text(), file=str(path))[0].graph
+    return [n for n, d in g.nodes(data=True) if d["label"].split("\n")[0] == name]
+
+
+def test_a_layer_called_twice_is_refused_at_its_second_call_not_made_two_layers() -> None:
+    path = REVIEW["shared"]
+    first, second = reversed(nodes_named(path, "AddmmBackward0")[1:])  # the file lists the last call first
+    found = dot2torch.check(path)
+    assert [(d.code, d.node, d.label, d.message) for d in found] == [(
+        "D2T805", second, "AddmmBackward0",
+        f"fc (AddmmBackward0 {first}) called a second time, its weights shared (fc.bias (8), fc.weight (8, 8)); "
+        "dot2torch's diagrams draw each layer with its weights once (D2T701): a shared layer is not imported")]
+
+
+def test_a_producer_drawn_twice_into_a_cat_among_others_is_refused_its_order_being_lost() -> None:
+    path = REVIEW["catorder_attrs"]
+    cat = op_named(path, "CatBackward0")
+    a = op_reading(path, "a.weight")
+    found = dot2torch.check(path)
+    assert [(d.code, d.node, d.message) for d in found] == [(
+        "D2T805", cat, f"expected the order of CatBackward0's inputs, found {a} (ConvolutionBackward0) drawn into it 2 "
+                       "times beside 1 other input(s): dot2torch's reader keeps the statements from one producer "
+                       "together, so CatBackward0 of [a, b, a] and of [a, a, b] read the same: not imported")]
+
+
+def test_a_parameter_outside_a_layer_is_refused_at_its_op_not_replaced_by_the_input() -> None:
+    path = REVIEW["paramadd"]
+    found = dot2torch.check(path)
+    assert [(d.code, d.node, d.message) for d in found] == [(
+        "D2T805", op_named(path, "AddBackward0"),
+        "offset (8) is a parameter used outside a layer (AddBackward0 reads it directly, not through a convolution, "
+        "Linear or BatchNorm; dot2torch's diagrams have no free parameters): not imported")]
+
+
+def test_a_cat_without_attrs_warns_and_a_conv_s_inferred_groups_is_noted() -> None:
+    path = REVIEW["cat3"]
+    with reading(input_shapes=[(1, 4, 8, 8)]):
+        found = dot2torch.check(path)
+    cat, last = op_named(path, "CatBackward0"), op_reading(path, "c.weight")
+    assert [(d.code, d.severity) for d in found if d.node == cat] == [
+        ("D2T811", Severity.NOTE), ("D2T815", Severity.WARNING)]
+    assert [d.message for d in found if d.node == cat][1] == (
+        "CatBackward0 joins the 2 tensors drawn into it: torchviz does not draw an input that needs no gradient (such "
+        "as the model input in cat([x, f(x)])), and drawn without show_attrs=True nothing in the file would show one "
+        "left out; a layer after it whose size the file does not give (a convolution's groups) is inferred from the "
+        "tensors drawn")
+    assert [d.message for d in found if d.node == last] == [
+        "stride=1, padding=0, dilation=1, groups=2 taken: drawn without show_attrs=True, the file gives the kernel "
+        "(1×1, the weight's) but not these; groups=2 from the input's 8 channels (an input torchviz leaves out, such "
+        "as the model input in a cat, would change it); stride 1 and padding (k−1)/2 at every convolution fit the "
+        "file's shapes (padding 0 does not); --set c.padding=P (and .stride, .dilation, .groups) settles it"]
+    with reading(input_shapes=[(1, 4, 8, 8)], settings={"c.groups": 3}):
+        found = dot2torch.check(path)
+    assert [(d.code, d.node, d.message) for d in found] == [(
+        "D2T814", last, "expected 4·groups input channels for the weight (6, 4, 1, 1), found 8 with --set "
+                        "c.groups=3")]
+
+
+def test_every_op_reading_the_undrawn_input_says_it_is_taken_as_the_one_input() -> None:
+    path = REVIEW["twoinputs"]
+    a, b = op_reading(path, "a.weight"), op_reading(path, "b.weight")
+    found = dot2torch.check(path)
+    assert {(d.code, d.node) for d in found} == {("D2T816", a), ("D2T816", b)} and len(found) == 2
+    second = next(d for d in found if d.message.startswith("AddmmBackward0 reads"))
+    assert second.message == READS_X.format("AddmmBackward0", "(1, 8)")
+
+
+class Softmaxes(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        return torch.log_softmax(torch.tanh(torch.softmax(self.a(x), dim=-1)), dim=-1)
+
+
+def test_dim_minus_one_saved_unsigned_is_read_signed() -> None:
+    path = REVIEW["softmax_attrs"]
+    assert [d.code for d in dot2torch.check(path)] == ["D2T816"]
+    built = dot2torch.load(path)
+    assert count(built) == 72
+    same_outputs(Softmaxes(), built, 3, 8)
+
+
+class InputGrad(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        return torch.relu(x) + self.a(x)
+
+
+def test_an_input_with_requires_grad_is_the_model_input_not_a_parameter() -> None:
+    path = REVIEW["inputgrad_attrs"]
+    found = dot2torch.check(path)
+    assert [(d.code, d.label) for d in found] == [("D2T816", "AddmmBackward0"), ("D2T816", "ReluBackward0")]
+    assert found[1].message == (
+        "ReluBackward0 reads the model input x (1, 8), drawn as the leaf without a name (an input made with "
+        "requires_grad=True): the file names its parameters, so the leaf is not one")
+    built = dot2torch.load(path)
+    assert count(built) == 72
+    same_outputs(InputGrad(), built, 3, 8)
+    with reading(input_shapes=[(2, 8)]):
+        found = dot2torch.check(path)
+    assert [(d.code, d.message) for d in found] == [
+        ("D2T806", "expected --input-shape 1,8, the model input drawn here, found 2,8")]
+
+
+class BatchNormMLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.bn, self.b = torch.nn.Linear(8, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.b(torch.relu(self.bn(self.a(x))))
+
+
+def test_linear_then_batchnorm1d_without_attrs_is_accepted() -> None:
+    with reading(input_shapes=[(4, 8)]):
+        found = dot2torch.check(REVIEW["bnmlp"])
+        built = dot2torch.load(REVIEW["bnmlp"])
+    assert [d.code for d in found] == ["D2T816", "D2T812"]
+    assert count(built) == 106  # 8·8+8, 2·8, 8·2+2
+    same_outputs(BatchNormMLP(), built, 4, 8)
+
+
+class ResProj(torch.nn.Module):  # registered in the order the import builds (the shortcut first)
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.sc, self.bs = nn.Conv2d(8, 16, 1, 2, bias=False), nn.BatchNorm2d(16)
+        self.c1, self.b1 = nn.Conv2d(8, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16)
+        self.c2, self.b2 = nn.Conv2d(16, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16)
+
+    def forward(self, x):
+        return torch.relu(self.b2(self.c2(torch.relu(self.b1(self.c1(x))))) + self.bs(self.sc(x)))
+
+
+def test_neither_padding_rule_fitting_names_the_guessed_convolutions_and_set_stride_settles_it() -> None:
+    path = REVIEW["resproj"]
+    with reading(input_shapes=[(1, 8, 16, 16)]):
+        found = dot2torch.check(path)
+    assert [(d.code, d.node) for d in found] == [("D2T806", op_named(path, "AddBackward0"))]
+    assert found[0].message == (
+        "the rebuilt AddBackward0 cannot take its input ((1, 16, 12, 12), (1, 16, 16, 16)): RuntimeError: The size of "
+        "tensor a (12) must match the size of tensor b (16) at non-singleton dimension 3; this follows from values "
+        "the file does not draw: the convolutions drawn without show_attrs=True (sc, c1, c2) were taken with stride 1 "
+        "and padding 0 at every one, then with padding (k−1)/2 at every one, and neither fits the file's shapes: a "
+        "stride (a downsampling convolution) or a padding differs; --set sc.stride=2 (or .padding=P) at the one that "
+        "differs settles it")
+    with reading(input_shapes=[(1, 8, 16, 16)], settings={"c1.stride": 2, "sc.stride": 2}):
+        found = dot2torch.check(path)
+        built = dot2torch.load(path)
+    geometry = [d.message for d in found if d.code == "D2T811"]
+    assert len(geometry) == 3 and not any("stride 1 and padding" in m for m in geometry)
+    assert geometry[1].startswith("padding=1, dilation=1, groups=1 taken:") and (
+        "padding (k−1)/2 at every convolution (stride 1 and dilation 1 where --set gives none) fits the file's shapes "
+        "(padding 0 does not); --set c1.padding=P") in geometry[1]
+    assert count(built) == 3_680
+    same_outputs(ResProj(), built, 2, 8, 16, 16)
+
+
+def test_a_bad_set_value_names_the_set_not_the_file() -> None:
+    conv = op_reading(LENET, "0.weight")
+    for key, value, each in (("stride", 0, "an int of at least 1"), ("padding", (1, 2, 3), "an int of at least 0"),
+                             ("dilation", True, "an int of at least 1")):
+        with reading(input_shapes=[(1, 1, 32, 32)], settings={f"conv2d_0.{key}": value}):
+            found = dot2torch.check(LENET)
+        assert [(d.code, d.node, d.message) for d in found] == [(
+            "D2T814", conv, f"--set conv2d_0.{key}={value!r}: expected {each}, or 2 of them (one per spatial "
+                            f"dimension), found {value!r}")]

@@ -15,8 +15,21 @@ value inferred, D2T812 torch's default taken, D2T816 the model input), each nami
   - an op with fewer drawn inputs than it takes: the missing one needs no gradient, so it is
     taken as the model input (a first layer; an add's identity shortcut, warned: D2T815).
   - convolutions drawn without show_attrs: stride 1, dilation 1, and padding 0 at every one of
-    them, or, where the file's shapes do not fit that, (k−1)/2 at every one ('same'); pooling
-    without show_attrs: 2×2, stride 2; a view: flatten(x, 1); cat without show_attrs: dim 1.
+    them, or, where the file's shapes do not fit that, (k−1)/2 at every one ('same'; neither
+    fitting is an error naming those convolutions and --set NAME.stride); a convolution's groups
+    without show_attrs: the input's channels over the weight's (noted: an undrawn cat input would
+    change it; a cat without show_attrs is warned, D2T815); pooling without show_attrs: 2×2,
+    stride 2; a view: flatten(x, 1); cat without show_attrs: dim 1.
+  - every op that reads the model input is noted (D2T816): taken as the one input x. An input
+    made with requires_grad=True is drawn (an unnamed leaf where the parameters are named): its
+    shape is the input's, and an operand left out is then not the input but refused.
+
+Refused at the op (D2T805), never rebuilt as something else: a layer whose parameters an earlier
+op read (a shared layer: dot2torch's diagrams draw each layer's weights once), a parameter read
+outside a layer (added, multiplied, joined, x @ W untransposed, a tied weight transposed twice),
+and a producer drawn into an op twice beside other inputs (the reader does not keep where each
+repeated statement stood). A --set geometry value that is not an int of the least size (or one
+per spatial dimension) is D2T814.
 
 Each layer's output is run as it is built (on zeros, batch as given), so a shape that does not
 fit (a saved tensor's, a Linear's in_features, the drawn output) is an error at its node (D2T806).
@@ -87,33 +100,48 @@ class _Made:
     module: nn.Module | None = None
     function: Callable[..., Any] | None = None
     args: tuple[Any, ...] = ()
-    notes: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[Any, ...]] = field(default_factory=list)  # (code, message[, severity])
     settable: set[str] = field(default_factory=set)
 
 
 @dataclass
 class _Op:
-    """An op's inputs: the activations drawn (node ids, argument order), how many it takes that
-    the file does not draw, and its parameters (weight first)."""
+    """An op's inputs: the activations drawn (node ids, argument order; X for the model input
+    drawn as a leaf), how many it takes that the file does not draw, and its parameters."""
 
     node: VizNode
     acts: list[str]
     missing: int
     params: list[VizNode]
 
+    @property
+    def reads_input(self) -> bool:
+        return bool(self.missing) or X in self.acts
+
+
+X = "<the model input>"  # in _Op.acts: the model input, drawn (requires_grad=True) as an unnamed leaf
+_LAYER = {*_CONV, *_NORM, "AddmmBackward0", "MmBackward0"}
+
 
 # ---------------------------------------------------------------- structure
 
 
-def _param(viz: VizFile, pred: str) -> VizNode | None:
-    """The parameter an input brings: an AccumulateGrad's variable, or a weight's transpose."""
+def _param(viz: VizFile, pred: str, turns: int = 0) -> tuple[VizNode, int] | None:
+    """The leaf an input brings (a parameter, or the model input drawn as a leaf): an
+    AccumulateGrad's variable, or its transpose; with the number of transposes on the way."""
     node = viz.nodes[pred]
     if node.kind == "accumulate":
         tensors = [viz.nodes[p] for p in node.preds]
-        return tensors[0] if len(tensors) == 1 and tensors[0].kind in ("parameter", "saved") else None
+        ok = len(tensors) == 1 and tensors[0].kind in ("parameter", "saved", "input")
+        return (tensors[0], turns) if ok else None
     if node.name == "TBackward0" and len(node.preds) == 1:
-        return _param(viz, node.preds[0])
+        return _param(viz, node.preds[0], turns + 1)
     return None
+
+
+def tensor_text(p: VizNode) -> str:
+    """`offset (8)`, `fc.weight (8, 8)`: a parameter as the file labels it."""
+    return f"{p.name or '(unnamed)'} ({', '.join(map(str, p.shape or ()))})"
 
 
 def weight_side(viz: VizFile, op: str) -> bool:
@@ -133,22 +161,56 @@ def structure(viz: VizFile) -> dict[str, _Op]:
         node = viz.nodes[op]
         if weight_side(viz, op):
             continue
-        acts, params = [], []
+        acts, params, turns = [], [], []
         for pred in node.preds:
-            p = _param(viz, pred)
-            if p is not None:
-                params.append(p)
+            found = _param(viz, pred)
+            if found is not None and found[0].kind == "input":
+                if found[1]:
+                    raise fail(viz.diagram, op, f"{node.name} reads the model input transposed (a TBackward0 of the "
+                                                f"input leaf {tensor_text(found[0])}): not imported")
+                acts.append(X)
+            elif found is not None:
+                params.append(found[0])
+                turns.append(found[1])
             elif viz.nodes[pred].kind == "op":
                 acts.append(pred)
             else:
                 raise fail(viz.diagram, op, f"expected {node.name}'s inputs to be ops or parameters, found "
                                             f"{viz.nodes[pred].kind} {pred} ({short(viz.diagram.graph.nodes[pred]['label'])})")
+        _outside_layer(viz, op, params, turns)
+        repeated = [a for a in dict.fromkeys(acts) if acts.count(a) > 1]
+        if repeated and len(set(acts)) > 1:
+            a = repeated[0]
+            what = "the model input" if a == X else f"{a} ({short(viz.diagram.graph.nodes[a]['label'])})"
+            raise fail(viz.diagram, op, f"expected the order of {node.name}'s inputs, found {what} drawn into it "
+                                        f"{acts.count(a)} times beside {len(set(acts)) - 1} other input(s): "
+                                        "dot2torch's reader keeps the statements from one producer together, so "
+                                        f"{node.name} of [a, b, a] and of [a, a, b] read the same: not imported")
         arity = _arity(node.name)
         if arity and len(acts) > arity:
             raise fail(viz.diagram, op, f"expected {node.name} of {arity} tensor{'s' if arity > 1 else ''} (besides "
                                         f"its parameters), found {len(acts)} drawn into it: not imported", MISMATCH)
         ops[op] = _Op(node, acts, max(arity - len(acts), 0), params)
     return ops
+
+
+def _outside_layer(viz: VizFile, op: str, params: list[VizNode], turns: list[int]) -> None:
+    """A parameter read other than as a layer's (a conv's or BatchNorm's as it is, a Linear's bias
+    as it is and its weight transposed once) is an error at the op that reads it."""
+    name = viz.nodes[op].name
+    for i, (p, t) in enumerate(zip(params, turns)):
+        linear_weight = name in ("AddmmBackward0", "MmBackward0") and i == len(params) - 1
+        if name not in _LAYER:
+            why = (f"{name} reads it directly, not through a convolution, Linear or BatchNorm; dot2torch's diagrams "
+                   "have no free parameters")
+        elif linear_weight and t != 1:
+            why = (f"{name} multiplies by it {'untransposed (x @ W' if t == 0 else f'transposed {t} times (x @ W'}"
+                   f"{'.T' * (t > 1)}), where a Linear reads its weight transposed once (x @ W.T)")
+        elif not linear_weight and t:
+            why = f"{name} reads it transposed, where a layer reads its parameters as they are"
+        else:
+            continue
+        raise fail(viz.diagram, op, f"{tensor_text(p)} is a parameter used outside a layer ({why}): not imported")
 
 
 def _stem(o: _Op) -> str:
@@ -175,7 +237,23 @@ def layer_names(viz: VizFile, ops: dict[str, _Op]) -> dict[str, str]:
     names: dict[str, str] = {}
     taken: set[str] = {"x"}
     counts: dict[str, int] = {}
+    owner: dict[str, str] = {}  # a parameter's id → the first op that reads it
     for op, o in ops.items():
+        ids = [p.id for p in o.params]
+        earlier = [owner[i] for i in ids if i in owner]
+        if earlier:  # the same parameters read again: a layer called twice, its weights shared
+            first = earlier[0]
+            p = next(p for p in o.params if p.id in owner)
+            mine = ", ".join(map(tensor_text, o.params))
+            theirs = ", ".join(map(tensor_text, ops[first].params))
+            if sorted(ids) == sorted(p.id for p in ops[first].params) and o.node.name == ops[first].node.name:
+                why = (f"{names[first]} ({o.node.name} {first}) called a second time, its weights shared ({mine}); "
+                       "dot2torch's diagrams draw each layer with its weights once (D2T701)")
+            else:
+                why = (f"{tensor_text(p)} is read by {names[first]} ({ops[first].node.name} {first}, of {theirs}) "
+                       f"and again here ({o.node.name} of {mine}): one parameter in two layers")
+            raise fail(viz.diagram, op, f"{why}: a shared layer is not imported")
+        owner.update((i, op) for i in ids)
         stem = _stem(o)
         paths = {p.name.rpartition(".")[0] for p in o.params if p.name}
         if len(paths) == 1 and next(iter(paths)):
@@ -221,7 +299,15 @@ def rebuild(viz: VizFile, settings: Mapping[str, Any], input_shapes: tuple[Shape
         found = tried[rule]
         if isinstance(found, Rebuilt):
             return _settled(found, other, isinstance(tried[other], Rebuilt))
-    raise tried["valid"]  # type: ignore[misc]
+    error: ForeignError = tried["valid"]  # type: ignore[assignment]
+    convs = ", ".join(names[op] for op in open_convs)
+    first = names[open_convs[0]]
+    raise ForeignError(replace(error.diagnostic, message=(
+        f"{error.diagnostic.message}; this follows from values the file does not draw: the convolutions drawn "
+        f"without show_attrs=True ({convs}) were taken with stride 1 and padding 0 at every one, then with padding "
+        f"(k−1)/2 at every one, and neither fits the file's shapes: a stride (a downsampling convolution) or a "
+        f"padding differs; --set {first}.stride=2 (or .padding=P) at the one that differs settles it")),
+        error.diagnostics[1:])
 
 
 def _settled(rebuilt: Rebuilt, other: str, fits: bool | None) -> Rebuilt:
@@ -266,12 +352,13 @@ class _Build:
         self.x = self.graph.placeholder("x")
         self.origin["x"] = ""
         self.flat: torch.fx.Node | None = None
+        self.leaf = any(n.kind == "input" for n in viz.nodes.values())  # the model input drawn (requires_grad)
         self.input_shape = self._input_shape(input_shapes)
 
     # ---- the model input
 
     def _readers(self) -> list[str]:
-        return [op for op, o in self.ops.items() if o.missing]
+        return [op for op, o in self.ops.items() if o.reads_input]
 
     def _input_shape(self, given: tuple[Shape, ...]) -> Shape:
         readers = self._readers()
@@ -279,6 +366,18 @@ class _Build:
         if len(given) > 1:
             raise fail(self.d, first, f"expected one --input-shape (torchviz files have one model input), found "
                                       f"{len(given)}", MISMATCH)
+        leaves = [n for n in self.viz.nodes.values() if n.kind == "input"]
+        if len(leaves) > 1:
+            found = ", ".join(f"{n.id} {tensor_text(n)}" for n in leaves)
+            raise fail(self.d, leaves[1].id, f"expected one model input (an unnamed leaf where the parameters are "
+                                             f"named: an input made with requires_grad=True), found {len(leaves)}: "
+                                             f"{found}; a model of several inputs is not imported", MISMATCH)
+        if leaves:
+            shape = leaves[0].shape or ()
+            if given and tuple(given[0]) != shape:
+                raise fail(self.d, leaves[0].id, f"expected --input-shape {','.join(map(str, shape))}, the model "
+                                                 f"input drawn here, found {','.join(map(str, given[0]))}", MISMATCH)
+            return shape
         if given:
             return tuple(given[0])
         for op in readers:
@@ -353,14 +452,27 @@ class _Build:
         args: list[torch.fx.Node] = []
         shapes: list[Shape] = []
         for pred in o.acts:
-            args.append(self.made[pred])
-            shapes.append(self.shapes[pred])
+            if pred == X:
+                node, shape = self._input_for(op, rank)
+            else:
+                node, shape = self.made[pred], self.shapes[pred]
+            args.append(node)
+            shapes.append(shape)
         if o.missing:
+            if self.leaf:
+                raise fail(self.d, op, f"expected {o.node.name} of {len(o.acts) + o.missing} tensors the file draws, "
+                                       f"found {len(o.acts)}: the model input is drawn here (the unnamed leaf, "
+                                       "requires_grad=True), so the one left out is not it but a tensor that needs "
+                                       "no gradient (a constant, a buffer, a mask), which cannot be known: not "
+                                       "imported", MISMATCH)
             node, shape = self._input_for(op, rank)
             if o.node.name in _BINARY:
                 self._undrawn_operand(op, o, shape, shapes)
             args += [node] * o.missing
             shapes += [shape] * o.missing
+        if o.reads_input and not any(n.node == op and n.code in (INPUT, UNDRAWN_OPERAND) for n in self.notes):
+            self._input_note(op, o)
+        _check_set(self, op, o, name, fixed)
         one = _make(self, op, o, name, shapes, fixed)
         unknown = set(fixed) - one.settable
         if unknown:
@@ -369,12 +481,14 @@ class _Build:
             raise fail(self.d, op, f"--set {name}.{key}: {key} is not a value the import chose here (the file gives "
                                    f"it, or {o.node.name} has none); the values chosen at {name} are: {open_keys}",
                        BAD_SET)
-        for code, message in one.notes:
-            self._note(op, code, message)
+        for note in one.notes:
+            self._note(op, *note)
         if one.module is not None:
-            self.root.add_module(name, one.module)
+            module = one.module
+            self.root.add_module(name, module)
             self.made[op] = self.graph.call_module(name, tuple(args))
-            out = _run(self, op, lambda *t: one.module(*t), shapes)
+            module.eval()  # the trial run: BatchNorm1d takes a batch of 1
+            out = _run(self, op, lambda *t: module(*t), shapes)
         else:
             fn = one.function
             call = ((list(args), *one.args) if fn is torch.cat else (*args, *one.args))
@@ -383,6 +497,18 @@ class _Build:
         self.origin[self.made[op].name] = op
         self.shapes[op] = out
         self._check_saved(op, o, shapes, out)
+
+    def _input_note(self, op: str, o: _Op) -> None:
+        """Every op that reads the model input says so: torchviz draws neither it nor ops on it alone."""
+        shape = self.input_shape
+        if self.leaf:
+            self._note(op, INPUT, f"{o.node.name} reads the model input x {shape}, drawn as the leaf without a name "
+                                  "(an input made with requires_grad=True): the file names its parameters, so the "
+                                  "leaf is not one")
+            return
+        self._note(op, INPUT, f"{o.node.name} reads a tensor torchviz does not draw (one that needs no gradient): "
+                              f"taken as the one model input x {shape}; a second model input, or an op on the input "
+                              "alone (such as x * 2), is drawn the same way")
 
     def _undrawn_operand(self, op: str, o: _Op, shape: Shape, drawn: list[Shape]) -> None:
         if o.node.name != "AddBackward0":
@@ -440,8 +566,34 @@ def _run(b: _Build, op: str, call: Callable[..., torch.Tensor], shapes: list[Sha
     except Exception as error:  # noqa: BLE001 - said at the node
         text = str(error).splitlines()[0] if str(error) else ""
         found = ", ".join(map(str, shapes)) or "none"
-        raise fail(b.d, op, f"the rebuilt {b.ops[op].node.name} cannot take its input ({found}): "
+        fixed = b.wanted.get(op, {})
+        given = f" (with --set {', '.join(f'{b.names[op]}.{k}={v!r}' for k, v in fixed.items())})" if fixed else ""
+        raise fail(b.d, op, f"the rebuilt {b.ops[op].node.name}{given} cannot take its input ({found}): "
                             f"{type(error).__name__}: {text}", MISMATCH) from None
+
+
+_GEOMETRY_KEYS = {"stride": 1, "padding": 0, "dilation": 1, "kernel_size": 1, "groups": 1}  # key → its least value
+
+
+def _check_set(b: _Build, op: str, o: _Op, name: str, fixed: dict[str, Any]) -> None:
+    """A --set value for a convolution's or pooling's geometry: ints (not bools) of at least the least
+    value, one or one per spatial dimension; else an error naming the --set (D2T814)."""
+    n = o.node.name
+    if n not in _CONV and n not in _POOL:
+        return
+    dims = _POOL[n][1] if n in _POOL else (len(o.params[0].shape) - 2 if o.params and o.params[0].shape else 2)
+    for key, least in _GEOMETRY_KEYS.items():
+        if key not in fixed:
+            continue
+        value = fixed[key]
+        if key == "padding" and n in _CONV and value in ("same", "valid"):
+            continue
+        values = value if isinstance(value, tuple) and key != "groups" else (value,)
+        if len(values) in (1, dims) and all(type(v) is int and v >= least for v in values):
+            continue
+        each = f"an int of at least {least}" + ("" if key == "groups" else f", or {dims} of them (one per spatial "
+                                                                              "dimension)")
+        raise fail(b.d, op, f"--set {name}.{key}={value!r}: expected {each}, found {value!r}", BAD_SET)
 
 
 # ---------------------------------------------------------------- one op → a layer or a call
@@ -491,19 +643,21 @@ def _make(b: _Build, op: str, o: _Op, name: str, shapes: list[Shape], fixed: dic
             dim = 1
             one.notes.append((GEOMETRY, f"dim=1 taken (the channels): drawn without show_attrs=True, the file does "
                                         f"not give cat's dimension; --set {name}.dim=D settles it"))
-        one.args = (_signed(dim),)
+        one.args = (dim,)
+        if attrs is None:
+            one.notes.append((UNDRAWN_OPERAND, f"{n} joins the {len(o.acts)} tensors drawn into it: torchviz does not "
+                                               "draw an input that needs no gradient (such as the model input in "
+                                               "cat([x, f(x)])), and drawn without show_attrs=True nothing in the "
+                                               "file would show one left out; a layer after it whose size the file "
+                                               "does not give (a convolution's groups) is inferred from the tensors "
+                                               "drawn", Severity.WARNING))
         return one
     if n == "MeanBackward1" and attrs is not None and isinstance(attrs.get("dim"), tuple):
-        dims = tuple(_signed(v) for v in attrs["dim"])
+        dims = tuple(attrs["dim"])
         return _Made(function=torch.mean, args=(dims, bool(attrs.get("keepdim", False))))
     if n == "TBackward0":
         raise fail(b.d, op, "TBackward0 of an activation (a transpose outside a Linear) is not imported")
     raise fail(b.d, op, f"{n} is not imported from torchviz files (the autograd ops imported: {', '.join(SUPPORTED)})")
-
-
-def _signed(value: Any) -> Any:
-    """torch prints a negative dim saved as unsigned (2**64 − 1 for −1)."""
-    return value - 2 ** 64 if isinstance(value, int) and value >= 2 ** 63 else value
 
 
 def _construct(b: _Build, op: str, cls: str, kwargs: dict[str, Any], fixed: dict[str, Any]) -> nn.Module:
@@ -544,31 +698,46 @@ def _conv(b: _Build, op: str, o: _Op, name: str, x: Shape, fixed: dict[str, Any]
     if len(x) != dims + 2:
         raise fail(b.d, op, f"expected a {dims + 2}-dimensional input for the weight {w}, found {x}", MISMATCH)
     groups = (attrs or {}).get("groups")
-    if not isinstance(groups, int):
-        groups = x[1] // w[1] if w[1] and x[1] % w[1] == 0 else 0
+    one = _Made()
+    inferred = not isinstance(groups, int) and "groups" not in fixed
+    if "groups" in fixed or not isinstance(groups, int):
+        one.settable.add("groups")
+        groups = fixed.get("groups", x[1] // w[1] if w[1] and x[1] % w[1] == 0 else 0)
     if groups < 1 or x[1] != w[1] * groups:
-        raise fail(b.d, op, f"expected {w[1]}·groups input channels for the weight {w}, found {x[1]} (input {x})",
-                   MISMATCH)
+        raise fail(b.d, op, f"expected {w[1]}·groups input channels for the weight {w}, found {x[1]} "
+                   + (f"with --set {name}.groups={groups}" if "groups" in fixed else f"(input {x})"),
+                   BAD_SET if "groups" in fixed else MISMATCH)
+    why_groups = (f"groups={groups} from the input's {x[1]} channel{'s' * (x[1] != 1)} (an input torchviz leaves "
+                  "out, such as the model input in a cat, would change it)")
     kernel = w[2:]
     kwargs: dict[str, Any] = dict(in_channels=x[1], out_channels=w[0], kernel_size=_one(kernel), groups=groups,
                                   bias=bias)
-    one = _Made()
     keys = ("stride", "padding", "dilation")
     if attrs is not None and all(isinstance(attrs.get(k), tuple) for k in keys):
         kwargs.update({k: _one(attrs[k]) for k in keys})
+        if inferred:
+            one.notes.append((GEOMETRY, f"{why_groups}; --set {name}.groups=G settles it"))
     else:
         one.settable |= set(keys)
         rule = {"stride": 1, "padding": 0 if b.rule == "valid" else _one(tuple((k - 1) // 2 for k in kernel)),
                 "dilation": 1}
         chosen = {k: v for k, v in rule.items() if k not in fixed}
+        if inferred:
+            chosen["groups"] = groups
         kwargs.update(rule)
         kwargs.update({k: fixed[k] for k in keys if k in fixed})
         if chosen:
             values = ", ".join(f"{k}={v}" for k, v in chosen.items())
+            strided = any(k in b.wanted.get(c, {}) for c, other in b.ops.items() if other.node.name in _CONV
+                          for k in ("stride", "dilation"))
+            fit = (f"stride 1 and {_RULES[b.rule]} at every convolution fit" if not strided else
+                   f"{_RULES[b.rule]} at every convolution (stride 1 and dilation 1 where --set gives none) fits")
             one.notes.append((GEOMETRY, f"{values} taken: drawn without show_attrs=True, the file gives the kernel "
-                                        f"({'×'.join(map(str, kernel))}, the weight's) but not these; stride 1 and "
-                                        f"{_RULES[b.rule]} at every convolution fit the file's shapes ({{OTHER}}); "
-                                        f"--set {name}.padding=P (and .stride, .dilation) settles it"))
+                                        f"({'×'.join(map(str, kernel))}, the weight's) but not these; "
+                                        + (f"{why_groups}; " if inferred else "")
+                                        + f"{fit} the file's shapes ({{OTHER}}); --set {name}.padding=P (and "
+                                        f".stride, .dilation{', .groups' if 'groups' in one.settable else ''}) "
+                                        "settles it"))
     one.module = _construct(b, op, f"Conv{dims}d", kwargs, fixed)
     return one
 

@@ -11,7 +11,12 @@ torchviz's `make_dot` draws the autograd graph of one forward pass, not the modu
     an op saved (joined to its op by a `dir=none` edge: no data flow), `darkolivegreen3`
     the base of an output view (a dotted edge: no data flow).
 Edges run producer → consumer, one statement per `next_functions` entry, so the statements into
-an op are in argument order; inputs that need no gradient (the model input) are not drawn. A
+an op are in argument order; inputs that need no gradient (the model input) are not drawn. An
+input made with requires_grad=True is drawn as a lightblue leaf without a name: where the file
+names its parameters (params=), such a leaf is read as the model input (kind "input").
+dot2torch's reader keeps the statements of one producer → consumer pair together (a count and
+the list drawn), not where each stood: `preds` has a producer drawn twice twice, side by side,
+so cat([a, b, a]) and cat([a, a, b]) read the same (the build refuses that case). A
 saved tensor that is a parameter has the parameter's id: dot2torch's reader merges the two
 statements (the later label, the parameter's, wins).
 """
@@ -33,13 +38,14 @@ Shape = tuple[int, ...]
 SAVED = "[saved tensor]"
 TRUNCATED = object()  # a value torchviz cut short (`...`, max_attr_chars): not known
 
+_INPUTS = ("input", "self", "mat1", "other")  # the slots an op saves its (first) input in
 _COLOURS = {"lightblue": "parameter", "darkolivegreen1": "output", "orange": "saved", "darkolivegreen3": "base"}
 
 
 @dataclass
 class VizNode:
     id: str
-    kind: str  # "op", "accumulate" (AccumulateGrad), "parameter", "output", "saved", "base"
+    kind: str  # "op", "accumulate" (AccumulateGrad), "parameter", "input", "output", "saved", "base"
     name: str  # the op's class, the parameter's name ('' without params=), the saved attribute
     shape: Shape | None = None  # a tensor's
     attrs: dict[str, Any] | None = None  # an op's, when drawn with show_attrs; else None
@@ -101,6 +107,11 @@ def read_torchviz(diagram: Diagram) -> VizFile:
         cycle = nx.find_cycle(flow)
         raise fail(diagram, cycle[0][0], "expected a graph without cycles (torchviz draws one), found a cycle here")
     order = list(nx.lexicographical_topological_sort(flow, key=lambda n: (-g.nodes[n]["order"], n)))
+    if any(n.kind == "parameter" and n.name for n in nodes.values()):
+        leaves = {p for n in nodes.values() if n.kind == "accumulate" for p in n.preds}
+        for n in nodes.values():  # the file names its parameters: an unnamed leaf is the model input,
+            if (n.kind == "parameter" and not n.name) or (n.kind == "saved" and n.id in leaves and n.name in _INPUTS):
+                n.kind = "input"  # also where an op saved it after (its label then the saved slot's)
     ops = [n for n in order if nodes[n].kind == "op"]
     outputs = sorted((n for n in g.nodes if nodes[n].kind == "output"), key=lambda n: g.nodes[n]["order"])
     if not outputs:
@@ -163,6 +174,15 @@ def _value(text: str) -> Any:
     if text.endswith("..."):
         return TRUNCATED
     try:
-        return ast.literal_eval(text)
+        return _signed(ast.literal_eval(text))
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return text
+
+
+def _signed(value: Any) -> Any:
+    """torch prints an int64 it saved as unsigned (dim=-1 as 2**64 − 1): every int read back signed."""
+    if isinstance(value, bool) or not isinstance(value, (int, tuple)):
+        return value
+    if isinstance(value, tuple):
+        return tuple(_signed(v) for v in value)
+    return value - 2 ** 64 if 2 ** 63 <= value < 2 ** 64 else value
