@@ -122,14 +122,37 @@ def test_mlp_input_is_the_first_linear_s_or_the_given_one_flattened() -> None:
         assert tuple(built(torch.randn(3, 1, 28, 28)).shape) == (3, 10)
 
 
-def test_without_attrs_the_input_shape_is_asked_for_and_the_rule_chooses_padding() -> None:
+NO_SQUARE_FITS = """digraph {
+	graph [size="12,12"]
+	1 [label="
+ (1, 4, 5, 7)" fillcolor=darkolivegreen1]
+	2 -> 1
+	2 [label=ConvolutionBackward0]
+	3 -> 2
+	3 [label=AccumulateGrad]
+	4 -> 3
+	4 [label="c.weight
+ (4, 3, 3, 3)" fillcolor=lightblue]
+}
+"""
+
+
+def test_without_attrs_the_input_is_the_smallest_square_that_fits_or_asked_for() -> None:
     conv = op_reading(LENET, "0.weight")
     found = dot2torch.check(LENET)
-    assert [(d.code, d.node, d.severity) for d in found] == [("D2T807", conv, Severity.ERROR)]
+    assert [(d.code, d.node) for d in found] == [("D2T816", conv)] + [("D2T811", d.node) for d in found[1:]]
+    assert found[0].message == (
+        "the model input taken as (1, 1, 32, 32): torchviz does not draw the input, and 32×32 is the smallest square "
+        "size for which the model makes the drawn output (1, 10), with padding 0 at the convolutions drawn without "
+        "show_attrs=True (1 channel from the weight (6, 1, 5, 5)); --input-shape gives another")
+    assert count(dot2torch.load(LENET)) == 61_706  # 28×28 … 31×31 do not flatten to 400; (k−1)/2 is tried after
+    found = dot2torch.check(NO_SQUARE_FITS)
+    assert [(d.code, d.node, d.severity) for d in found] == [("D2T807", "2", Severity.ERROR)]
     assert found[0].message == (
         "the model input's shape is not in the file: torchviz does not draw the input, and drawn without "
         "show_attrs=True its first layer saves no input shape; give it with --input-shape, such as --input-shape "
-        "1,1,H,W (1 channel from the weight (6, 1, 5, 5); the size is not in the file)")
+        "1,3,H,W (3 channels from the weight (4, 3, 3, 3); the size is not in the file); no square input size up to "
+        "256 makes the shapes the file draws")
     with reading(input_shapes=[(1, 1, 32, 32)]):
         found = dot2torch.check(LENET)
         built = dot2torch.load(LENET)
@@ -154,6 +177,11 @@ READS_X = ("{0} reads a tensor torchviz does not draw (one that needs no gradien
 
 
 def test_resblock_without_attrs_takes_same_padding_because_the_add_needs_it() -> None:
+    found = dot2torch.check(RESBLOCK)  # no input shape: padding 0 fits no size, (k−1)/2 fits 8×8 first
+    assert found[0].message.startswith("the model input taken as (1, 16, 8, 8): torchviz does not draw the input, and "
+                                       "8×8 is the smallest square size for which the model makes the drawn output "
+                                       "(1, 16, 8, 8), with padding (k−1)/2 at the convolutions")
+    assert count(dot2torch.load(RESBLOCK)) == 4_672  # 2·(16·16·9) + 2·(2·16)
     with reading(input_shapes=[(1, 16, 8, 8)]):
         found = dot2torch.check(RESBLOCK)
         built = dot2torch.load(RESBLOCK)
@@ -229,10 +257,10 @@ def test_convert_passes_check_and_builds_the_same_model(tmp_path: Path, capsys) 
                  str(out)]) == 0
     assert main(["check", str(out)]) == 0
     assert main(["build", str(RESBLOCK_ATTRS)]) == 0
-    assert main(["check", str(LENET)]) == 1
+    assert main(["check", str(LENET), "--input-shape", "1,1,16,16"]) == 1  # 16×16 flattens to 16, not 400
     assert main(["check", str(MLP), "--set", "linear_1bias"]) == 2
     err = capsys.readouterr()
-    assert "Traceback" not in err.out + err.err and "D2T807" in err.out
+    assert "Traceback" not in err.out + err.err and "D2T806" in err.out
 
 
 # ---------------------------------------------------------------- found in review (fixtures from make_torchviz.review)

@@ -283,8 +283,78 @@ def rebuild(viz: VizFile, settings: Mapping[str, Any], input_shapes: tuple[Shape
     ops = structure(viz)
     names = layer_names(viz, ops)
     wanted = _settings(viz, names, settings)
-    open_convs = [op for op, o in ops.items() if o.node.name in _CONV and o.node.attrs is None
-                  and "padding" not in wanted.get(op, {})]
+    try:
+        return _rebuild(viz, ops, names, wanted, input_shapes)
+    except ForeignError as error:
+        if error.code != NO_INPUT_SHAPE or input_shapes:
+            raise
+        return _searched(viz, ops, names, wanted, error)
+
+
+_LARGEST_SEARCHED = 256  # the largest square input size tried for a file that draws no input shape
+_SEARCH_BUDGET = 40_000  # ops run in all while searching (a bound on the time a search takes)
+
+
+def _searched(viz: VizFile, ops: dict[str, _Op], names: dict[str, str], wanted: dict[str, dict[str, Any]],
+              error: ForeignError) -> Rebuilt:
+    """For a file whose first layer is a convolution and that draws no input shape: the
+    smallest square input (channels from the weight) for which the model makes every drawn
+    shape, padding 0 at the convolutions drawn without attributes tried at every size first,
+    then (k−1)/2. Noted; no size up to 256 fitting leaves the error as it was."""
+    first = error.diagnostic.node
+    o = ops.get(first or "")
+    if o is None or o.node.name not in _CONV or not o.params:
+        raise error
+    weight = o.params[0].shape
+    open_convs = _open_convolutions(ops, wanted)
+    rules = ("valid", "same") if open_convs else ("valid",)
+    budget = _SEARCH_BUDGET
+    for rule in rules:
+        for size in range(1, _LARGEST_SEARCHED + 1):
+            budget -= len(ops)
+            if budget < 0:
+                break
+            shape = (1, weight[1], *([size] * (len(weight) - 2)))
+            try:
+                built = _Build(viz, ops, names, wanted, (shape,), rule).run()
+            except ForeignError as failed:
+                if failed.code != MISMATCH:
+                    raise
+                continue
+            sizes = "×".join([str(size)] * (len(weight) - 2))
+            how = (f", with {_RULES[rule]} at the convolutions drawn without show_attrs=True" if open_convs else "")
+            outputs = ", ".join(str(viz.nodes[out].shape) for out in viz.outputs)
+            note = Diagnostic(INPUT, f"the model input taken as {shape}: torchviz does not draw the input, and "
+                                     f"{sizes} is the smallest square size for which the model makes the drawn output "
+                                     f"{outputs}{how} ({weight[1]} channel{'s' if weight[1] != 1 else ''} from the weight {weight}); --input-shape "
+                                     "gives another", Severity.NOTE, file=error.diagnostic.file,
+                              line=error.diagnostic.line, column=error.diagnostic.column, graph=error.diagnostic.graph,
+                              node=first, label=error.diagnostic.label)
+            built.notes = [note] + [n for n in built.notes if not (n.code == INPUT and n.node == first)]
+            if not open_convs:
+                return _settled(built, "valid", None)
+            other = "same" if rule == "valid" else "valid"
+            try:
+                _Build(viz, ops, names, wanted, (shape,), other).run()
+                fits = True
+            except ForeignError:
+                fits = False
+            return _settled(built, other, fits)
+    raise ForeignError(replace(error.diagnostic, message=(
+        f"{error.diagnostic.message}; no square input size up to {_LARGEST_SEARCHED} makes the shapes the file "
+        "draws")), error.diagnostics[1:])
+
+
+def _open_convolutions(ops: dict[str, _Op], wanted: dict[str, dict[str, Any]]) -> list[str]:
+    """The convolutions drawn without attributes whose padding the user did not set."""
+    return [op for op, o in ops.items() if o.node.name in _CONV and o.node.attrs is None
+            and "padding" not in wanted.get(op, {})]
+
+
+def _rebuild(viz: VizFile, ops: dict[str, _Op], names: dict[str, str], wanted: dict[str, dict[str, Any]],
+             input_shapes: tuple[Shape, ...]) -> Rebuilt:
+    """The model under the first padding rule that fits the file's shapes (see rebuild)."""
+    open_convs = _open_convolutions(ops, wanted)
     if not open_convs:
         return _settled(_Build(viz, ops, names, wanted, input_shapes, "valid").run(), "valid", None)
     tried: dict[str, Rebuilt | ForeignError] = {}
