@@ -206,7 +206,7 @@ def test_set_settles_a_chosen_value_and_refuses_others() -> None:
     assert found[1].message.startswith("stride=1, dilation=1, groups=1 taken:")
     assert [d.message for d in found if d.code == "D2T812"][0].startswith("eps=1e-05, track_running_stats=True taken")
     assert built.bn1.momentum == 0.2
-    errors = [({"conv9.padding": 1}, None, "--set conv9.padding: expected NAME.KEY with NAME a layer of this file "
+    errors = [({"conv9.padding": 1}, None, "--set conv9.padding: expected NODE.KEY with NODE a layer of this file "
                                            "(named like conv1, bn1, relu_1: the parameters' module or the class and a "
                                            "count; the file's node id works too), found no layer 'conv9'"),
               ({"relu_1.inplace": True}, "ReluBackward0",

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..draw import draw
-from ..errors import Diagnostic, Dot2TorchError, ForeignError
+from ..errors import Diagnostic
 from ..reader import Diagram
-from ..trace import module_ir
+from .house import house_text
 from .torchview_build import rebuild
-from .torchview_read import TvFile, _short, located, read_torchview
-
-NOT_DRAWABLE = "D2T810"
+from .torchview_read import TvFile, _short, read_torchview
 
 
 def torchview_to_house(diagram: Diagram, settings: Mapping[str, Any], input_shapes: tuple[tuple[int, ...], ...] = ()
@@ -29,16 +26,7 @@ def torchview_to_house(diagram: Diagram, settings: Mapping[str, Any], input_shap
 def records_to_house(tv: TvFile, settings: Mapping[str, Any], input_shapes: tuple[tuple[int, ...], ...] = ()
                      ) -> tuple[str, list[Diagnostic], dict[str, str]]:
     """The house-style text of the model a file's records draw (a torchview or Keras file)."""
-    diagram = tv.diagram
     rebuilt = rebuild(tv, settings, input_shapes)
-    try:
-        text = draw(module_ir(rebuilt.module, *rebuilt.inputs, name=diagram.name, flat=True))
-    except Dot2TorchError as error:
-        found = error.diagnostic
-        node = located(diagram, rebuilt.origin.get(found.node or ""))
-        data = diagram.graph.nodes[node] if node is not None else {}
-        raise ForeignError(Diagnostic(
-            NOT_DRAWABLE, f"the imported model cannot be written in dot2torch's style: {found.code} {found.message}",
-            file=diagram.file, line=data.get("line", diagram.line), column=data.get("column"), graph=diagram.name,
-            node=node, label=_short(data.get("label"))), tuple(rebuilt.notes)) from None
+    text = house_text(rebuilt.module, rebuilt.inputs, tv.diagram, tv.diagram.name, rebuilt.origin, rebuilt.notes,
+                      _short)
     return text, rebuilt.notes, rebuilt.origin

@@ -29,6 +29,7 @@ from ..export import MAX_INPUT_ELEMENTS
 from ..limits import current as limits, exceeded
 from ..shape_run import first_line, propagate
 from . import infer
+from .house import settings_by_node
 from .torchview_read import Shape, TvFile, TvNode, _short, fail, located
 
 MISMATCH = "D2T806"
@@ -192,19 +193,9 @@ def _within_limits(tv: TvFile) -> None:
 
 def _settings(tv: TvFile, names: dict[str, str], settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The settings by the file's node id; an unknown node is an error."""
-    by_name = {n.layer: n.id for n in tv.nodes if n.layer and n.id in names}  # the tool's own names (Keras)
-    by_name.update({v: k for k, v in names.items()})
-    out: dict[str, dict[str, Any]] = {}
-    for target, value in settings.items():
-        node, _, key = target.rpartition(".")
-        node_id = by_name.get(node, node if node in names else None)
-        if node_id is None or not key:
-            examples = ", ".join(list(names.values())[:3])
-            how = "the layers' names" if tv.tool != "torchview" else "the class and the file's node id"
-            raise fail(tv.diagram, None, f"--set {target}: expected NODE.KEY with NODE a layer of this file (named "
-                                         f"like {examples}: {how}), found no layer {node!r}", BAD_SET)
-        out.setdefault(node_id, {})[key] = value
-    return out
+    aliases = {n.layer: n.id for n in tv.nodes if n.layer and n.id in names}  # the tool's own names (Keras)
+    how = "the layers' names" if tv.tool != "torchview" else "the class and the file's node id"
+    return settings_by_node(tv.diagram, names, settings, fail, how, aliases)
 
 
 def _note(tv: TvFile, node: str, code: str, message: str, severity: Severity = Severity.NOTE) -> Diagnostic:

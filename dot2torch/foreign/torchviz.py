@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..draw import draw
-from ..errors import Diagnostic, Dot2TorchError, ForeignError
+from ..errors import Diagnostic
 from ..reader import Diagram
-from ..trace import module_ir
+from .house import house_text
 from .torchviz_build import rebuild
 from .torchviz_read import read_torchviz, short
-
-NOT_DRAWABLE = "D2T810"
 
 
 def torchviz_to_house(diagram: Diagram, settings: Mapping[str, Any], input_shapes: tuple[tuple[int, ...], ...] = ()
@@ -24,16 +21,7 @@ def torchviz_to_house(diagram: Diagram, settings: Mapping[str, Any], input_shape
     """The house-style text of a torchviz digraph, the notes on what the import chose, and
     each layer's node id in the file."""
     rebuilt = rebuild(read_torchviz(diagram), settings, input_shapes)
-    try:
-        text = draw(module_ir(rebuilt.module, *rebuilt.inputs, name=_name(diagram), flat=True))
-    except Dot2TorchError as error:
-        found = error.diagnostic
-        node = rebuilt.origin.get(found.node or "")
-        data = diagram.graph.nodes[node] if node is not None else {}
-        raise ForeignError(Diagnostic(
-            NOT_DRAWABLE, f"the imported model cannot be written in dot2torch's style: {found.code} {found.message}",
-            file=diagram.file, line=data.get("line", diagram.line), column=data.get("column"), graph=diagram.name,
-            node=node, label=short(data.get("label"))), tuple(rebuilt.notes)) from None
+    text = house_text(rebuilt.module, rebuilt.inputs, diagram, _name(diagram), rebuilt.origin, rebuilt.notes, short)
     return text, rebuilt.notes, rebuilt.origin
 
 

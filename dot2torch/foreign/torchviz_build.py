@@ -49,6 +49,7 @@ import torch.fx
 from torch import nn
 
 from ..errors import Diagnostic, ForeignError, Severity
+from .house import settings_by_node
 from .torchviz_read import SAVED, TRUNCATED, Shape, VizFile, VizNode, fail, short
 
 MISMATCH = "D2T806"
@@ -392,18 +393,8 @@ _RULES = {"valid": "padding 0", "same": "padding (k−1)/2"}
 
 
 def _settings(viz: VizFile, names: dict[str, str], settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    by_name = {v: k for k, v in names.items()}
-    out: dict[str, dict[str, Any]] = {}
-    for target, value in settings.items():
-        node, _, key = target.rpartition(".")
-        node_id = by_name.get(node, node if node in names else None)
-        if node_id is None or not key:
-            examples = ", ".join(list(names.values())[:3])
-            raise fail(viz.diagram, None, f"--set {target}: expected NAME.KEY with NAME a layer of this file (named "
-                                          f"like {examples}: the parameters' module or the class and a count; the "
-                                          f"file's node id works too), found no layer {node!r}", BAD_SET)
-        out.setdefault(node_id, {})[key] = value
-    return out
+    return settings_by_node(viz.diagram, names, settings, fail, "the parameters' module or the class and a count; "
+                                                                "the file's node id works too")
 
 
 class _Build:
