@@ -362,3 +362,69 @@ def test_files_beyond_the_limits_or_with_shared_layers_are_errors(output: str, i
     assert main(["check", str(path)]) == 1
     err = capsys.readouterr()
     assert "Traceback" not in err.out + err.err and code in err.out
+
+
+class TextClassifier(nn.Module):
+    """What Keras's Embedding → BatchNormalization → LSTM → Dense(softmax) computes, by hand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(1000, 16)
+        self.bn = nn.BatchNorm1d(16, eps=1e-3, momentum=0.01)
+        self.lstm = nn.LSTM(16, 32, batch_first=True)
+        self.out = nn.Linear(32, 3)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        vectors = self.bn(self.emb(tokens).transpose(1, 2)).transpose(1, 2)  # Keras normalizes the last axis
+        _, (h, _) = self.lstm(vectors)
+        return torch.softmax(self.out(h[-1]), dim=-1)  # return_sequences=False: the last hidden state
+
+
+class ConvThenGru(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv1d(8, 16, 3)
+        self.g = nn.GRU(16, 4, batch_first=True)
+        self.d = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: channels first, as imported
+        return self.d(self.g(torch.relu(self.c(x)).transpose(1, 2))[0])
+
+
+def test_sequences_embeddings_and_recurrent_layers_keep_keras_s_axes() -> None:
+    text = keras3(("1", "tokens", "InputLayer", shape_cells("", "(None, 20)"), None),
+                  ("2", "emb", "Embedding", shape_cells("(None, 20)", "(None, 20, 16)"), None),
+                  ("3", "bn", "BatchNormalization", shape_cells("(None, 20, 16)", "(None, 20, 16)"), None),
+                  ("4", "lstm", "LSTM", shape_cells("(None, 20, 16)", "(None, 32)"), "tanh"),
+                  ("5", "out", "Dense", shape_cells("(None, 32)", "(None, 3)"), "softmax"),
+                  edges=[("1", "2"), ("2", "3"), ("3", "4"), ("4", "5")])
+    with pytest.raises(ForeignError) as error:
+        dot2torch.load(text)
+    assert (error.value.code, error.value.diagnostic.node, error.value.diagnostic.message) == (
+        "D2T807", "2", "the vocabulary size is not in the file (Keras draws the token ids' shape (1, 20) and the "
+                       "vectors' (1, 20, 16), not how many ids there are): give it with --set emb.num_embeddings=N")
+    with reading(settings={"emb.num_embeddings": 1000}):
+        found = dot2torch.check(text)
+        built = dot2torch.load(text)
+    assert [d.message for d in found if d.node == "4"][0] == (
+        "torch's LSTM adds two bias vectors (bias_ih, bias_hh) where Keras's adds one: 4·32 = 128 parameters more "
+        "for the same function (Keras's bias is their sum); recurrent_activation=sigmoid taken (Keras 2 and 3's "
+        "default; Keras 1's was hard_sigmoid), unit_forget_bias and dropout are not drawn")
+    assert count(built) == 16_000 + 2 * 16 + 4 * (16 * 32 + 32 * 32 + 2 * 32) + 32 * 3 + 3  # Keras: 128 fewer
+    original = TextClassifier()
+    copy_state_in_order(original, built)
+    tokens = torch.randint(0, 1000, (2, 20))
+    with torch.no_grad():
+        assert torch.allclose(built.eval()(tokens), original.eval()(tokens), atol=1e-6)
+    text = keras3(("1", "x", "InputLayer", shape_cells("", "(None, 50, 8)"), None),
+                  ("2", "c", "Conv1D", shape_cells("(None, 50, 8)", "(None, 48, 16)"), "relu"),
+                  ("3", "g", "GRU", shape_cells("(None, 48, 16)", "(None, 48, 4)"), "tanh"),
+                  ("4", "d", "Dense", shape_cells("(None, 48, 4)", "(None, 48, 2)"), "linear"),
+                  edges=[("1", "2"), ("2", "3"), ("3", "4")])  # Conv1D reads channels first; GRU and Dense steps
+    built = dot2torch.load(text)
+    assert count(built) == (8 * 16 * 3 + 16) + 3 * (16 * 4 + 4 * 4 + 2 * 4) + (4 * 2 + 2)  # reset_after: two biases
+    original = ConvThenGru()
+    copy_state_in_order(original, built)
+    x = torch.randn(2, 8, 50)
+    with torch.no_grad():
+        assert torch.allclose(built(x), original(x), atol=1e-6)

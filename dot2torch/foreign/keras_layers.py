@@ -3,10 +3,13 @@ are read into (torchview_read.TvNode: a torch.nn class or a torch function, with
 torch's layout), so the torchview importer's rebuild (torchview_build.py) makes the model, with
 the same rules and notes for what the file does not show.
 
-- Layout: Keras tensors are channels last (`(None, 28, 28, 6)`); a tensor of rank 3 or more is
-  taken to torch's channels-first layout (`(1, 6, 28, 28)`), the batch `None` as 1. A file whose
-  input is drawn channels first (`(None, 3, 32, 32)`: Keras 2's `data_format="channels_first"`)
-  is kept as it is, noted.
+- Layout: Keras tensors are channels last (`(None, 28, 28, 6)`); the layers that read channels
+  first in torch (convolutions, pooling, BatchNormalization) get them so (`(1, 6, 28, 28)`), the
+  layers that act on the last axis (Dense, LayerNormalization, recurrent layers, Embedding's
+  output) get Keras's order, others take what comes; a permute goes wherever a layer reads the
+  other layout (`_wants`, `_output_first`). The batch `None` is 1. A file whose input is drawn
+  channels first (`(None, 3, 32, 32)`: Keras 2's `data_format="channels_first"`) is kept as it
+  is, warned.
 - A layer with an activation (`Dense(..., activation="relu")`) becomes the layer and the
   activation's torch layer after it; `linear` is none.
 - What Keras does not draw takes Keras's default (BatchNormalization's epsilon=0.001 and
@@ -63,7 +66,8 @@ _KERAS_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 _SUPPORTED = ("InputLayer, Conv1D/2D/3D, Dense, MaxPooling/AveragePooling 1D/2D/3D, GlobalAveragePooling/"
               "GlobalMaxPooling 1D/2D/3D, BatchNormalization, LayerNormalization, Dropout, SpatialDropout1D/2D/3D, "
-              "Flatten, Reshape, Activation, ReLU, LeakyReLU, ELU, Softmax, Add, Multiply, Subtract, Concatenate")
+              "Flatten, Reshape, Activation, ReLU, LeakyReLU, ELU, Softmax, Add, Multiply, Subtract, Concatenate, "
+              "Embedding, LSTM, GRU, SimpleRNN")
 
 
 def keras_records(kf: KerasFile, activations: dict[str, str] | None = None,
@@ -77,8 +81,15 @@ def keras_records(kf: KerasFile, activations: dict[str, str] | None = None,
     tv = TvFile(d, [], tool="Keras", owner="Keras", ordered_edges=not kf.laid_out, inputs_listed=True)
     last: dict[str, str] = {}  # a Keras node id → the record that makes its output
     shape_of: dict[str, Shape] = {}
+    first: dict[str, bool] = {}  # a Keras node id → its torch tensor is Keras's taken to channels first
+    consumers: dict[str, list[KerasLayer]] = {layer.id: [] for layer in kf.layers}
     for layer in kf.layers:
-        made = _translate(kf, layer, channels_first, [last[p] for p in layer.preds], shape_of)
+        for p in layer.preds:
+            consumers[p].append(layer)
+    for layer in kf.layers:
+        wanted = not channels_first and any(_wants(c) is True for c in consumers[layer.id])
+        made, first[layer.id] = _translate(kf, layer, channels_first, [last[p] for p in layer.preds],
+                                           [first[p] for p in layer.preds], wanted, shape_of)
         if layer is first_input and made:
             made[0].remarks += _layout_notes(first_input, channels_first, data_format)
         for record in made:
@@ -146,55 +157,96 @@ def _layout_notes(first: KerasLayer, channels_first: bool, data_format: dict[str
                      f"--set {name}.data_format=channels_last reads it as Keras's default", Severity.WARNING)]
 
 
-def _torch_shape(kf: KerasFile, layer: KerasLayer, shape: KerasShape, channels_first: bool) -> Shape:
+def _torch_shape(kf: KerasFile, layer: KerasLayer, shape: KerasShape, to_first: bool) -> Shape:
+    """A Keras shape as torch's, the batch 1; `to_first`: taken from channels last to first."""
     if any(s is None for s in shape[1:]):
         raise fail(kf.diagram, layer.id, f"expected every size but the batch drawn, found {shape}: a size left to the "
                                          "data (None) cannot be built")
     sizes = (1, *shape[1:])
-    if len(sizes) >= 3 and not channels_first:
+    if len(sizes) >= 3 and to_first:
         sizes = (sizes[0], sizes[-1], *sizes[1:-1])
     return tuple(int(s) for s in sizes)
 
 
-def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: list[str],
-               shape_of: dict[str, Shape]) -> list[TvNode]:
-    """The torch records of one Keras layer (the layer, then its activation)."""
+def _wants(layer: KerasLayer) -> bool | None:
+    """How a layer reads a tensor of rank 3 or more: channels first in torch (True: convolutions,
+    pooling, BatchNormalization over the channels), in Keras's order (False: Dense, LayerNormalization,
+    recurrent layers act on the last axis), or as it comes (None)."""
+    if layer.cls in _CONV or layer.cls in _POOL or layer.cls in _GLOBAL_POOL or layer.cls == "BatchNormalization" \
+            or layer.cls.startswith("SpatialDropout"):
+        return True
+    if layer.cls in ("Dense", "LayerNormalization", "Embedding") or layer.cls in _RECURRENT:
+        return False
+    return None
+
+
+def _permuted(layer: KerasLayer, pred: str, shape: Shape, to_first: bool, i: int) -> TvNode:
+    """A permute between Keras's order and torch's channels first, before the layer reads it."""
+    rank = len(shape)
+    dims = (0, rank - 1, *range(1, rank - 1)) if to_first else (0, *range(2, rank), 1)
+    out = tuple(shape[d] for d in dims)
+    what = "channels_first" if to_first else "channels_last"
+    stem = f"{layer.name}_" if layer.name else ""
+    return TvNode(f"{layer.id}~{what}{i}", "function", "permute", 0, [shape], [out], [pred],
+                  layer=f"{stem}to_{what}{i or ''}", given={"dims": dims})
+
+
+def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: list[str], have: list[bool],
+               consumers_first: bool, shape_of: dict[str, Shape]) -> tuple[list[TvNode], bool]:
+    """The torch records of one Keras layer (permutes its inputs need, the layer, its activation),
+    and whether its output is taken to channels first. `have`: whether each input is;
+    `consumers_first`: whether a layer reading it wants it so (a rank-3 tensor's layout)."""
     d = kf.diagram
     if layer.outputs is None:
         raise fail(d, layer.id, "expected the layer's output shape, found 'multiple': Keras draws that for a layer "
                                 "called more than once (a shared layer), which is not imported")
-    outputs = [_torch_shape(kf, layer, s, channels_first) for s in layer.outputs]
+    convertible = not channels_first
+    rank_out = len(layer.outputs[0])
     if layer.cls == "InputLayer":
+        out_first = convertible and (rank_out >= 4 or (rank_out == 3 and consumers_first))
+        outputs = [_torch_shape(kf, layer, s, out_first) for s in layer.outputs]
         if len(preds) == 1:  # a nested model's input (expand_nested=True)
             if shape_of[preds[0]] != outputs[0]:
                 raise fail(d, layer.id, f"expected the shape its producer makes, {shape_of[preds[0]]}, found "
                                         f"{outputs[0]}", "D2T806")
-            return []
+            return [], have[0]
         if preds:
             raise fail(d, layer.id, f"expected an InputLayer to have at most one edge into it (a nested model's "
                                     f"input), found {len(preds)}")
-        return [TvNode(layer.id, "tensor", "input-tensor", 0, outputs=outputs[:1])]
+        return [TvNode(layer.id, "tensor", "input-tensor", 0, outputs=outputs[:1])], out_first
     made: list[TvNode] = []
+    cls = layer.cls
+    want = _wants(layer)
     if not preds:  # a Sequential model: no InputLayer drawn; its first layer draws the input shape
         if not layer.inputs:
             raise fail(d, layer.id, "expected the first layer to draw its input shape (the file has no InputLayer), "
                                     "found none")
+        rank_in = len(layer.inputs[0])
+        have = [convertible and (rank_in >= 4 or (rank_in == 3 and want is True))]
         made.append(TvNode(f"{layer.id}~input", "tensor", "input-tensor", 0,
-                           outputs=[_torch_shape(kf, layer, layer.inputs[0], channels_first)]))
+                           outputs=[_torch_shape(kf, layer, layer.inputs[0], have[0])]))
         preds = [made[0].id]
-    if len(outputs) != 1:
-        raise fail(d, layer.id, f"expected {layer.cls} to make one tensor, found {len(outputs)}")
-    cls = layer.cls
+        shape_of[made[0].id] = made[0].outputs[0]
     listed = layer.inputs or []
     if len(preds) == 1 and len(listed) > 1 and cls in _MERGE:
-        preds = preds * len(listed)  # Merge([x, x]): Keras draws the one edge once
+        preds, have = preds * len(listed), have * len(listed)  # Merge([x, x]): Keras draws the one edge once
+    in_first = have[0] if want is None else (want and convertible)
+    for i, (pred, had) in enumerate(zip(list(preds), have)):
+        if len(shape_of[pred]) >= 3 and had != in_first and convertible:
+            made.append(_permuted(layer, pred, shape_of[pred], in_first, i))
+            shape_of[made[-1].id] = made[-1].outputs[0]
+            preds[i] = made[-1].id
+    out_first = _output_first(cls, rank_out, in_first, consumers_first) and convertible
+    outputs = [_torch_shape(kf, layer, s, out_first) for s in layer.outputs]
+    if len(outputs) != 1:
+        raise fail(d, layer.id, f"expected {layer.cls} to make one tensor, found {len(outputs)}")
     if cls not in _KNOWN and not cls.endswith("Model") and cls not in ("Functional", "Sequential"):
         raise fail(d, layer.id, f"{cls} is not imported from Keras files (the layers imported: {_SUPPORTED})",
                    UNSUPPORTED)
     if len(preds) > 1 and cls not in _MERGE:
         raise fail(d, layer.id, f"expected {cls} to read one layer, found {len(preds)} edges into it: a layer called "
                                 "on several inputs (a shared layer) is not imported")
-    inputs = ([_torch_shape(kf, layer, s, channels_first) for s in listed] if listed
+    inputs = ([_torch_shape(kf, layer, s, in_first) for s in listed] if listed
               else [shape_of[p] for p in preds])
     x, y = inputs[0], outputs[0]
     name = layer.name or ""
@@ -202,7 +254,7 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
     def record(torch_name: str, kind: str = "module", **extra: Any) -> TvNode:
         return TvNode(layer.id, kind, torch_name, 0, inputs, outputs, list(preds), layer=name, **extra)
 
-    converted = len(x) >= 3 and not channels_first
+    converted = len(x) >= 3 and in_first
     if cls in _CONV:
         made.append(record(_CONV[cls], remarks=_padding_notes(x, y, pooling=False, average=False)))
     elif cls in _POOL:
@@ -217,11 +269,7 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
             made.append(TvNode(f"{layer.id}~flatten", "module", "Flatten", 0, [pooled], outputs, [layer.id],
                                layer=f"{name}_flatten" if name else "", given=dict(_FLAT)))
     elif cls == "Dense":
-        if len(x) != 2:
-            raise fail(d, layer.id, f"expected Dense on a (batch, features) input, found {listed[0] if listed else x}"
-                                    ": Dense on a sequence or a feature map (acting on the last, channels axis) is "
-                                    "not imported")
-        made.append(record("Linear"))
+        made.append(record("Linear"))  # on Keras's order: the last axis, as Keras's Dense
     elif cls == "BatchNormalization":
         torch_cls = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}.get(len(x))
         if torch_cls is None:
@@ -231,11 +279,7 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
                      "the last, width axis, which is not imported; the file does not draw the axis", Severity.WARNING)]
         made.append(record(torch_cls, defaults=_defaults("BatchNorm"), remarks=remarks))
     elif cls == "LayerNormalization":
-        if len(x) != 2:
-            raise fail(d, layer.id, f"expected LayerNormalization on a (batch, features) input, found {x}: over a "
-                                    "sequence or feature map it normalizes Keras's last (channels) axis, which is "
-                                    "not imported")
-        made.append(record("LayerNorm", defaults=_defaults("LayerNorm")))
+        made.append(record("LayerNorm", defaults=_defaults("LayerNorm")))  # on Keras's order: the last axis
     elif cls in ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"):
         torch_cls = "Dropout" if cls == "Dropout" else f"Dropout{cls[-2]}d"
         made.append(record(torch_cls, owner="torch"))  # Keras's rate has no default: torch's p=0.5, noted
@@ -244,17 +288,24 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
         if converted and not _order_kept(x):
             made[-1].remarks.append((LAYOUT, _ORDER_NOTE.format(size=y[-1])))
     elif cls == "Reshape":
-        made += _reshape(kf, layer, inputs, outputs, preds, name, channels_first)
+        made += _reshape(kf, layer, inputs, outputs, preds, name, in_first, out_first)
     elif cls in _MERGE:
         made += _merge(kf, layer, _MERGE[cls], inputs, outputs, preds, name)
     elif cls == "Activation":
-        made.append(_activation(kf, layer, layer.activation, inputs, outputs, preds, layer.id, name, channels_first))
-        return made
+        made.append(_activation(kf, layer, layer.activation, inputs, outputs, preds, layer.id, name, out_first))
+        return made, out_first
     elif cls in _ACTIVATION_LAYERS:
         torch_cls = _ACTIVATION_LAYERS[cls]
-        given = {"dim": 1 if len(y) >= 3 and not channels_first else -1} if cls == "Softmax" else {}
+        given = {"dim": 1 if len(y) >= 3 and out_first else -1} if cls == "Softmax" else {}
         made.append(record(torch_cls, given=given, defaults=_defaults(torch_cls),
                            remarks=[(DEFAULT, _UNDRAWN_ARGUMENTS[cls])] if cls in _UNDRAWN_ARGUMENTS else []))
+    elif cls == "Embedding":
+        if len(x) != 2 or len(y) != 3:
+            raise fail(d, layer.id, f"expected Embedding of (batch, steps) token ids, found {x} → {y}", "D2T806")
+        made.append(record("Embedding", given={"embedding_dim": y[-1]}))
+    elif cls in _RECURRENT:
+        made += _recurrent(kf, layer, inputs, outputs, preds, name)
+        return made, out_first
     elif cls in ("Functional", "Sequential", "Model") or cls.endswith("Model"):
         raise fail(d, layer.id, f"{cls} {name!r} is drawn as one box: the layers of a nested model are not in the "
                                 "file, so they cannot be known; draw it with plot_model(..., expand_nested=True)",
@@ -274,13 +325,83 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
     if layer.activation not in (None, "linear") and cls != "Activation" and cls not in _ACTIVATION_LAYERS:
         top = made[-1]
         made.append(_activation(kf, layer, layer.activation, [y], outputs, [top.id], f"{layer.id}~{layer.activation}",
-                                f"{name}_{layer.activation}" if name else "", channels_first))
+                                f"{name}_{layer.activation}" if name else "", out_first))
+    return made, out_first
+
+
+def _output_first(cls: str, rank: int, in_first: bool, consumers_first: bool) -> bool:
+    """Whether a layer's output is taken to channels first (before the file's layout is applied)."""
+    if rank < 3:
+        return False
+    if cls in _CONV or cls in _POOL or cls in _GLOBAL_POOL or cls == "BatchNormalization" \
+            or cls.startswith("SpatialDropout"):
+        return True
+    if cls in ("Dense", "LayerNormalization", "Embedding") or cls in _RECURRENT:
+        return False
+    if cls in ("Reshape", "Flatten"):
+        return rank >= 4 or consumers_first
+    return in_first
+
+
+def _recurrent(kf: KerasFile, layer: KerasLayer, inputs: list[Shape], outputs: list[Shape], preds: list[str],
+               name: str) -> list[TvNode]:
+    """LSTM, GRU, SimpleRNN over (batch, steps, features), batch first: the output sequence, or
+    with return_sequences=False (an output of rank 2) the last layer's final hidden state."""
+    x, y = inputs[0], outputs[0]
+    torch_cls = _RECURRENT[layer.cls]
+    if len(x) != 3 or len(y) not in (2, 3) or (len(y) == 3 and y[1] != x[1]):
+        raise fail(kf.diagram, layer.id, f"expected {layer.cls} from (batch, steps, features) to (batch, units) or "
+                                         f"(batch, steps, units), found {x} → {y}", "D2T806")
+    activation = layer.activation or "tanh"
+    if activation != "tanh" and not (torch_cls == "RNN" and activation == "relu"):
+        raise fail(kf.diagram, layer.id, f"{layer.cls} with activation={activation!r} has no torch counterpart (torch's "
+                                         f"{torch_cls} computes with tanh{', or relu' if torch_cls == 'RNN' else ''})",
+                   UNSUPPORTED)
+    units = y[-1]
+    given: dict[str, Any] = {"hidden_size": units, "batch_first": True, "num_layers": 1}
+    if torch_cls == "RNN":
+        given["nonlinearity"] = activation
+    sequence = (1, x[1], units)
+    stem = f"{name}_" if name else ""
+    made = [TvNode(layer.id, "module", torch_cls, 0, inputs, [sequence], list(preds), layer=name, given=given,
+                   remarks=[(DEFAULT, _RECURRENT_NOTES[layer.cls].format(units=units, more=_EXTRA_BIASES[torch_cls]
+                                                                          * units))])]
+    if len(y) == 3:  # return_sequences=True: the output sequence
+        made.append(_pick(layer, "seq", (0,), sequence, y, made[-1].id, f"{stem}sequence"))
+        return made
+    state = (1, 1, units)  # (num_layers, batch, units)
+    path = (1, 0, -1) if torch_cls == "LSTM" else (1, -1)
+    shapes = [(1, units), state, y] if torch_cls == "LSTM" else [state, y]  # (h, c) is not a tensor: nominal
+    for i, (index, shape) in enumerate(zip(path, shapes)):
+        last = i == len(path) - 1
+        made.append(_pick(layer, "last" if last else f"pick{i}", (index,), made[-1].outputs[0], shape, made[-1].id,
+                          f"{stem}{'last' if last else 'state' if i == 0 else 'hidden'}"))
     return made
 
 
-_KNOWN = {*_CONV, *_POOL, *_GLOBAL_POOL, *_MERGE, *_ACTIVATION_LAYERS, "Dense", "BatchNormalization",
+def _pick(layer: KerasLayer, part: str, index: tuple, shape_in: Shape, shape_out: Shape, pred: str,
+          name: str) -> TvNode:
+    return TvNode(f"{layer.id}~{part}", "function", "getitem", 0, [shape_in], [shape_out], [pred], layer=name,
+                  given={"index": index[0]})
+
+
+_RECURRENT = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}
+_EXTRA_BIASES = {"LSTM": 4, "GRU": 0, "RNN": 1}
+_RECURRENT_NOTES = {
+    "LSTM": "torch's LSTM adds two bias vectors (bias_ih, bias_hh) where Keras's adds one: 4·{units} = {more} "
+            "parameters more for the same function (Keras's bias is their sum); recurrent_activation=sigmoid taken "
+            "(Keras 2 and 3's default; Keras 1's was hard_sigmoid), unit_forget_bias and dropout are not drawn",
+    "GRU": "reset_after=True taken (Keras's default since 2.3, which torch's GRU computes: the same parameters); "
+           "Keras's reset_after=False would apply the reset gate before the recurrent weights; "
+           "recurrent_activation=sigmoid taken",
+    "SimpleRNN": "torch's RNN adds two bias vectors (bias_ih, bias_hh) where Keras's adds one: {more} parameters "
+                 "more for the same function (Keras's bias is their sum)",
+}
+
+
+_KNOWN = {*_CONV, *_POOL, *_GLOBAL_POOL, *_MERGE, *_ACTIVATION_LAYERS, *_RECURRENT, "Dense", "BatchNormalization",
           "LayerNormalization", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Flatten",
-          "Reshape", "Activation"}
+          "Reshape", "Activation", "Embedding"}
 _FLAT = {"start_dim": 1, "end_dim": -1}  # Keras's Flatten keeps the batch alone
 _ACTIVATED = {*_CONV, "Dense"}  # the imported layers that have a Keras activation
 _ORDER_NOTE = ("Flatten of a feature map: Keras orders the elements channels last, torch channels first; "
@@ -318,14 +439,15 @@ def _defaults(family: str) -> dict[str, Any] | None:
 
 
 def _reshape(kf: KerasFile, layer: KerasLayer, inputs: list[Shape], outputs: list[Shape], preds: list[str],
-             name: str, channels_first: bool) -> list[TvNode]:
-    """Keras's Reshape made exactly: on a channels-last view of the tensor where the layout differs."""
+             name: str, x_first: bool, y_first: bool) -> list[TvNode]:
+    """Keras's Reshape made exactly: on Keras's order of the elements where a side is taken to
+    channels first (`x_first`, `y_first`)."""
     x, y = inputs[0], outputs[0]
     if math.prod(x) != math.prod(y):
         raise fail(kf.diagram, layer.id, f"expected Reshape to keep the number of elements, found {x} → {y}",
                    "D2T806")
-    x_last = x if len(x) < 3 or channels_first else (x[0], *x[2:], x[1])
-    y_last = y if len(y) < 3 or channels_first else (y[0], *y[2:], y[1])
+    x_last = x if len(x) < 3 or not x_first else (x[0], *x[2:], x[1])
+    y_last = y if len(y) < 3 or not y_first else (y[0], *y[2:], y[1])
     stem = f"{name}_" if name else ""
     made: list[TvNode] = []
     current, shape = preds[0], x
@@ -344,7 +466,7 @@ def _reshape(kf: KerasFile, layer: KerasLayer, inputs: list[Shape], outputs: lis
 
 
 def _activation(kf: KerasFile, layer: KerasLayer, activation: str | None, inputs: list[Shape], outputs: list[Shape],
-                preds: list[str], record_id: str, name: str, channels_first: bool) -> TvNode:
+                preds: list[str], record_id: str, name: str, out_first: bool) -> TvNode:
     if activation is None:
         raise fail(kf.diagram, layer.id, "expected the activation drawn (plot_model(..., show_layer_activations=True) "
                                          "draws it), found none: an Activation layer cannot be imported without it; "
@@ -362,7 +484,7 @@ def _activation(kf: KerasFile, layer: KerasLayer, activation: str | None, inputs
         raise fail(kf.diagram, layer.id, f"the activation {activation!r} is not imported from Keras files (those "
                                          f"imported: {known})", UNSUPPORTED)
     if torch_name in ("Softmax", "LogSoftmax"):
-        given["dim"] = 1 if len(outputs[0]) >= 3 and not channels_first else -1  # Keras's axis=-1: the channels
+        given["dim"] = 1 if len(outputs[0]) >= 3 and out_first else -1  # Keras's axis=-1, where torch has it
     return TvNode(record_id, "module", torch_name, 0, inputs, outputs, preds, layer=name, given=given)
 
 

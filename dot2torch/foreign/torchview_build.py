@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import keyword
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -33,6 +34,7 @@ from .house import settings_by_node
 from .torchview_read import Shape, TvFile, TvNode, _short, fail, located
 
 MISMATCH = "D2T806"
+NO_VALUE = "D2T807"
 ORDER_UNKNOWN = "D2T808"
 GEOMETRY = "D2T811"
 DEFAULT = "D2T812"
@@ -170,7 +172,7 @@ def rebuild(tv: TvFile, settings: Mapping[str, Any], input_shapes: tuple[Shape, 
         raise fail(d, None, f"expected an output-tensor node ({tv.tool} draws one per result), found none")
     graph.output(results[0] if len(results) == 1 else tuple(results))
     module = torch.fx.GraphModule(root, graph, class_name=d.name if d.name.isidentifier() else "Imported")
-    examples = _examples(tv, inputs, input_shapes)
+    examples = _token_ids(module, _examples(tv, inputs, input_shapes))
     _propagate(tv, module, examples)
     return Rebuilt(module, examples, notes, origin)
 
@@ -290,6 +292,16 @@ def _layer(tv: TvFile, n: TvNode, name: str, preds: list[str], shapes: dict[str,
         _rank(tv, n, x, y, int(n.name[-2]) + 2, allow_less=n.name == "BatchNorm1d")
         kwargs["num_features"] = x[1]
         _defaults(tv, n, name, dict(_NORM), fixed, one, kwargs, f"{tv.tool} draws no constants, so the file cannot say")
+    elif n.name == "Embedding":
+        if "num_embeddings" not in fixed:
+            raise fail(d, n.id, f"the vocabulary size is not in the file ({tv.tool} draws the token ids' shape {x} and "
+                                f"the vectors' {y}, not how many ids there are): give it with --set "
+                                f"{name}.num_embeddings=N", NO_VALUE)
+        kwargs["num_embeddings"] = fixed["num_embeddings"]
+        one.settable.add("num_embeddings")
+    elif n.name in ("LSTM", "GRU", "RNN"):
+        kwargs["input_size"] = x[-1]
+        _defaults(tv, n, name, {"bias": True}, fixed, one, kwargs, f"{tv.tool} draws no parameters, so the file cannot say")
     elif n.name == "LayerNorm":
         if x != y or len(x) < 2:
             raise fail(d, n.id, f"expected LayerNorm to keep the shape, found {x} → {y}", MISMATCH)
@@ -453,6 +465,9 @@ def _call(tv: TvFile, n: TvNode, name: str, preds: list[str], fixed: dict[str, A
     elif n.name in ("cat", "concat", "concatenate"):
         one.function = torch.cat
         one.args = (_cat_dim(tv, n),)
+    elif n.name == "getitem" and "index" in n.given:  # an element of a layer's tuple (a recurrent layer's state)
+        _arity(tv, n, preds, 1)
+        one.function, one.args = operator.getitem, (n.given["index"],)
     elif n.name == "reshape" and "shape" in n.given:  # the tool's own reshape (Keras), exact
         _arity(tv, n, preds, 1)
         one.function, one.args = torch.reshape, (tuple(n.given["shape"]),)
@@ -517,6 +532,18 @@ def _examples(tv: TvFile, drawn: list[Shape], given: tuple[Shape, ...]) -> tuple
                                       f"(the file's), found {'; '.join(','.join(map(str, s)) for s in given)}",
                    MISMATCH)
     return tuple(torch.randn(shape) for shape in drawn)
+
+
+def _token_ids(module: torch.fx.GraphModule, examples: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """An input an Embedding reads is token ids: integers below the smallest vocabulary reading it."""
+    placeholders = [node for node in module.graph.nodes if node.op == "placeholder"]
+    out = list(examples)
+    for i, node in enumerate(placeholders):
+        vocabularies = [module.get_submodule(user.target).num_embeddings for user in node.users
+                        if user.op == "call_module" and isinstance(module.get_submodule(user.target), nn.Embedding)]
+        if vocabularies:
+            out[i] = torch.randint(0, min(vocabularies), tuple(out[i].shape))
+    return tuple(out)
 
 
 def _propagate(tv: TvFile, module: torch.fx.GraphModule, inputs: tuple[torch.Tensor, ...]) -> None:
