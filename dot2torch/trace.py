@@ -33,6 +33,7 @@ from .errors import Diagnostic, Dot2TorchError
 from .functional import STATELESS, constructor_parameters, positional_first
 from .naming import identifier
 from .ops import registered
+from .ops.sequence import DEFAULTS as SEQUENCE_DEFAULTS
 from .ops.sequence import signature
 from .generate import cell_forward, over_time_forward
 from .runtime import AddNoise, OverTime, RecurrentCell, batch_randn, recurrent_cell
@@ -193,6 +194,8 @@ def _index_in(order: list[str]) -> Callable[[str], int]:
 
 def _default_of(cls: type, keyword: str) -> Any:
     """A constructor parameter's default (inspect.Parameter.empty: it has none)."""
+    if keyword in SEQUENCE_DEFAULTS.get(cls, {}):
+        return SEQUENCE_DEFAULTS[cls][keyword]
     return next((p.default for p in constructor_parameters(cls) if p.name == keyword), inspect.Parameter.empty)
 
 

@@ -277,13 +277,13 @@ def agrees_with_pydot(text: str) -> None:
 
 
 @needs_graphviz
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # 400 in the slow share
 @given(dot_file())
 def test_generated_graphs_read_as_graphviz_reads_them(text):
     agrees_with_graphviz(text)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dot_file(pydot_reads=True, most=3))
 def test_generated_graphs_read_as_pydot_reads_them_with_graphviz_semantics(text):
     """On the part of the language pydot reads (no node lists, no `;` between attributes, no
@@ -303,4 +303,11 @@ def test_thousands_of_generated_graphs_read_as_graphviz_reads_them(text):
 @settings(max_examples=2000 if LONG else 200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dot_file(pydot_reads=True, most=12))
 def test_many_generated_graphs_read_as_pydot_reads_them(text):
+    agrees_with_pydot(text)
+
+
+@pytest.mark.slow
+@settings(max_examples=2000 if LONG else 200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dot_file(pydot_reads=True, most=6))
+def test_hundreds_of_generated_graphs_read_as_pydot_reads_them(text):
     agrees_with_pydot(text)

@@ -123,8 +123,20 @@ class TinyEncoder(nn.Module):
         return self.head(self.layer(x).mean(dim=1))
 
 
+class ReluRNN(nn.Module):
+    """nn.RNN's nonlinearity is not in the signature torch lists for it (RNNBase's): a keyword."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = nn.RNN(3, 4, batch_first=True, nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]
+
+
 MODELS = {
     "mlp": (MLP, [(2, 32)]),
+    "relu_rnn": (ReluRNN, [(2, 7, 3)]),
     "basic_blocks": (BasicBlockNet, [(2, 3, 16, 16)]),
     "inverted_residual": (InvertedResidual, [(2, 8, 8, 8)]),
     "densenet_style": (DenseNetStyle, [(2, 6, 8, 8)]),

@@ -334,7 +334,7 @@ def test_set_settles_layout_and_activations_by_the_keras_names() -> None:
         dot2torch.load(text)
     assert (error.value.code, error.value.diagnostic.message) == (
         "D2T814", "--set f.activation: Flatten has no activation (the layers that have one: Dense, Conv1D/2D/3D, "
-                  "Activation)")
+                  "Activation, LSTM, GRU, SimpleRNN)")
 
 
 @pytest.mark.parametrize("output,inputs,edges,code,says", [
@@ -408,8 +408,9 @@ def test_sequences_embeddings_and_recurrent_layers_keep_keras_s_axes() -> None:
         built = dot2torch.load(text)
     assert [d.message for d in found if d.node == "4"][0] == (
         "torch's LSTM adds two bias vectors (bias_ih, bias_hh) where Keras's adds one: 4·32 = 128 parameters more "
-        "for the same function (Keras's bias is their sum); recurrent_activation=sigmoid taken (Keras 2 and 3's "
-        "default; Keras 1's was hard_sigmoid), unit_forget_bias and dropout are not drawn")
+        "for the same function (Keras's bias is their sum); recurrent_activation=sigmoid taken (Keras's default since "
+        "2.3; Keras 1 and 2.0–2.2 defaulted to hard_sigmoid); go_backwards=False, stateful=False and no mask taken: "
+        "Keras draws none of them, so the file cannot say")
     assert count(built) == 16_000 + 2 * 16 + 4 * (16 * 32 + 32 * 32 + 2 * 32) + 32 * 3 + 3  # Keras: 128 fewer
     original = TextClassifier()
     copy_state_in_order(original, built)
@@ -428,3 +429,59 @@ def test_sequences_embeddings_and_recurrent_layers_keep_keras_s_axes() -> None:
     x = torch.randn(2, 8, 50)
     with torch.no_grad():
         assert torch.allclose(built(x), original(x), atol=1e-6)
+
+
+def test_found_in_the_second_review() -> None:
+    """SimpleRNN (nonlinearity written as a keyword), a nested model's input keeping its producer's
+    layout, undrawn recurrent activations warned, a vocabulary of 0 refused, causal padding named."""
+    text = keras2(("1", "in|InputLayer", "[(None, 7, 3)]", "[(None, 7, 3)]"),
+                  ("2", "r|{SimpleRNN|relu}", "(None, 7, 3)", "(None, 7, 4)"), edges=[("1", "2")])
+    built = dot2torch.load(text)
+    original = nn.RNN(3, 4, batch_first=True, nonlinearity="relu")
+    copy_state_in_order(original, built)
+    x = torch.randn(2, 7, 3)
+    with torch.no_grad():
+        assert torch.equal(built(x), original(x)[0])
+    text = keras3(("1", "in", "InputLayer", shape_cells("", "(None, 10, 3)"), None),
+                  ("2", "inner_in", "InputLayer", shape_cells("", "(None, 10, 3)"), None),
+                  ("3", "conv", "Conv1D", shape_cells("(None, 10, 3)", "(None, 8, 5)"), "linear"),
+                  edges=[("1", "2"), ("2", "3")])  # expand_nested=True, the inner input read by a Conv1D
+    built = dot2torch.load(text)  # the outer input stays (batch, steps, features); a permute feeds the Conv1D
+    conv = nn.Conv1d(3, 5, 3)
+    copy_state_in_order(conv, built)
+    x = torch.randn(2, 10, 3)
+    with torch.no_grad():
+        assert torch.equal(built(x), conv(x.transpose(1, 2)))
+    text = keras3(("1", "in", "InputLayer", shape_cells("", "(None, 10, 3)"), None),
+                  ("2", "conv", "Conv1D", shape_cells("(None, 10, 3)", "(None, 8, 5)"), "linear"), edges=[("1", "2")])
+    found = dot2torch.check(text)
+    assert (found[0].code, found[0].node, found[0].message) == (
+        "D2T820", "1", "the input (None, 10, 3) is fed channels first, as (1, 3, 10): a Conv1D or 1-D pooling reads it "
+                       "(torch's (batch, channels, steps))")
+    text = keras2(("1", "in|InputLayer", "[(None, 7, 3)]", "[(None, 7, 3)]"), ("2", "l|LSTM", "(None, 7, 3)", "(None, 5)"),
+                  edges=[("1", "2")])
+    warned = [d for d in dot2torch.check(text) if d.code == "D2T821"]
+    assert [(d.node, d.severity, d.message) for d in warned] == [(
+        "2", Severity.WARNING, "the activation is not drawn (plot_model(..., show_layer_activations=True) draws it; "
+                               "Keras 2.7 and older never do): taken as tanh, Keras's default; --set l.activation=NAME "
+                               "settles it")]
+    text = keras3(("1", "tokens", "InputLayer", shape_cells("", "(None, 20)"), None),
+                  ("2", "emb", "Embedding", shape_cells("(None, 20)", "(None, 20, 16)"), None),
+                  ("3", "conv", "Conv1D", shape_cells("(None, 20, 16)", "(None, 20, 8)"), "relu"),
+                  edges=[("1", "2"), ("2", "3")])
+    with reading(settings={"emb.num_embeddings": 0}), pytest.raises(ForeignError) as error:
+        dot2torch.load(text)
+    assert (error.value.code, error.value.diagnostic.message) == (
+        "D2T814", "--set emb.num_embeddings: expected a whole number of at least 1, found 0")
+    with reading(settings={"emb.num_embeddings": 50}):
+        found = dot2torch.check(text)
+    assert [d.message for d in found if d.node == "3"][0] == (
+        "the size is kept: padding='same' taken (the rule below); Keras's padding='causal' (the start padded alone, "
+        "each step seeing only the past) keeps it too and computes otherwise, which is not imported")
+    text = keras3(("1", "tokens", "InputLayer", shape_cells("", "(None, 12)"), None),
+                  ("2", "emb", "Embedding", shape_cells("(None, 12)", "(None, 12, 8)"), None),
+                  ("3", "d", "Dense", shape_cells("(None, 12)", "(None, 4)"), "linear"),
+                  edges=[("1", "2"), ("1", "3")])
+    with pytest.raises(ForeignError) as error:
+        dot2torch.load(text)
+    assert (error.value.code, error.value.diagnostic.node) == ("D2T805", "3")

@@ -87,7 +87,12 @@ def keras_records(kf: KerasFile, activations: dict[str, str] | None = None,
         for p in layer.preds:
             consumers[p].append(layer)
     for layer in kf.layers:
-        wanted = not channels_first and any(_wants(c) is True for c in consumers[layer.id])
+        readers = consumers[layer.id]
+        if any(c.cls == "Embedding" for c in readers) and any(c.cls != "Embedding" for c in readers):
+            other = next(c for c in readers if c.cls != "Embedding")
+            raise fail(d, other.id, f"{other.cls} reads the token ids an Embedding reads (Keras casts them to floats "
+                                    "for it): a layer reading ids as numbers is not imported", UNSUPPORTED)
+        wanted = not channels_first and any(_wants(c) is True for c in readers)
         made, first[layer.id] = _translate(kf, layer, channels_first, [last[p] for p in layer.preds],
                                            [first[p] for p in layer.preds], wanted, shape_of)
         if layer is first_input and made:
@@ -125,9 +130,10 @@ def _set_activations(kf: KerasFile, activations: dict[str, str]) -> None:
             names = ", ".join(layer.name or layer.id for layer in kf.layers[:3])
             raise fail(kf.diagram, None, f"--set {target}.activation: expected a layer of this file (named like "
                                          f"{names}), found no layer {target!r}", BAD_SET)
-        if layer.cls not in _ACTIVATED and layer.cls != "Activation":
+        if layer.cls not in _ACTIVATED and layer.cls != "Activation" and layer.cls not in _RECURRENT:
             raise fail(kf.diagram, layer.id, f"--set {target}.activation: {layer.cls} has no activation (the layers "
-                                             "that have one: Dense, Conv1D/2D/3D, Activation)", BAD_SET)
+                                             "that have one: Dense, Conv1D/2D/3D, Activation, LSTM, GRU, SimpleRNN)",
+                       BAD_SET)
         layer.drawn_activation = layer.activation
         layer.activation, layer.activation_set = value, True
 
@@ -204,16 +210,20 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
     rank_out = len(layer.outputs[0])
     if layer.cls == "InputLayer":
         out_first = convertible and (rank_out >= 4 or (rank_out == 3 and consumers_first))
-        outputs = [_torch_shape(kf, layer, s, out_first) for s in layer.outputs]
-        if len(preds) == 1:  # a nested model's input (expand_nested=True)
+        if len(preds) == 1:  # a nested model's input (expand_nested=True): the producer's tensor as it is
+            outputs = [_torch_shape(kf, layer, s, have[0]) for s in layer.outputs]
             if shape_of[preds[0]] != outputs[0]:
                 raise fail(d, layer.id, f"expected the shape its producer makes, {shape_of[preds[0]]}, found "
                                         f"{outputs[0]}", "D2T806")
             return [], have[0]
+        outputs = [_torch_shape(kf, layer, s, out_first) for s in layer.outputs]
         if preds:
             raise fail(d, layer.id, f"expected an InputLayer to have at most one edge into it (a nested model's "
                                     f"input), found {len(preds)}")
-        return [TvNode(layer.id, "tensor", "input-tensor", 0, outputs=outputs[:1])], out_first
+        remarks = [] if not (rank_out == 3 and out_first) else [(
+            LAYOUT, f"the input {layer.outputs[0]} is fed channels first, as {outputs[0]}: a Conv1D or 1-D pooling "
+                    "reads it (torch's (batch, channels, steps))")]
+        return [TvNode(layer.id, "tensor", "input-tensor", 0, outputs=outputs[:1], remarks=remarks)], out_first
     made: list[TvNode] = []
     cls = layer.cls
     want = _wants(layer)
@@ -256,7 +266,11 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
 
     converted = len(x) >= 3 and in_first
     if cls in _CONV:
-        made.append(record(_CONV[cls], remarks=_padding_notes(x, y, pooling=False, average=False)))
+        causal = [] if len(x) != 3 or x[2] != y[2] else [(
+            LAYOUT, "the size is kept: padding='same' taken (the rule below); Keras's padding='causal' (the start "
+                    "padded alone, each step seeing only the past) keeps it too and computes otherwise, which is not "
+                    "imported")]
+        made.append(record(_CONV[cls], remarks=causal + _padding_notes(x, y, pooling=False, average=False)))
     elif cls in _POOL:
         made.append(record(_POOL[cls], remarks=_padding_notes(x, y, pooling=True,
                                                               average=_POOL[cls].startswith("AvgPool"))))
@@ -274,12 +288,16 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
         torch_cls = {2: "BatchNorm1d", 3: "BatchNorm1d", 4: "BatchNorm2d", 5: "BatchNorm3d"}.get(len(x))
         if torch_cls is None:
             raise fail(d, layer.id, f"expected BatchNormalization of rank 2 to 5, found {x}")
-        remarks = [] if not (channels_first and len(x) >= 3) else [(
+        sequence = [(DEFAULT, "axis=-1 taken (Keras's default: the features, the last axis; torch's dim 1 here): "
+                              "Keras draws no axis, so the file cannot say")] if len(x) == 3 else []
+        remarks = sequence if not channels_first else [(
             DEFAULT, "axis=1 taken (the channels of a channels-first model): Keras's default axis=-1 would normalize "
                      "the last, width axis, which is not imported; the file does not draw the axis", Severity.WARNING)]
         made.append(record(torch_cls, defaults=_defaults("BatchNorm"), remarks=remarks))
     elif cls == "LayerNormalization":
-        made.append(record("LayerNorm", defaults=_defaults("LayerNorm")))  # on Keras's order: the last axis
+        made.append(record("LayerNorm", defaults=_defaults("LayerNorm"),  # on Keras's order: the last axis
+                           remarks=[(DEFAULT, "axis=-1 taken (Keras's default: the last axis alone): Keras draws no "
+                                              "axis, so the file cannot say")] if len(x) >= 3 else []))
     elif cls in ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"):
         torch_cls = "Dropout" if cls == "Dropout" else f"Dropout{cls[-2]}d"
         made.append(record(torch_cls, owner="torch"))  # Keras's rate has no default: torch's p=0.5, noted
@@ -301,8 +319,12 @@ def _translate(kf: KerasFile, layer: KerasLayer, channels_first: bool, preds: li
                            remarks=[(DEFAULT, _UNDRAWN_ARGUMENTS[cls])] if cls in _UNDRAWN_ARGUMENTS else []))
     elif cls == "Embedding":
         if len(x) != 2 or len(y) != 3:
-            raise fail(d, layer.id, f"expected Embedding of (batch, steps) token ids, found {x} → {y}", "D2T806")
-        made.append(record("Embedding", given={"embedding_dim": y[-1]}))
+            raise fail(d, layer.id, f"expected Embedding of (batch, steps) token ids, found {x} → {y}: other ranks are "
+                                "not imported", UNSUPPORTED)
+        made.append(record("Embedding", given={"embedding_dim": y[-1]},
+                           remarks=[(DEFAULT, "mask_zero=False taken (Keras's default): Keras 2 draws no mask, so the "
+                                              "file cannot say; a masked model (mask_zero=True) would skip the 0 ids "
+                                              "in the layers after it")]))
     elif cls in _RECURRENT:
         made += _recurrent(kf, layer, inputs, outputs, preds, name)
         return made, out_first
@@ -353,6 +375,10 @@ def _recurrent(kf: KerasFile, layer: KerasLayer, inputs: list[Shape], outputs: l
         raise fail(kf.diagram, layer.id, f"expected {layer.cls} from (batch, steps, features) to (batch, units) or "
                                          f"(batch, steps, units), found {x} → {y}", "D2T806")
     activation = layer.activation or "tanh"
+    undrawn = [] if layer.activation is not None else [(
+        ACTIVATION_UNDRAWN, f"the activation is not drawn (plot_model(..., show_layer_activations=True) draws it; Keras "
+                            "2.7 and older never do): taken as tanh, Keras's default; --set "
+                            f"{layer.name or layer.id}.activation=NAME settles it", Severity.WARNING)]
     if activation != "tanh" and not (torch_cls == "RNN" and activation == "relu"):
         raise fail(kf.diagram, layer.id, f"{layer.cls} with activation={activation!r} has no torch counterpart (torch's "
                                          f"{torch_cls} computes with tanh{', or relu' if torch_cls == 'RNN' else ''})",
@@ -364,8 +390,8 @@ def _recurrent(kf: KerasFile, layer: KerasLayer, inputs: list[Shape], outputs: l
     sequence = (1, x[1], units)
     stem = f"{name}_" if name else ""
     made = [TvNode(layer.id, "module", torch_cls, 0, inputs, [sequence], list(preds), layer=name, given=given,
-                   remarks=[(DEFAULT, _RECURRENT_NOTES[layer.cls].format(units=units, more=_EXTRA_BIASES[torch_cls]
-                                                                          * units))])]
+                   remarks=[(DEFAULT, _RECURRENT_NOTES[layer.cls].format(
+                       units=units, more=_EXTRA_BIASES[torch_cls] * units, common=_RECURRENT_COMMON)), *undrawn])]
     if len(y) == 3:  # return_sequences=True: the output sequence
         made.append(_pick(layer, "seq", (0,), sequence, y, made[-1].id, f"{stem}sequence"))
         return made
@@ -390,13 +416,15 @@ _EXTRA_BIASES = {"LSTM": 4, "GRU": 0, "RNN": 1}
 _RECURRENT_NOTES = {
     "LSTM": "torch's LSTM adds two bias vectors (bias_ih, bias_hh) where Keras's adds one: 4·{units} = {more} "
             "parameters more for the same function (Keras's bias is their sum); recurrent_activation=sigmoid taken "
-            "(Keras 2 and 3's default; Keras 1's was hard_sigmoid), unit_forget_bias and dropout are not drawn",
+            "(Keras's default since 2.3; Keras 1 and 2.0–2.2 defaulted to hard_sigmoid)" + "{common}",
     "GRU": "reset_after=True taken (Keras's default since 2.3, which torch's GRU computes: the same parameters); "
            "Keras's reset_after=False would apply the reset gate before the recurrent weights; "
-           "recurrent_activation=sigmoid taken",
+           "recurrent_activation=sigmoid taken (Keras's default since 2.3)" + "{common}",
     "SimpleRNN": "torch's RNN adds two bias vectors (bias_ih, bias_hh) where Keras's adds one: {more} parameters "
-                 "more for the same function (Keras's bias is their sum)",
+                 "more for the same function (Keras's bias is their sum)" + "{common}",
 }
+_RECURRENT_COMMON = ("; go_backwards=False, stateful=False and no mask taken: Keras draws none of them, so the file "
+                     "cannot say")
 
 
 _KNOWN = {*_CONV, *_POOL, *_GLOBAL_POOL, *_MERGE, *_ACTIVATION_LAYERS, *_RECURRENT, "Dense", "BatchNormalization",

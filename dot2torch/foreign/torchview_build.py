@@ -297,7 +297,11 @@ def _layer(tv: TvFile, n: TvNode, name: str, preds: list[str], shapes: dict[str,
             raise fail(d, n.id, f"the vocabulary size is not in the file ({tv.tool} draws the token ids' shape {x} and "
                                 f"the vectors' {y}, not how many ids there are): give it with --set "
                                 f"{name}.num_embeddings=N", NO_VALUE)
-        kwargs["num_embeddings"] = fixed["num_embeddings"]
+        count = fixed["num_embeddings"]
+        if not (isinstance(count, int) and not isinstance(count, bool) and count >= 1):
+            raise fail(d, n.id, f"--set {name}.num_embeddings: expected a whole number of at least 1, found {count!r}",
+                       BAD_SET)
+        kwargs["num_embeddings"] = count
         one.settable.add("num_embeddings")
     elif n.name in ("LSTM", "GRU", "RNN"):
         kwargs["input_size"] = x[-1]

@@ -25,6 +25,8 @@ SIGNATURES: Mapping[type[nn.Module], tuple[str, ...]] = {
 }
 # The parameters of those without a default.
 REQUIRED: frozenset[str] = frozenset({"input_size", "hidden_size"})
+# Defaults their common signature (RNNBase's) does not list.
+DEFAULTS: Mapping[type[nn.Module], Mapping[str, Any]] = {nn.RNN: {"nonlinearity": "tanh"}}
 
 BATCH_FIRST = "batch_first"
 # The model size and the number of heads it is split into: the first must divide by the second.
@@ -72,5 +74,5 @@ def unused_dropout(target: type[nn.Module], given: Mapping[str, Any]) -> list[Pl
                                  f"between stacked layers only", severity=Severity.WARNING)]
 
 
-__all__ = ["SIGNATURES", "batch_first", "check_heads", "refuse_projection", "says_time_first", "signature",
+__all__ = ["DEFAULTS", "SIGNATURES", "batch_first", "check_heads", "refuse_projection", "says_time_first", "signature",
            "unused_dropout"]
