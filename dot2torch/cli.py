@@ -164,17 +164,25 @@ def _parser() -> argparse.ArgumentParser:
             bounds.add_argument(Limits.option(field), type=_positive, dest=f"limit_{field}", metavar="N",
                                 help=f"default {getattr(Limits(), field):,}")
         _foreign_options(sub, "--input-shape" if name != "verify" else None)
-        if name == "check":
-            sub.add_argument("--format", choices=("text", "json"), default="text")
-        if name == "build":
-            sub.add_argument("-o", "--output", metavar="OUT",
-                             help="write Python: OUT.py for one model, or DIR/ for a module per model")
-            sub.add_argument("--force", action="store_true",
-                             help="let -o replace files that dot2torch did not generate")
+        {"build": _build_options, "check": _check_options, "summary": _summary_options}[name](sub)
     _export_parser(commands)
     _verify_parsers(commands)
     _convert_parser(commands)
     return parser
+
+
+def _build_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("-o", "--output", metavar="OUT", help="write Python: OUT.py for one model, or DIR/ for a module "
+                                                           "per model")
+    sub.add_argument("--force", action="store_true", help="let -o replace files that dot2torch did not generate")
+
+
+def _check_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _summary_options(sub: argparse.ArgumentParser) -> None:
+    """summary's own options (none yet beyond the common ones)."""
 
 
 def _foreign_options(sub: argparse.ArgumentParser, shape_option: str | None) -> None:
