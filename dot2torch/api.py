@@ -20,7 +20,7 @@ from .params import given, unbound
 from .paths import shown_path
 from .reader import Diagram
 from .shapes import annotations_unchecked
-from .sources import require_source, unexaminable
+from .sources import StandardInput, require_source, unexaminable
 from .version import __version__
 from .generate import GENERATED_MARK as GENERATED_MARK, generate, generate_package
 from .free_symbols import plan_diagram
@@ -141,6 +141,8 @@ def _source_file(source: object) -> str | None:
         return str(source)
     if isinstance(source, str):
         return "<text>" if "\n" in source or "{" in source else source
+    if isinstance(source, StandardInput):
+        return source.NAME
     return None
 
 
@@ -322,6 +324,29 @@ def models_table(outcomes: list[Outcome]) -> str:
     return format_models(outcomes, counts)
 
 
+def models_json(outcomes: list[Outcome]) -> dict[str, Any]:
+    """`build --format json` (schemas.BUILD): an object per digraph, and every diagnostic."""
+    models = []
+    for o in outcomes:
+        severities = {d.severity for d in o.diagnostics}
+        status = ("block" if o.used_by else "error" if Severity.ERROR in severities else
+                  "warnings" if Severity.WARNING in severities else "ok")
+        planned = o.plan is not None and not o.used_by
+        free = list(o.plan.stand_ins) if o.plan is not None else []
+        count = None
+        if planned and not free:
+            from .summary import count_parameters
+
+            count = count_parameters(build_module(o.plan, device="meta"))
+        models.append({
+            "name": o.name, "file": o.file, "status": status, "used_by": list(o.used_by), "parameters": count,
+            "inputs": [list(s.shape) for s in o.plan.inputs] if planned else [],
+            "outputs": [list(shape) for shape, _ in o.plan.results] if planned else [],
+            "free_symbols": free,
+        })
+    return {"models": models, "diagnostics": [d.to_json() for o in outcomes for d in o.diagnostics]}
+
+
 def layers_table(outcome: Outcome) -> str:
     """The summary table of one planned model: a row per layer, blocks indented."""
     from .summary import format_layers
@@ -421,12 +446,12 @@ def verify_text(source: str, spec: str, shapes: list[str], name: str | None = No
                   module_name=spec)
 
 
-def convert_file(path: str | Path) -> "Converted":
+def convert_file(path: str | Path | StandardInput) -> "Converted":
     """`dot2torch convert`: a file another tool wrote (torch.fx FxGraphDrawer) as house-style
     DOT text, with the notes on what it could not say; read as `reading(...)` says."""
     from .foreign.convert import convert
 
-    return convert(Path(path))
+    return convert(path if isinstance(path, StandardInput) else Path(path))
 
 
 def input_sizes(text: str) -> tuple[int, ...]:

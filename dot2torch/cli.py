@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from .version import __version__
-from .api import (DIALECTS, GENERATED_MARK, Outcome, check_sources, codegen, codegen_package, convert_file, diff,
+from .api import (DIALECTS, GENERATED_MARK, Outcome, check_sources, models_json, codegen, codegen_package, convert_file, diff,
                   export_text, input_sizes, layers_table, models_table, reading, verify_text)
 from .paths import shown_path
 from .errors import Diagnostic, Dot2TorchError, ModuleSpecError, Severity
 from .expr import Value
-from .limits import LIMIT_FIELDS, Limits
+from .limits import LIMIT_FIELDS, Limits, using
+from .limits import current as current_limits
+from .sources import StandardInput, standard_input
 
 EXAMPLES = {
     "build": """examples:
@@ -79,6 +81,9 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         params = dict(_parse_param(p) for p in getattr(args, "param", []))
         paths = getattr(args, "paths", None)
+        named = [*(paths or ()), *(getattr(args, key, None) for key in ("file", "diagram", "other"))]
+        if sum(path == STDIN for path in named) > 1:
+            raise UsageError("'-' (standard input) can be read once: give it as one path only")
         for path in paths or ():
             _require_path(path)
         if paths is not None and args.name is not None and len(paths) != 1:
@@ -122,9 +127,21 @@ def _discard(stream: TextIO) -> None:
         pass
 
 
+STDIN = "-"  # as a path: the DOT text on standard input (its blocks: the current folder's .dot files)
+
+
+def _source(path: str) -> Path | StandardInput:
+    """A command-line path as a source: `-` reads standard input (once; the limits apply)."""
+    if path == STDIN:
+        return standard_input(sys.stdin.buffer, current_limits().file_bytes)
+    return Path(path)
+
+
 def _require_path(path: str) -> None:
     """A command-line path names something: else a usage error. A path that exists but
-    cannot be examined is left to the check, which reports it (D2T112)."""
+    cannot be examined is left to the check, which reports it (D2T112). `-` is standard input."""
+    if path == STDIN:
+        return
     if not path:
         raise UsageError("an empty path names no file or folder")
     try:
@@ -172,6 +189,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--format", choices=("text", "json"), default="text",
+                     help="json: an object per digraph and the diagnostics (dot2torch/schemas.py, BUILD)")
     sub.add_argument("-o", "--output", metavar="OUT", help="write Python: OUT.py for one model, or DIR/ for a module "
                                                            "per model")
     sub.add_argument("--force", action="store_true", help="let -o replace files that dot2torch did not generate")
@@ -236,7 +255,7 @@ def _convert_parser(commands: argparse._SubParsersAction) -> None:
 
 def _convert(args: argparse.Namespace, params: dict[str, Value]) -> int:
     _require_path(args.file)
-    converted = convert_file(args.file)
+    converted = convert_file(_source(args.file))
     for d in converted.notes:
         _say(d.format(), sys.stderr)
     if args.output is None:
@@ -275,7 +294,7 @@ def _verify_parsers(commands: argparse._SubParsersAction) -> None:
 def _verify(args: argparse.Namespace, params: dict[str, Value]) -> int:
     _require_path(args.diagram)
     try:
-        found = verify_text(args.diagram, args.against, args.input_shape, name=args.name, params=params)
+        found = verify_text(_source(args.diagram), args.against, args.input_shape, name=args.name, params=params)
     except ModuleSpecError as error:
         raise UsageError(str(error)) from None
     return _differences(found, args, f"{args.diagram} and {args.against} agree")
@@ -284,7 +303,7 @@ def _verify(args: argparse.Namespace, params: dict[str, Value]) -> int:
 def _diff(args: argparse.Namespace, params: dict[str, Value]) -> int:
     _require_path(args.diagram)
     _require_path(args.other)
-    found = diff(args.diagram, args.other, args.name, args.name_b, params=params)
+    found = diff(_source(args.diagram), _source(args.other), args.name, args.name_b, params=params)
     return _differences(found, args, f"{args.diagram} and {args.other} build the same model")
 
 
@@ -363,7 +382,9 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 def _outcomes(args: argparse.Namespace, params: dict[str, Value]) -> list[Outcome]:
     limits = _limits(args)
-    outcomes = check_sources([Path(p) for p in args.paths], args.name, params=params, limits=limits)
+    with using(limits):
+        sources = [_source(p) for p in args.paths]
+    outcomes = check_sources(sources, args.name, params=params, limits=limits)
     if not args.verbose:
         for o in outcomes:
             o.diagnostics = [d for d in o.diagnostics if d.severity is not Severity.INFO]
@@ -379,6 +400,11 @@ def _problems(outcomes: list[Outcome], args: argparse.Namespace) -> bool:
 
 def _build(args: argparse.Namespace, params: dict[str, Value]) -> int:
     outcomes = _outcomes(args, params)
+    if args.format == "json":
+        _say(json.dumps(models_json(outcomes), ensure_ascii=False, indent=1))
+        if _problems(outcomes, args):
+            return 1
+        return write_python(args, params, [o.name for o in outcomes if not o.used_by]) if args.output else 0
     _say(models_table(outcomes))
     diagnostics = [d for o in outcomes for d in o.diagnostics]
     if diagnostics:

@@ -363,7 +363,7 @@ def _unreadable(name: str, entry: Sibling, error: DotSyntaxError) -> PlanError:
                      detail=d.detail)
 
 
-def open_source(source: str | Path) -> Library:
+def open_source(source: str | Path | sources.StandardInput) -> Library:
     """A file (its folder's other .dot files join the library, indexed, parsed when used),
     a folder (its .dot files are all the user's; D2T103 if it has none), or DOT text. Only
     regular files are read: a FIFO, device or directory among the .dot files is passed over,
@@ -373,13 +373,15 @@ def open_source(source: str | Path) -> Library:
         library = _open_source(source)
     except DotSyntaxError as error:
         if error.code == "D2T102":  # undirected: a neuron-level drawing is refused as one
-            foreign.refuse_undirected(source, error)
+            foreign.refuse_undirected(source.text if isinstance(source, sources.StandardInput) else source, error)
         raise
     library.primary = [d for diagram in library.primary for d in foreign.imported(diagram)]
     return library
 
 
-def _open_source(source: str | Path) -> Library:
+def _open_source(source: str | Path | sources.StandardInput) -> Library:
+    if isinstance(source, sources.StandardInput):
+        return Library(read_text(source.text, file=source.NAME), Shelf(_regular_files(source.folder)))
     if isinstance(source, Path) or _looks_like_path(source):
         path = Path(source)
         if path.is_dir():

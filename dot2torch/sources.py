@@ -132,17 +132,41 @@ _EXPECTED = "expected a .dot file, a folder or DOT text"
 _NOT_FOUND = {errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG}
 
 
+@dataclass(frozen=True)
+class StandardInput:
+    """DOT text the user piped in (`-` on the command line): its diagrams are named `<stdin>`
+    in diagnostics, and the blocks they call are looked up among `folder`'s .dot files (the
+    current folder), as a file's are among its folder's."""
+
+    text: str
+    folder: Path = Path(".")
+
+    NAME = "<stdin>"
+
+
+def standard_input(stream: object, limit: int) -> StandardInput:
+    """What is on a binary stream (sys.stdin.buffer), at most `limit` bytes (D2T501 beyond),
+    decoded as a file is (D2T105 for binary data, D2T104 for a bad encoding)."""
+    data = stream.read(limit + 1)  # type: ignore[attr-defined]
+    if len(data) > limit:
+        raise DotSyntaxError(Diagnostic("D2T501", exceeded("file_bytes", "standard input's size in bytes",
+                                                           len(data), verb="is at least"), file=StandardInput.NAME))
+    return StandardInput(reader.decode(data, StandardInput.NAME))
+
+
 class SourceNotFound(DotSyntaxError, FileNotFoundError):
     """D2T111: no file or folder has the name given (and a str is no DOT text either). Also a
     FileNotFoundError, which `load` raised for a missing file before it said more."""
 
 
-def require_source(source: object) -> str | Path:
+def require_source(source: object) -> str | Path | StandardInput:
     """The source as `library.open_source` takes it (a Path for any os.PathLike), or a
     DotSyntaxError saying what was expected and what was found: D2T109 for an object that
     is no str or path, D2T110 for an empty string (never the current folder), D2T111 for a
     name that is no file or folder (and, for a str, no DOT text: that has a '{'), D2T112 for
     a path that cannot be examined."""
+    if isinstance(source, StandardInput):
+        return source
     if isinstance(source, os.PathLike) and not isinstance(source, Path):
         source = os.fspath(source)
         if not isinstance(source, str):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import Diagnostic, DotSyntaxError, one_line
 from ..reader import decode, read_text
-from ..sources import read_bytes
+from ..sources import StandardInput, read_bytes
 from ..limits import current as limits
 from .options import current
 from .detect import recognise
@@ -24,17 +24,20 @@ class Converted:
     notes: list[Diagnostic]
 
 
-def convert(path: Path) -> Converted:
-    """The house-style text of every digraph of the file (a house-style file as it is)."""
+def convert(path: Path | StandardInput) -> Converted:
+    """The house-style text of every digraph of the file (a house-style file as it is), or of
+    the DOT text piped in."""
     from . import house_text, refuse_undirected
 
-    data = read_bytes(path, limits().file_bytes + 1)
-    text = decode(data, str(path))
+    if isinstance(path, StandardInput):
+        text, file, shown = path.text, path.NAME, path.NAME
+    else:
+        text, file, shown = decode(read_bytes(path, limits().file_bytes + 1), str(path)), str(path), path.name
     try:
-        diagrams = read_text(text, file=str(path))
+        diagrams = read_text(text, file=file)
     except DotSyntaxError as error:
         if error.code == "D2T102":
-            refuse_undirected(path, error)
+            refuse_undirected(text if isinstance(path, StandardInput) else path, error)
         raise
     parts: list[str] = []
     notes: list[Diagnostic] = []
@@ -44,7 +47,7 @@ def convert(path: Path) -> Converted:
             return Converted(text, [])
         house, found_notes, _ = found
         tool = _TOOLS[current().dialect or recognise(diagram).dialect]
-        header = [f"// converted by dot2torch from {path.name} ({tool})"]
+        header = [f"// converted by dot2torch from {shown} ({tool})"]
         header += [f"// {d.code} {d.severity.value} at {d.node}: {one_line(d.message)}" for d in found_notes]
         parts.append("\n".join(header) + "\n" + house)
         notes += found_notes
