@@ -1,7 +1,8 @@
 """One forward pass of a built model, watched: what `summary` reports per layer.
 
-The model runs once, on the meta device (no memory, no arithmetic), on inputs of the
-planned shapes with the batch the caller asks for. Every GraphModule of the model (the
+The model runs once (summary.py runs it on the meta device, which allocates and computes
+nothing, or a small model on the CPU), on inputs of the planned shapes with the batch the
+caller asks for. Every GraphModule of the model (the
 model, each block, each copy of a repetition, a recurrent cell's core) is run by an fx
 Interpreter that records the shape of each node's value, and every module gets forward
 hooks that count its mult-adds per call.
@@ -102,14 +103,15 @@ class _Recorder(torch.fx.Interpreter):
 
     def run_node(self, n: torch.fx.Node) -> Any:
         result = super().run_node(n)
-        # a call_module node's name is fx's snake_case of its target: keyed by the target too
-        key = f"module:{n.target}" if n.op == "call_module" else n.name
+        # fx names a module call, an attribute or a placeholder after its target, in snake_case:
+        # those are keyed by their target (the diagram node's name), the rest by their name
+        key = f"{n.op}:{n.target}" if n.op in ("call_module", "get_attr", "placeholder") else n.name
         self.measured.values[(id(self.module), key)] = shape_tree(result)
         return result
 
 
 def measure(module: nn.Module, inputs: list[torch.Tensor]) -> Measured:
-    """Run `module` on `inputs` (meta tensors: nothing is computed), watching it."""
+    """Run `module` on `inputs` (on its device), watching it."""
     measured = Measured(input_bytes=sum(x.numel() * x.element_size() for x in inputs))
     handles = []
     patched = []
@@ -143,7 +145,14 @@ def measure(module: nn.Module, inputs: list[torch.Tensor]) -> Measured:
 
 
 def _interpreted(m: torch.fx.GraphModule, measured: Measured):
+    """The module's forward, through the recorder on its first call (a cell run over time is
+    called once per step: the later calls run as compiled, the hooks still counting)."""
+    seen = []
+
     def forward(*args: Any) -> Any:
+        if seen:
+            return type(m).forward(m, *args)
+        seen.append(True)
         return _Recorder(m, measured).run(*args)
 
     return forward

@@ -27,6 +27,8 @@ from .runtime import OverTime, RecurrentCell
 DEFAULT_WIDTH = 120  # columns, where neither --width nor COLUMNS nor a terminal says
 
 
+_SHAPES = {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}}
+# The document `dot2torch summary --format json` prints, as a JSON Schema (draft 2020-12 keywords).
 SUMMARY_SCHEMA: dict = {
     "$comment": "dot2torch summary --format json: one document for all the models the paths hold",
     "type": "object",
@@ -56,8 +58,8 @@ SUMMARY_SCHEMA: dict = {
                                 "layer": {"type": "string", "$comment": "node id; [i] for a repetition's copy"},
                                 "depth": {"type": "integer", "$comment": "how many blocks deep, 0 at the top"},
                                 "op": {"type": "string", "$comment": "the op as built, in full"},
-                                "input_shapes": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
-                                "output_shapes": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
+                                "input_shapes": _SHAPES,
+                                "output_shapes": _SHAPES,
                                 "parameters": {"type": "integer", "$comment": "a block's row: its subtotal"},
                                 "shared": {"type": "boolean",
                                            "$comment": "its parameters (some or all) were counted at an earlier row"},
@@ -164,32 +166,51 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+# A model this small runs its watched pass on the CPU, on zeros (the meta device's kernels
+# cost a fraction of a millisecond each: a cell run over a long sequence makes thousands);
+# anything bigger runs on the meta device, which allocates and computes nothing.
+CPU_BYTES = 32 * 2**20  # parameters and buffers
+CPU_ELEMENTS = 2**20  # elements of the inputs, the whole batch
+
+
 def summarize(plan: Plan, module: nn.Module, batch_size: int | None = None) -> Summary:
-    """Watch one forward pass of `module` (built from `plan`, on any device: it runs on meta
-    copies of the inputs, so a meta module costs nothing) at `batch_size` (default: the
-    planned batch), and make its rows and totals."""
+    """Watch one forward pass of `module` (built from `plan` on the meta device) at
+    `batch_size` (default: the planned batch), and make its rows and totals. A small model
+    is moved to the CPU for the pass (its weights zeros)."""
     planned = plan.inputs
-    batch = batch_size if batch_size is not None else (planned[0].shape[0] if planned and planned[0].shape else 1)
-    inputs = [torch.empty((batch, *s.shape[1:]) if s.shape else (), dtype=s.dtype, device="meta") for s in planned]
+    planned_batch = planned[0].shape[0] if planned and planned[0].shape else None
+    batch = batch_size if batch_size is not None else (planned_batch or 1)
+    shapes = [((batch, *s.shape[1:]) if s.shape else (), s.dtype) for s in planned]
     failure = None
     try:
-        measured = measure(module, inputs) if _on_meta(module) else None
+        if not _on_meta(module):
+            raise ValueError("the model is not on the meta device")
+        device = "cpu" if _small(module, shapes) else "meta"
+        if device == "cpu":
+            module.to_empty(device="cpu")
+            with torch.no_grad():
+                for t in [*module.parameters(), *module.buffers()]:
+                    t.zero_()
+        measured = measure(module, [torch.zeros(shape, dtype=dtype, device=device) for shape, dtype in shapes])
     except Exception as error:  # noqa: BLE001 - a summary still lists the layers at their planned shapes
         measured, failure = None, f"{type(error).__name__}: {error}"
-    if measured is None and failure is None:
-        failure = "the model is not on the meta device"
-    rows = _Rows(measured, batch, planned[0].shape[0] if planned and planned[0].shape else None).of(plan, module)
+    rows = _Rows(measured, batch, planned_batch).of(plan, module)
     params = list(module.parameters())
     totals = Totals(
         parameters=sum(p.numel() for p in params),
         trainable=sum(p.numel() for p in params if p.requires_grad),
         mult_adds=sum(measured.macs.values()) if measured else None,
-        input_bytes=sum(x.numel() * x.element_size() for x in inputs),
+        input_bytes=sum(math.prod(shape) * dtype.itemsize for shape, dtype in shapes),
         activation_bytes=measured.activation_bytes if measured else None,
         parameter_bytes=sum(p.numel() * p.element_size() for p in params),
         buffer_bytes=sum(b.numel() * b.element_size() for b in module.buffers()),
     )
     return Summary(plan, batch, rows, totals, failure)
+
+
+def _small(module: nn.Module, shapes: list[tuple[tuple[int, ...], torch.dtype]]) -> bool:
+    held = sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
+    return held <= CPU_BYTES and sum(math.prod(shape) for shape, _ in shapes) <= CPU_ELEMENTS
 
 
 def _on_meta(module: nn.Module) -> bool:
@@ -234,15 +255,16 @@ class _Rows:
         for p in g.parameters:
             if p.name not in declared:  # implied by a formula: listed first, as the module holds it
                 count, shared = self._parameter(module, p.name, p.shape.sizes)
-                rows.append(Row(p.name, "parameter", (tuple(p.shape.sizes),), count, depth, (), self._macs(None), shared))
+                rows.append(Row(p.name, "parameter", (tuple(p.shape.sizes),), count, depth, (), self._macs(None),
+                                shared))
         for node in g.in_order():
+            if node.kind in (ir.Kind.ANNOTATION, ir.Kind.OUTPUT):
+                continue
             sub = submodules.get(node.name)
             outputs = self._outputs(module, node)
             inputs = tuple(s for ref in node.inputs for s in self._flat(self._ref(module, g, ref)))
             macs = self._macs(sub if isinstance(sub, nn.Module) else None)
             match node.kind:
-                case ir.Kind.ANNOTATION | ir.Kind.OUTPUT:
-                    continue
                 case ir.Kind.INPUT:
                     if not depth:  # a block's input is the row above it
                         rows.append(Row(node.id, "input", outputs, 0, depth, (), macs))
@@ -307,7 +329,8 @@ class _Rows:
 
     def _value(self, module: nn.Module, node: ir.Node):
         """A node's value's shape: as the forward pass found it, else as planned."""
-        key = f"module:{node.name}" if node.kind in _MODULE_KINDS else node.name
+        key = {ir.Kind.INPUT: f"placeholder:{node.name}", ir.Kind.PARAMETER: f"get_attr:{node.name}"}.get(
+            node.kind, f"call_module:{node.name}" if node.kind in _MODULE_KINDS else node.name)
         found = self.measured.value(module, key) if self.measured is not None else None
         if found is not None:
             return found
@@ -319,6 +342,8 @@ class _Rows:
         if node.shape is None:
             return None
         sizes = tuple(node.shape.sizes)
+        if node.kind is ir.Kind.PARAMETER:
+            return sizes
         if self.batch is not None and self.planned_batch and sizes and sizes[0] % self.planned_batch == 0:
             sizes = (sizes[0] // self.planned_batch * self.batch, *sizes[1:])
         return sizes
