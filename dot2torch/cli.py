@@ -201,7 +201,16 @@ def _check_options(sub: argparse.ArgumentParser) -> None:
 
 
 def _summary_options(sub: argparse.ArgumentParser) -> None:
-    """summary's own options (none yet beyond the common ones)."""
+    """summary's own options; symbols are bound with the common --param K=V (repeatable)."""
+    sub.add_argument("--batch-size", type=_positive, metavar="B",
+                     help="the batch the shapes, mult-adds and memory are for (default: the diagram's, 1 where it "
+                          "names the batch)")
+    sub.add_argument("--depth", type=int, metavar="N",
+                     help="fold the rows of blocks nested deeper than N into their block's row (0: the top level only)")
+    sub.add_argument("--width", type=_positive, metavar="COLUMNS",
+                     help="wrap the table to this many columns (default: $COLUMNS, else the terminal's, else 120)")
+    sub.add_argument("--format", choices=("text", "json"), default="text",
+                     help="json: one document, per dot2torch.summary.SUMMARY_SCHEMA")
 
 
 def _foreign_options(sub: argparse.ArgumentParser, shape_option: str | None) -> None:
@@ -505,17 +514,48 @@ def _check(args: argparse.Namespace, params: dict[str, Value]) -> int:
 
 
 def _summary(args: argparse.Namespace, params: dict[str, Value]) -> int:
+    import shutil
+
+    from .build import build_module
+    from .summary import DEFAULT_WIDTH, format_summary, summarize
+
+    if args.depth is not None and args.depth < 0:
+        raise UsageError(f"--depth takes 0 or more, got {args.depth}")
     outcomes = [o for o in _outcomes(args, params) if not o.used_by]
+    summaries = {id(o): summarize(o.plan, build_module(o.plan, device="meta"), args.batch_size)
+                 for o in outcomes if o.plan is not None}
+    if args.format == "json":
+        models = []
+        for o in outcomes:
+            s = summaries.get(id(o))
+            models.append({"name": o.name, "file": o.file, "batch_size": s.batch_size if s else None,
+                           "built": s is not None, "rows": [r.to_json() for r in s.shown(args.depth)] if s else [],
+                           "totals": s.totals.to_json() if s else None,
+                           "diagnostics": [d.to_json() for d in o.diagnostics]})
+        _say(json.dumps({"models": models}, ensure_ascii=False, indent=1))
+        return 1 if _problems(outcomes, args) else 0
+    width = args.width
+    if width is None:
+        columns = os.environ.get("COLUMNS", "")
+        width = int(columns) if columns.isdigit() and int(columns) > 0 else (
+            shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns if _isatty(sys.stdout) else DEFAULT_WIDTH)
     for i, o in enumerate(outcomes):
         if i:
             _say("")
         if o.plan is None:
             _say(f"{o.name} ({o.file}): not built")
         else:
-            _say(layers_table(o))
+            _say(format_summary(summaries[id(o)], depth=args.depth, width=width))
         for d in o.diagnostics:
             _say(d.format())
     return 1 if _problems(outcomes, args) else 0
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 if __name__ == "__main__":

@@ -87,12 +87,15 @@ def test_summary_table_totals(capsys):
     code, out, _ = run(capsys, "summary", str(DIAGRAMS / "lenet.dot"))
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == f"Lenet ({DIAGRAMS / 'lenet.dot'})"
-    rows = {line.split()[0]: line.split()[-1] for line in lines[3:-3]}
+    assert lines[0] == f"Lenet ({DIAGRAMS / 'lenet.dot'}), batch 1"
+    assert lines[2].split() == ["layer", "op", "input", "shape", "output", "shape", "parameters", "mult-adds"]
+    table = lines[3:lines.index(lines[1], 3)]
+    rows = {line.split()[0]: line.split()[-2] for line in table}
     assert rows["conv1"] == "156" and rows["conv2"] == "2,416" and rows["ll1"] == "48,120"
     assert sum(int(v.replace(",", "")) for v in rows.values()) == 61_706
-    assert lines[-2:] == ["total parameters: 61,706", "trainable parameters: 61,706"]
-    calls = {line.split()[0]: line.split()[1] for line in lines[3:-3]}
+    assert lines[len(table) + 4:len(table) + 7] == ["total parameters: 61,706", "trainable parameters: 61,706",
+                                                    "non-trainable parameters: 0"]
+    calls = {line.split()[0]: line.split()[1] for line in table}
     assert (calls["relu1"], calls["pool1"], calls["reshape"]) == ("relu", "max_pool2d(2,", "flatten(1)")
     assert "max_pool2d(2, stride=2)" in next(line for line in lines if line.startswith("pool1 "))
 
