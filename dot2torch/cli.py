@@ -16,7 +16,7 @@ from typing import Sequence, TextIO
 
 from .version import __version__
 from .api import (DIALECTS, GENERATED_MARK, Outcome, check_sources, models_json, codegen, codegen_package, convert_file, diff,
-                  export_text, input_sizes, layers_table, models_table, reading, verify_text)
+                  export_text, input_sizes, models_table, reading, verify_text)
 from .paths import shown_path
 from .errors import Diagnostic, Dot2TorchError, ModuleSpecError, Severity
 from .expr import Value
@@ -37,7 +37,9 @@ EXAMPLES = {
   dot2torch check model.dot --strict        warnings count as problems""",
     "summary": """examples:
   dot2torch summary diagrams/lenet.dot
-  dot2torch summary diagrams/alexnet.dot --name AlexNet""",
+  dot2torch summary diagrams/alexnet.dot --name AlexNet
+  dot2torch summary diagrams/resnet18.dot --batch-size 8 --depth 1     blocks folded, mult-adds for 8
+  cat diagrams/lenet.dot | dot2torch summary - --format json""",
     "export": """examples:
   dot2torch export torchvision.models:resnet18 --input-shape 1,3,224,224 -o resnet18.dot
   dot2torch export mymodels.py:Net --input-shape 1,784          a class made with no arguments
@@ -163,7 +165,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, run, help_text in (
         ("build", _build, "compile and check every digraph, one summary line each"),
         ("check", _check, "report every problem in the diagrams (exit 0 clean, 1 problems)"),
-        ("summary", _summary, "a table per model: node, op, output shape, parameters"),
+        ("summary", _summary, "a table per model, like torchinfo's: layers, ops in full, shapes, parameters, "
+                               "mult-adds, memory"),
     ):
         sub = commands.add_parser(
             name, help=help_text, description=help_text, epilog=EXAMPLES[name],
@@ -210,7 +213,7 @@ def _summary_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--width", type=_positive, metavar="COLUMNS",
                      help="wrap the table to this many columns (default: $COLUMNS, else the terminal's, else 120)")
     sub.add_argument("--format", choices=("text", "json"), default="text",
-                     help="json: one document, per dot2torch.summary.SUMMARY_SCHEMA")
+                     help="json: one document, per dot2torch/schemas.py, SUMMARY")
 
 
 def _foreign_options(sub: argparse.ArgumentParser, shape_option: str | None) -> None:

@@ -2,7 +2,8 @@
 
 Every command speaks of problems with the same diagnostic object (`DIAGNOSTIC`, what
 `Diagnostic.to_json` gives). `check`, `verify` and `diff` print a list of them; `build` prints
-`BUILD`: one object per digraph and the diagnostics. The README's "JSON output" section
+`BUILD`: one object per digraph and the diagnostics; `summary` prints `SUMMARY`: per model its
+rows, totals and diagnostics. The README's "JSON output" section
 shows them; tests/test_json_and_stdin.py validates every command's output against them.
 """
 
@@ -61,4 +62,72 @@ BUILD: dict[str, Any] = {
     },
 }
 
-SCHEMAS: dict[str, dict[str, Any]] = {"build": BUILD, "check": DIAGNOSTICS, "verify": DIAGNOSTICS, "diff": DIAGNOSTICS}
+_SHAPES_LIST = {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}}
+SUMMARY: dict[str, Any] = {
+    "$comment": "dot2torch summary --format json: one document for all the models the paths hold",
+    "type": "object",
+    "required": ["models"],
+    "additionalProperties": False,
+    "properties": {
+        "models": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "file", "batch_size", "built", "rows", "totals", "diagnostics"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string"},
+                    "file": {"type": ["string", "null"]},
+                    "batch_size": {"type": ["integer", "null"], "$comment": "null when the model was not built"},
+                    "built": {"type": "boolean"},
+                    "rows": {
+                        "type": "array",
+                        "$comment": "the table's rows, in its order, after --depth folding",
+                        "items": {
+                            "type": "object",
+                            "required": ["layer", "depth", "op", "input_shapes", "output_shapes", "parameters",
+                                         "shared", "mult_adds"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "layer": {"type": "string", "$comment": "node id; [i] for a repetition's copy"},
+                                "depth": {"type": "integer", "$comment": "how many blocks deep, 0 at the top"},
+                                "op": {"type": "string", "$comment": "the op as built, in full"},
+                                "input_shapes": _SHAPES_LIST,
+                                "output_shapes": _SHAPES_LIST,
+                                "parameters": {"type": "integer", "$comment": "a block's row: its subtotal"},
+                                "shared": {"type": "boolean",
+                                           "$comment": "its parameters (some or all) were counted at an earlier row"},
+                                "mult_adds": {"type": ["integer", "null"],
+                                              "$comment": "torchinfo's convention; a block's row: its subtotal; "
+                                                          "null when the forward pass could not be run"},
+                            },
+                        },
+                    },
+                    "totals": {
+                        "type": ["object", "null"],
+                        "required": ["parameters", "trainable_parameters", "non_trainable_parameters", "mult_adds",
+                                     "input_bytes", "activation_bytes", "parameter_bytes", "buffer_bytes",
+                                     "total_bytes"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "parameters": {"type": "integer", "$comment": "sum(p.numel() for p in model.parameters())"},
+                            "trainable_parameters": {"type": "integer"},
+                            "non_trainable_parameters": {"type": "integer"},
+                            "mult_adds": {"type": ["integer", "null"]},
+                            "input_bytes": {"type": "integer"},
+                            "activation_bytes": {"type": ["integer", "null"]},
+                            "parameter_bytes": {"type": "integer"},
+                            "buffer_bytes": {"type": "integer"},
+                            "total_bytes": {"type": ["integer", "null"],
+                                            "$comment": "input + activation + parameter bytes (buffers aside)"},
+                        },
+                    },
+                    "diagnostics": DIAGNOSTICS,  # as check --format json prints them
+                },
+            },
+        },
+    },
+}
+
+SCHEMAS: dict[str, dict[str, Any]] = {"build": BUILD, "check": DIAGNOSTICS, "verify": DIAGNOSTICS, "diff": DIAGNOSTICS,
+                                      "summary": SUMMARY}
