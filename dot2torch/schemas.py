@@ -61,4 +61,15 @@ BUILD: dict[str, Any] = {
     },
 }
 
-SCHEMAS: dict[str, dict[str, Any]] = {"build": BUILD, "check": DIAGNOSTICS, "verify": DIAGNOSTICS, "diff": DIAGNOSTICS}
+RENDER: dict[str, Any] = {  # render: what was written (null when Graphviz drew nothing) and the diagnostics
+    "type": "object",
+    "required": ["output", "format", "diagnostics"],
+    "additionalProperties": False,
+    "properties": {
+        "output": _TEXT_OR_NULL,
+        "format": {"enum": ["svg", "png", "pdf"]},
+        "diagnostics": DIAGNOSTICS,
+    },
+}
+
+SCHEMAS: dict[str, dict[str, Any]] = {"render": RENDER, "build": BUILD, "check": DIAGNOSTICS, "verify": DIAGNOSTICS, "diff": DIAGNOSTICS}
