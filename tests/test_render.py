@@ -269,3 +269,14 @@ def test_every_diagram_renders(path, suffix, tmp_path, capsys):
         text = out.read_text(encoding="utf-8")
         for d in errors:  # every error is drawn: at its node, or in the note box
             assert d["code"] in text
+
+
+@needs_graphviz
+def test_html_label_with_an_image_is_drawn_as_the_id(tmp_path, capsys):
+    (tmp_path / "h.dot").write_text('digraph H { inp [label="输入 [BatchSize, 8]"]; '
+                                    'fc [label=<<TABLE><TR><TD><IMG SRC="/etc/passwd"/></TD></TR></TABLE>>]; '
+                                    'oup [label="输出 [BatchSize, 8]"]; inp -> fc -> oup }', encoding="utf-8")
+    out = tmp_path / "h.svg"
+    code, printed, _ = run(capsys, "render", str(tmp_path / "h.dot"), "-o", str(out))
+    assert "D2T620" in printed and "passwd" not in out.read_text(encoding="utf-8")
+    assert texts(svg_nodes(out)["fc"]).startswith("fc")
