@@ -23,9 +23,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import ir
 from . import render_attrs as A
@@ -195,7 +196,7 @@ class _Writer:
         self.compound = False
 
     # -- where a diagnostic goes
-    def _place(self, d: Diagnostic, known: set[str], scope: "_Scope") -> str | None:
+    def _place(self, d: Diagnostic, known: set[str], scope: _Scope) -> str | None:
         calls = [c for c in _CALLED_AS.findall(d.context or "")][::-1]  # outermost first
         path = [*calls, d.node] if d.node is not None else calls
         if not path:
@@ -473,7 +474,7 @@ def run_dot(text: str, fmt: str, *, timeout: float = DEFAULT_TIMEOUT, max_bytes:
         with open(out_path, "wb") as out:
             try:
                 proc = subprocess.run([exe, f"-T{fmt}"], input=text.encode("utf-8"), stdout=out,
-                                      stderr=subprocess.PIPE, timeout=timeout, env=env, cwd=folder,
+                                      stderr=subprocess.PIPE, timeout=timeout, check=False, env=env, cwd=folder,
                                       preexec_fn=_bounded(max_bytes, timeout) if os.name == "posix" else None)
             except subprocess.TimeoutExpired:
                 said.append(Diagnostic("D2T622", f"Graphviz's dot took longer than {timeout:g} s: nothing was drawn "

@@ -42,9 +42,9 @@ GRAPH_UNSAFE = {"URL", "href", "target", "tooltip", "id", "class", "comment", "i
 GRAPHVIZ = GRAPHVIZ_NODE | GRAPHVIZ_EDGE | GRAPH_UNSAFE | GRAPH | {"edgeURL", "headURL", "tailURL", "labelURL"}
 TEXT = {"label", "xlabel", "headlabel", "taillabel"}  # text drawn, never a link or a file
 
-_SCHEME = re.compile(r"\b(?:javascript|vbscript|file|data|https?|ftp)\s*:", re.I)
+_SCHEME = re.compile(r"\b(?:javascript|vbscript|file|data|https?|ftp)\s*:", re.IGNORECASE)
 _PATHLIKE = re.compile(r"[/\\]")
-_HTML_DANGER = re.compile(r"<\s*img\b|\b(?:src|href|url|target|title|tooltip|id)\s*=", re.I)
+_HTML_DANGER = re.compile(r"<\s*img\b|\b(?:src|href|url|target|title|tooltip|id)\s*=", re.IGNORECASE)
 _SHAPES_WITH_FILES = {"epsf", "custom"}
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)")
 

@@ -28,7 +28,7 @@ needs_graphviz = pytest.mark.skipif(
     shutil.which("dot") is None and not os.environ.get("CI"),
     reason="Graphviz's dot is not installed (.ci/run installs it: apt-get install graphviz)",
 )
-CJK_FONT = next(iter(subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True).stdout.split()),
+CJK_FONT = next(iter(subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, check=False).stdout.split()),
                 "") if shutil.which("fc-list") else ""
 needs_cjk_font = pytest.mark.skipif(not CJK_FONT and not os.environ.get("CI"),
                                     reason="no CJK font (apt-get install fonts-wqy-zenhei)")
@@ -110,7 +110,7 @@ def test_failing_node_is_red_with_the_message(tmp_path, capsys):
 def test_hostile_attributes_are_dropped_with_a_warning(tmp_path, capsys):
     (tmp_path / "hostile.dot").write_text(HOSTILE, encoding="utf-8")
     out = tmp_path / "hostile.svg"
-    code, printed, err = run(capsys, "render", str(tmp_path / "hostile.dot"), "-o", str(out), "--format", "json")
+    _, printed, _ = run(capsys, "render", str(tmp_path / "hostile.dot"), "-o", str(out), "--format", "json")
     document = json.loads(printed)
     jsonschema.Draft202012Validator(RENDER).validate(document)
     assert document["output"] == str(out) and document["format"] == "svg"
@@ -212,7 +212,7 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
 
 def ink(data: bytes) -> int:
     """How many pixels are dark (the text and the node's outline)."""
-    width, height, rows = png_pixels(data)
+    width, _, rows = png_pixels(data)
     channels = len(rows[0]) // width
     return sum(1 for row in rows for x in range(0, len(row), channels)
                if sum(row[x:x + min(3, channels)]) < 3 * 128 and (channels < 4 or row[x + 3] > 128))
@@ -277,6 +277,6 @@ def test_html_label_with_an_image_is_drawn_as_the_id(tmp_path, capsys):
                                     'fc [label=<<TABLE><TR><TD><IMG SRC="/etc/passwd"/></TD></TR></TABLE>>]; '
                                     'oup [label="输出 [BatchSize, 8]"]; inp -> fc -> oup }', encoding="utf-8")
     out = tmp_path / "h.svg"
-    code, printed, _ = run(capsys, "render", str(tmp_path / "h.dot"), "-o", str(out))
+    _, printed, _ = run(capsys, "render", str(tmp_path / "h.dot"), "-o", str(out))
     assert "D2T620" in printed and "passwd" not in out.read_text(encoding="utf-8")
     assert texts(svg_nodes(out)["fc"]).startswith("fc")
