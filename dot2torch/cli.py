@@ -57,6 +57,11 @@ EXAMPLES = {
     "diff": """examples:
   dot2torch diff old.dot new.dot             how new.dot's model differs from old.dot's, at old.dot's nodes
   dot2torch diff models.dot models.dot --name NetA --name-b NetB""",
+    "render": """examples:
+  dot2torch render diagrams/lenet.dot -o lenet.svg     the author's drawing, each node with its shape and parameters
+  dot2torch render diagrams/resnet18.dot -o resnet.png --expand   blocks drawn inside their callers
+  dot2torch render model.dot -o model.pdf --format json           say what was written, and the diagnostics
+  (nodes whose check failed are red with the message, warnings amber; needs Graphviz's dot)""",
 }
 
 
@@ -188,6 +193,7 @@ def _parser() -> argparse.ArgumentParser:
     _export_parser(commands)
     _verify_parsers(commands)
     _convert_parser(commands)
+    _render_parser(commands)
     return parser
 
 
@@ -276,6 +282,80 @@ def _convert(args: argparse.Namespace, params: dict[str, Value]) -> int:
     write_atomically(Path(args.output), converted.text)
     _say(f"wrote {args.output}")
     return 0
+
+
+def _render_parser(commands: argparse._SubParsersAction) -> None:
+    from .render import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
+
+    help_text = "draw a diagram with Graphviz as its author laid it out, with shapes, parameters and problems"
+    sub = commands.add_parser("render", help=help_text, description=help_text, epilog=EXAMPLES["render"],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub.set_defaults(run=_render)
+    sub.add_argument("paths", nargs=1, metavar="PATH", help="a .dot file (or a folder of them, with --name), - for "
+                                                           "standard input")
+    sub.add_argument("-o", "--output", required=True, metavar="OUT",
+                     help="where to write the drawing: its suffix, .svg, .png or .pdf, says which")
+    sub.add_argument("--name", help="the digraph to draw (default: the one no other digraph refers to)")
+    sub.add_argument("--param", action="append", default=[], metavar="K=V",
+                     help="bind a symbol or override a label's default (repeatable)")
+    sub.add_argument("--expand", action="store_true",
+                     help="draw called blocks inside their callers as clusters, repetitions marked × N")
+    sub.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                     help=f"stop Graphviz after this long (default {DEFAULT_TIMEOUT:g})")
+    sub.add_argument("--max-image-bytes", type=_positive, default=DEFAULT_MAX_BYTES, metavar="N",
+                     help=f"the largest drawing Graphviz may write (default {DEFAULT_MAX_BYTES:,})")
+    sub.add_argument("--format", choices=("text", "json"), default="text",
+                     help="json: what was written and the diagnostics (dot2torch/schemas.py, RENDER)")
+    sub.add_argument("--verbose", action="store_true", help="also say how block parameters were matched")
+    bounds = sub.add_argument_group("limits", "bounds on what a diagram may ask for; raise them for big models")
+    for field in LIMIT_FIELDS:
+        bounds.add_argument(Limits.option(field), type=_positive, dest=f"limit_{field}", metavar="N",
+                            help=f"default {getattr(Limits(), field):,}")
+    _foreign_options(sub, "--input-shape")
+
+
+def _render(args: argparse.Namespace, params: dict[str, Value]) -> int:
+    from .render import GraphvizMissing, format_of, render
+
+    fmt = format_of(args.output)
+    if fmt is None:
+        raise UsageError(f"-o {args.output}: the suffix says the format, one of .svg, .png, .pdf")
+    if args.timeout <= 0:
+        raise UsageError("--timeout takes a positive number of seconds")
+    limits = _limits(args)
+    with using(limits):
+        source = _source(args.paths[0])
+    try:
+        drawn = render(source, args.name, params=params, limits=limits, fmt=fmt, expand=args.expand,
+                       timeout=args.timeout, max_bytes=args.max_image_bytes, verbose=args.verbose)
+    except GraphvizMissing as missing:
+        _say(f"dot2torch render: {missing}", sys.stderr)
+        return 1
+    if drawn.data is not None:
+        write_bytes_atomically(Path(args.output), drawn.data)
+    if args.format == "json":
+        _say(json.dumps({"output": args.output if drawn.data is not None else None, "format": fmt,
+                         "diagnostics": [d.to_json() for d in drawn.diagnostics]}, ensure_ascii=False, indent=1))
+    else:
+        for d in drawn.diagnostics:
+            _say(d.format())
+        if drawn.data is not None:
+            _say(f"wrote {args.output}")
+    return 0 if drawn.data is not None and drawn.ok else 1
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    """Write bytes to a temporary file beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _verify_parsers(commands: argparse._SubParsersAction) -> None:

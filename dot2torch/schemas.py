@@ -129,5 +129,16 @@ SUMMARY: dict[str, Any] = {
     },
 }
 
+RENDER: dict[str, Any] = {  # render: what was written (null when Graphviz drew nothing) and the diagnostics
+    "type": "object",
+    "required": ["output", "format", "diagnostics"],
+    "additionalProperties": False,
+    "properties": {
+        "output": _TEXT_OR_NULL,
+        "format": {"enum": ["svg", "png", "pdf"]},
+        "diagnostics": DIAGNOSTICS,
+    },
+}
+
 SCHEMAS: dict[str, dict[str, Any]] = {"build": BUILD, "check": DIAGNOSTICS, "verify": DIAGNOSTICS, "diff": DIAGNOSTICS,
-                                      "summary": SUMMARY}
+                                      "summary": SUMMARY, "render": RENDER}
