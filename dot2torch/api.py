@@ -21,6 +21,7 @@ from .paths import shown_path
 from .reader import Diagram
 from .shapes import annotations_unchecked
 from .sources import StandardInput, require_source, unexaminable
+from .sources import standard_input as standard_input
 from .version import __version__
 from .generate import GENERATED_MARK as GENERATED_MARK, generate, generate_package
 from .free_symbols import plan_diagram
@@ -345,6 +346,51 @@ def models_json(outcomes: list[Outcome]) -> dict[str, Any]:
             "free_symbols": free,
         })
     return {"models": models, "diagnostics": [d.to_json() for o in outcomes for d in o.diagnostics]}
+
+
+def summarize_outcome(outcome: Outcome, batch_size: int | None) -> Any:
+    """`summary`'s measurements of a planned model (summary.Summary), at this batch size."""
+    from .summary import summarize
+
+    assert outcome.plan is not None
+    return summarize(outcome.plan, build_module(outcome.plan, device="meta"), batch_size)
+
+
+def summary_text(summary: Any, depth: int | None, width: int) -> str:
+    """The summary table, wrapped to `width` columns, blocks below `depth` folded."""
+    from .summary import format_summary
+
+    return format_summary(summary, depth=depth, width=width)
+
+
+def summary_width() -> int:
+    from .summary import DEFAULT_WIDTH
+
+    return DEFAULT_WIDTH
+
+
+def render_defaults() -> tuple[float, int]:
+    """render's default time limit (seconds) and largest drawing (bytes)."""
+    from .render import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
+
+    return DEFAULT_TIMEOUT, DEFAULT_MAX_BYTES
+
+
+def render_format(path: str) -> str | None:
+    """The drawing format an output path's suffix names (svg, png, pdf), else None."""
+    from .render import format_of
+
+    return format_of(path)
+
+
+def render_source(source: Any, name: str | None = None, *, params: Mapping[str, E.Value] | None = None,
+                  limits: Limits | None = None, **options: Any) -> Any:
+    """`dot2torch render` (render.render): the source checked, then drawn; the drawing and its
+    diagnostics. Raises errors.GraphvizMissing when there is no `dot`."""
+    from .render import render
+
+    outcomes = check_sources([source], name, params=params, limits=limits)
+    return render(source, outcomes, name, limits=limits, **options)
 
 
 def layers_table(outcome: Outcome) -> str:

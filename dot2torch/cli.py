@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from .version import __version__
-from .api import (DIALECTS, GENERATED_MARK, Outcome, check_sources, models_json, codegen, codegen_package, convert_file, diff,
+from .api import (DIALECTS, GENERATED_MARK, Outcome, StandardInput, check_sources, models_json, render_defaults,
+                  render_format, render_source, standard_input, summarize_outcome, summary_text, summary_width, codegen, codegen_package, convert_file, diff,
                   export_text, input_sizes, models_table, reading, verify_text)
 from .paths import shown_path
-from .errors import Diagnostic, Dot2TorchError, ModuleSpecError, Severity
+from .errors import Diagnostic, Dot2TorchError, GraphvizMissing, ModuleSpecError, Severity
 from .expr import Value
 from .limits import LIMIT_FIELDS, Limits, using
 from .limits import current as current_limits
-from .sources import StandardInput, standard_input
 
 EXAMPLES = {
     "build": """examples:
@@ -285,8 +285,7 @@ def _convert(args: argparse.Namespace, params: dict[str, Value]) -> int:
 
 
 def _render_parser(commands: argparse._SubParsersAction) -> None:
-    from .render import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
-
+    DEFAULT_TIMEOUT, DEFAULT_MAX_BYTES = render_defaults()
     help_text = "draw a diagram with Graphviz as its author laid it out, with shapes, parameters and problems"
     sub = commands.add_parser("render", help=help_text, description=help_text, epilog=EXAMPLES["render"],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -315,9 +314,7 @@ def _render_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _render(args: argparse.Namespace, params: dict[str, Value]) -> int:
-    from .render import GraphvizMissing, format_of, render
-
-    fmt = format_of(args.output)
+    fmt = render_format(args.output)
     if fmt is None:
         raise UsageError(f"-o {args.output}: the suffix says the format, one of .svg, .png, .pdf")
     if args.timeout <= 0:
@@ -326,7 +323,7 @@ def _render(args: argparse.Namespace, params: dict[str, Value]) -> int:
     with using(limits):
         source = _source(args.paths[0])
     try:
-        drawn = render(source, args.name, params=params, limits=limits, fmt=fmt, expand=args.expand,
+        drawn = render_source(source, args.name, params=params, limits=limits, fmt=fmt, expand=args.expand,
                        timeout=args.timeout, max_bytes=args.max_image_bytes, verbose=args.verbose)
     except GraphvizMissing as missing:
         _say(f"dot2torch render: {missing}", sys.stderr)
@@ -599,14 +596,10 @@ def _check(args: argparse.Namespace, params: dict[str, Value]) -> int:
 def _summary(args: argparse.Namespace, params: dict[str, Value]) -> int:
     import shutil
 
-    from .build import build_module
-    from .summary import DEFAULT_WIDTH, format_summary, summarize
-
     if args.depth is not None and args.depth < 0:
         raise UsageError(f"--depth takes 0 or more, got {args.depth}")
     outcomes = [o for o in _outcomes(args, params) if not o.used_by]
-    summaries = {id(o): summarize(o.plan, build_module(o.plan, device="meta"), args.batch_size)
-                 for o in outcomes if o.plan is not None}
+    summaries = {id(o): summarize_outcome(o, args.batch_size) for o in outcomes if o.plan is not None}
     if args.format == "json":
         models = []
         for o in outcomes:
@@ -621,14 +614,14 @@ def _summary(args: argparse.Namespace, params: dict[str, Value]) -> int:
     if width is None:
         columns = os.environ.get("COLUMNS", "")
         width = int(columns) if columns.isdigit() and int(columns) > 0 else (
-            shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns if _isatty(sys.stdout) else DEFAULT_WIDTH)
+            shutil.get_terminal_size((summary_width(), 24)).columns if _isatty(sys.stdout) else summary_width())
     for i, o in enumerate(outcomes):
         if i:
             _say("")
         if o.plan is None:
             _say(f"{o.name} ({o.file}): not built")
         else:
-            _say(format_summary(summaries[id(o)], depth=args.depth, width=width))
+            _say(summary_text(summaries[id(o)], depth=args.depth, width=width))
         for d in o.diagnostics:
             _say(d.format())
     return 1 if _problems(outcomes, args) else 0

@@ -91,6 +91,16 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+class GraphvizMissing(Exception):
+    """No Graphviz `dot` on the PATH (render): said in one line, with how to install it."""
+
+    HINT = ("dot (Graphviz) is not installed: apt-get install graphviz (Debian/Ubuntu) or brew install graphviz "
+            "(macOS), then run render again")
+
+    def __str__(self) -> str:
+        return self.HINT
+
+
 class ModuleSpecError(ValueError):
     """A MODULE_PATH:ATTR or an example input shape the command line cannot use (exit 2)."""
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from . import ir
 from . import render_attrs as A
-from .errors import Diagnostic, Severity
+from .errors import Diagnostic, GraphvizMissing, Severity
 from .limits import Limits, using
 from .planned import Outcome, Plan
 from .reader import Diagram
@@ -39,20 +39,12 @@ FORMATS = ("svg", "png", "pdf")
 CJK_FONTS = "WenQuanYi Zen Hei,Noto Sans CJK SC,Noto Sans CJK,sans-serif"  # where the author named no font
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-INSTALL_HINT = ("dot (Graphviz) is not installed: apt-get install graphviz (Debian/Ubuntu) "
-                "or brew install graphviz (macOS), then run render again")
+INSTALL_HINT = GraphvizMissing.HINT
 
 ERROR_COLOURS = {"fillcolor": "#f8cccc", "color": "#c00000", "fontcolor": "#5c0000", "penwidth": "3"}
 WARNING_COLOURS = {"fillcolor": "#ffe08a", "color": "#b36b00", "fontcolor": "#3d2a00", "penwidth": "3"}
 _RECORD_SPECIALS = re.compile(r"([{}|<>])")
 _CALLED_AS = re.compile(r"called as '((?:[^'\\]|\\.)*)'")
-
-
-class GraphvizMissing(Exception):
-    """No `dot` on the PATH."""
-
-    def __str__(self) -> str:
-        return INSTALL_HINT
 
 
 @dataclass
@@ -67,17 +59,16 @@ class Rendered:
         return not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
-def render(source: Any, name: str | None = None, *, params: Mapping[str, Any] | None = None,
-           limits: Limits | None = None, fmt: str = "svg", expand: bool = False,
-           timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES, verbose: bool = False) -> Rendered:
-    """Check the source's digraph, write it as DOT with what the check found, draw it with `dot`.
-    Raises Dot2TorchError when the source cannot be read, GraphvizMissing without `dot`."""
-    from .api import check_sources
+def render(source: Any, outcomes: list[Outcome], name: str | None = None, *, limits: Limits | None = None,
+           fmt: str = "svg", expand: bool = False, timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
+           verbose: bool = False) -> Rendered:
+    """Write the source's digraph as DOT with what its check found (`outcomes`, from
+    api.check_sources), draw it with `dot`. Raises Dot2TorchError when the source cannot be
+    read, GraphvizMissing without `dot`."""
     from .library import open_source
 
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, found {fmt!r}")
-    outcomes = check_sources([source], name, params=params, limits=limits)
     with using(limits):
         library = open_source(source)
         if name is not None:

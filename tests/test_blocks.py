@@ -221,11 +221,13 @@ def test_summary_rows_show_the_block_hierarchy(capsys):
     from dot2torch.cli import main
     from conftest import DIAGRAMS
 
-    assert main(["summary", str(DIAGRAMS / "resnet18.dot")]) == 0
+    assert main(["summary", str(DIAGRAMS / "resnet18.dot"), "--width", "200"]) == 0  # no cell wraps
     lines = capsys.readouterr().out.splitlines()
     block = next(i for i, line in enumerate(lines) if line.startswith("convblock1 "))
-    assert lines[block].split()[1:] == ["ResNet18ConvBlock", "[1,", "64,", "56,", "56]", "73,856"]
+    assert lines[block].split()[1:] == ["ResNet18ConvBlock", "[1,", "64,", "56,", "56]", "[1,", "64,", "56,", "56]",
+                                        "73,856", "231,612,416"]  # op, input, output, parameters, mult-adds
     assert [line.split()[0] for line in lines[block + 1:block + 6]] == ["conv1", "relu1", "conv2", "add", "relu2"]
     assert lines[block + 1].startswith("  conv1 ")
-    top = [line for line in lines[3:-3] if not line.startswith(" ")]
-    assert sum(int(line.split()[-1].replace(",", "")) for line in top) == 11_684_712
+    end = max(i for i, line in enumerate(lines) if line and set(line) == {"-"})
+    top = [line for line in lines[3:end] if not line.startswith(" ")]
+    assert sum(int(line.split()[-2].replace(",", "")) for line in top) == 11_684_712

@@ -225,7 +225,8 @@ def test_summary_rows_of_a_cell_add_up_to_its_parameters(capsys):
 
     assert main(["summary", str(RECURRENT), "--name", "LSTMCell", "--param", "NIn=3", "--param", "NOut=4"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = lines[3:-3]
-    assert rows[0].split() == ["W_f", "parameter", "[3,", "4]", "12"]
-    assert sum(int(r.split()[-1].replace(",", "")) for r in rows) == 4 * (3 * 4 + 4 * 4 + 4)
-    assert lines[-2] == "total parameters: 128"
+    end = max(i for i, line in enumerate(lines) if line and set(line) == {"-"})
+    rows = lines[3:end]
+    assert rows[0].split() == ["W_f", "parameter", "[3,", "4]", "12", "0"]  # no input; 12 parameters; no mult-adds
+    assert sum(int(r.split()[-2].replace(",", "")) for r in rows) == 4 * (3 * 4 + 4 * 4 + 4)
+    assert lines[end + 1] == "total parameters: 128"
