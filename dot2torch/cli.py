@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import sys
@@ -317,8 +318,14 @@ def _render(args: argparse.Namespace, params: dict[str, Value]) -> int:
     fmt = render_format(args.output)
     if fmt is None:
         raise UsageError(f"-o {args.output}: the suffix says the format, one of .svg, .png, .pdf")
-    if args.timeout <= 0:
-        raise UsageError("--timeout takes a positive number of seconds")
+    if not (math.isfinite(args.timeout) and 0 < args.timeout <= _LONGEST_RENDER):
+        raise UsageError(f"--timeout takes a number of seconds above 0 and at most {_LONGEST_RENDER:,}, found "
+                         f"{args.timeout:g}")
+    target = Path(args.output)
+    if target.is_dir():
+        raise UsageError(f"-o {args.output} is a folder: name the file to write")
+    if not target.parent.is_dir():
+        raise UsageError(f"-o {args.output}: no such folder: {target.parent}")
     limits = _limits(args)
     with using(limits):
         source = _source(args.paths[0])
@@ -326,10 +333,19 @@ def _render(args: argparse.Namespace, params: dict[str, Value]) -> int:
         drawn = render_source(source, args.name, params=params, limits=limits, fmt=fmt, expand=args.expand,
                        timeout=args.timeout, max_bytes=args.max_image_bytes, verbose=args.verbose)
     except GraphvizMissing as missing:
-        _say(f"dot2torch render: {missing}", sys.stderr)
+        if args.format == "json":
+            said = Diagnostic("D2T621", str(missing), Severity.ERROR, file=_shown_source(args.paths[0]))
+            _say(json.dumps({"output": None, "format": fmt, "diagnostics": [said.to_json()]}, ensure_ascii=False,
+                            indent=1))
+        else:
+            _say(f"dot2torch render: {missing}", sys.stderr)
         return 1
     if drawn.data is not None:
-        write_bytes_atomically(Path(args.output), drawn.data)
+        try:
+            write_bytes_atomically(target, drawn.data)
+        except OSError as error:
+            _say(f"dot2torch render: cannot write {args.output}: {error.strerror or error}", sys.stderr)
+            return 1
     if args.format == "json":
         _say(json.dumps({"output": args.output if drawn.data is not None else None, "format": fmt,
                          "diagnostics": [d.to_json() for d in drawn.diagnostics]}, ensure_ascii=False, indent=1))
@@ -341,9 +357,16 @@ def _render(args: argparse.Namespace, params: dict[str, Value]) -> int:
     return 0 if drawn.data is not None and drawn.ok else 1
 
 
+_LONGEST_RENDER = 86_400  # seconds: --timeout's bound (a day)
+
+
+def _shown_source(path: str) -> str:
+    return "<stdin>" if path == STDIN else path
+
+
 def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Write bytes to a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write bytes to a temporary file beside `path` (in a folder that exists), then rename it
+    into place."""
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -43,6 +43,7 @@ INSTALL_HINT = GraphvizMissing.HINT
 
 ERROR_COLOURS = {"fillcolor": "#f8cccc", "color": "#c00000", "fontcolor": "#5c0000", "penwidth": "3"}
 WARNING_COLOURS = {"fillcolor": "#ffe08a", "color": "#b36b00", "fontcolor": "#3d2a00", "penwidth": "3"}
+_NO_TEXT_SHAPES = {"point", "none", "plaintext", "plain"}  # shapes that would hide a failing node's message
 _RECORD_SPECIALS = re.compile(r"([{}|<>])")
 _CALLED_AS = re.compile(r"called as '((?:[^'\\]|\\.)*)'")
 
@@ -119,16 +120,10 @@ def _record_text(text: str) -> str:
     return _RECORD_SPECIALS.sub(r"\\\1", text)
 
 
-def _attr_value(key: str, value: str, html: bool) -> str:
-    if html:
-        return "<" + value + ">" if not (value.startswith("<") and value.endswith(">")) else "<" + value[1:-1] + ">"
-    return quote(value)
-
-
-def _attr_list(attrs: dict[str, str], html: set[str] = frozenset()) -> str:
+def _attr_list(attrs: dict[str, str]) -> str:
     if not attrs:
         return ""
-    inside = ", ".join(f"{k}={v if k in html else quote(v)}" for k, v in attrs.items())
+    inside = ", ".join(f"{k}={quote(v)}" for k, v in attrs.items())
     return f" [{inside}]"
 
 
@@ -317,9 +312,9 @@ class _Writer:
                 if h in self.clusters:
                     attrs["lhead"] = self.clusters[h]
                     h = self.entries[h]
-                html = {k for k, v in attrs.items() if k in A.TEXT and v.startswith("<") and v.endswith(">")}
-                shown = {k: (v if k not in html else "<" + v[1:-1] + ">") for k, v in attrs.items()}
-                out.append(f"{pad}{quote(t)} -> {quote(h)}{_attr_list(shown, html)}")
+                # an edge's text is always written as a quoted string: the reader keeps no mark of an
+                # HTML-like value, and a quoted string can neither link nor read a file
+                out.append(f"{pad}{quote(t)} -> {quote(h)}{_attr_list(attrs)}")
 
     def _cluster(self, scope: _Scope, node: str, ir_node: ir.Node | None, inner: _Scope, out: list[str],
                  indent: int, depth: int) -> None:
@@ -396,13 +391,20 @@ class _Writer:
         if "fontname" not in attrs:
             attrs["fontname"] = CJK_FONTS
         if marks:
+            if attrs.get("shape", "").strip().lower() in _NO_TEXT_SHAPES:  # the message must show
+                attrs["shape"] = "box"
+            attrs.pop("fixedsize", None)
             attrs.update(self._colours(marks))
             styles = [s.strip() for s in attrs.get("style", "").split(",") if s.strip() and s.strip() != "invis"]
             attrs["style"] = ",".join(dict.fromkeys(["filled", *styles]))
             attrs["tooltip"] = self._tooltip(marks)
         written = {k: quote(v) for k, v in attrs.items() if k != "label"}
-        if html:
-            written["label"] = "<" + attrs["label"] + ">"
+        if html or (record and extra):  # a record's fields stay as drawn: what is added goes beside
+            if html:
+                written["label"] = "<" + attrs["label"] + ">"
+            else:
+                label = data.get("label", node) if "label" in attrs or not data.get("labelled") else node
+                written["label"] = quote(label, record)
             if extra:
                 written["xlabel"] = quote("\n".join(extra))
         else:

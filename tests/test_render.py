@@ -280,3 +280,54 @@ def test_html_label_with_an_image_is_drawn_as_the_id(tmp_path, capsys):
     _, printed, _ = run(capsys, "render", str(tmp_path / "h.dot"), "-o", str(out))
     assert "D2T620" in printed and "passwd" not in out.read_text(encoding="utf-8")
     assert texts(svg_nodes(out)["fc"]).startswith("fc")
+
+
+EDGE_HTML = """digraph Edges {
+  a [label="input [BatchSize, 4]"]
+  b [label="{Linear [4, 3]|fc}", shape=record]
+  c [label="Linear [5, 2]", shape=point, fixedsize=true, width=0.05]
+  a -> b [label=<<B>bold</B>>]
+  a -> c [label="<<TABLE HREF='javascript:alert(1)' ID='x&quot;onload='>hi</TABLE>>"]
+}
+"""
+
+
+@needs_graphviz
+def test_found_in_review_edge_labels_records_and_hidden_failures(capsys, tmp_path: Path) -> None:
+    """Edge text is a quoted string (never HTML: no link), a record's fields stay as drawn with
+    what render adds beside them, and a failing node's shape cannot hide its message."""
+    dot = tmp_path / "edges.dot"
+    dot.write_text(EDGE_HTML)
+    out = tmp_path / "edges.svg"
+    code, _, _ = run(capsys, "render", str(dot), "-o", str(out))
+    assert code == 1 and out.exists()  # c's Linear [5, 2] fails; the drawing is written
+    text = out.read_text()
+    assert "xlink:href" not in text and 'onload="' not in text and "&lt;B&gt;bold&lt;/B&gt;" in text
+    nodes = svg_nodes(out)
+    assert texts(nodes["b"]).startswith("Linear [4, 3]\nfc\nD2T201")  # its fields kept, the message beside
+    assert "D2T301" in texts(nodes["c"]) and "#f8cccc" in fills(nodes["c"])  # drawn as a box, the message shown
+
+
+def test_render_usage_errors_are_one_line(capsys, tmp_path: Path) -> None:
+    lenet = str(ROOT / "diagrams" / "lenet.dot")
+    for argv, says in ([["--timeout", "nan"], "--timeout takes a number of seconds above 0"],
+                       [["--timeout", "inf"], "--timeout takes a number of seconds above 0"]):
+        code, _, err = run(capsys, "render", lenet, "-o", str(tmp_path / "x.svg"), *argv)
+        assert code == 2 and says in err and "Traceback" not in err
+    (tmp_path / "folder.svg").mkdir()
+    code, _, err = run(capsys, "render", lenet, "-o", str(tmp_path / "folder.svg"))
+    assert code == 2 and f"-o {tmp_path / 'folder.svg'} is a folder" in err
+    code, _, err = run(capsys, "render", lenet, "-o", str(tmp_path / "missing" / "x.svg"))
+    assert code == 2 and f"no such folder: {tmp_path / 'missing'}" in err and not (tmp_path / "missing").exists()
+
+
+def test_render_json_says_dot_is_missing(capsys, monkeypatch, tmp_path: Path) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    code, out, _ = run(capsys, "render", str(ROOT / "diagrams" / "lenet.dot"), "-o", str(tmp_path / "x.svg"),
+                       "--format", "json")
+    document = json.loads(out)
+    jsonschema.validate(document, RENDER)
+    assert code == 1 and document["output"] is None and document["diagnostics"][0]["code"] == "D2T621"
+    assert document["diagnostics"][0]["message"].startswith("dot (Graphviz) is not installed")
