@@ -253,14 +253,14 @@ def test_a_block_named_with_name_is_checked(capsys):
         "27]", "ok"]
 
 
-_SLOW_PIPE = pytest.mark.slow  # 12 s of subprocesses together: the default run keeps check's two cases
+_SLOW_PIPE = pytest.mark.slow  # 15 s of subprocesses together: the default run keeps one check
 
 
 @pytest.mark.parametrize("argv", [["check", "diagrams/lenet.dot"], pytest.param(["check", "diagrams"], marks=_SLOW_PIPE),
                                   pytest.param(["summary", "diagrams/lenet.dot"], marks=_SLOW_PIPE),
                                   pytest.param(["build", "diagrams"], marks=_SLOW_PIPE),
                                   pytest.param(["check", "--help"], marks=_SLOW_PIPE),
-                                  ["check", "diagrams/mlp.dot", "--param", "NHiden1=1"]])
+                                  pytest.param(["check", "diagrams/mlp.dot", "--param", "NHiden1=1"], marks=_SLOW_PIPE)])
 def test_a_closed_pipe_is_no_traceback(argv):
     """`dot2torch check diagrams | head -1`: the reader goes away; the command ends quietly with
     its own exit code. The pipe's reading end is closed before the command writes anything."""

@@ -109,6 +109,7 @@ def _train(model: nn.Module, batches, loss_fn, steps: int) -> tuple[float, float
     return sum(losses[:10]) / 10, sum(losses[-10:]) / 10
 
 
+@pytest.mark.slow  # a training run: the slow share (bash scripts/test.sh -m slow)
 def test_time_rnn_learns_to_remember_the_previous_step():
     model = dot2torch.load(RECURRENT, "TimeRNN", params={"NFeature": 1, "NHidden": 16, "NLabels": 1, "NLayers": 2})
     generator = torch.Generator().manual_seed(0)
@@ -121,6 +122,7 @@ def test_time_rnn_learns_to_remember_the_previous_step():
     assert end < 0.25 * start
 
 
+@pytest.mark.slow  # a training run: the slow share
 def test_nlp_rnn_learns_a_successor_language():
     vocab = 12
     model = dot2torch.load(RECURRENT, "NLPRNN", params={"VocabSize": vocab, "NHidden": 24, "NLayers": 2})

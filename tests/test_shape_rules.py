@@ -36,7 +36,7 @@ from dot2torch.shape_rules import REFUSED, Out, infer
 
 # 200 examples a property in the default run (it stays under four minutes); the fuzzing profile's
 # many more (DOT2TORCH_FUZZ=long).
-EXAMPLES = settings(max_examples=max(200, settings.default.max_examples), deadline=None)
+EXAMPLES = settings(max_examples=max(120, settings.default.max_examples), deadline=None)  # the long profile: 20,000
 DTYPES = st.sampled_from([torch.float32] * 6 + [torch.float64, torch.float16, torch.bfloat16, torch.int64])
 FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 HALVES = (torch.float16, torch.bfloat16)
