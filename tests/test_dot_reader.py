@@ -283,7 +283,7 @@ def test_generated_graphs_read_as_graphviz_reads_them(text):
     agrees_with_graphviz(text)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # 200 in the slow share
 @given(dot_file(pydot_reads=True, most=3))
 def test_generated_graphs_read_as_pydot_reads_them_with_graphviz_semantics(text):
     """On the part of the language pydot reads (no node lists, no `;` between attributes, no

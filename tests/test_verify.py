@@ -444,6 +444,7 @@ def test_an_example_input_too_big_to_make_is_a_usage_error(capsys):
                                        "100,000,000,000 elements; an example input holds at most 100,000,000\n")
 
 
+@pytest.mark.slow  # 7 s: the slow share
 def test_a_cell_run_over_time_is_compared_by_its_equations(tmp_path):
     # RNNCell's Sigmoid drawn as Tanh: both calls of the cell (rnn1, and the repetition's copy) differ.
     changed = tmp_path / "rec.dot"
