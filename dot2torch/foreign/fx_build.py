@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import operator
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
@@ -20,6 +19,7 @@ from torch import nn
 
 from ..errors import Diagnostic, Severity
 from ..shape_run import first_line, propagate
+from .house import Rebuilt
 from .fx_read import FxFile, FxNode, NodeRef, fail, refs
 
 MISMATCH = "D2T806"
@@ -33,13 +33,6 @@ _COMMUTATIVE = {operator.add, operator.mul, torch.add, torch.mul}
 _LIST_FIRST = {torch.cat, torch.stack, torch.concat, torch.hstack, torch.vstack}
 _DTYPES = {"torch.float32": torch.float32, "torch.float64": torch.float64, "torch.float16": torch.float16,
            "torch.int64": torch.long, "torch.int32": torch.int32, "torch.bool": torch.bool}
-
-
-@dataclass
-class Rebuilt:
-    module: torch.fx.GraphModule
-    inputs: tuple[torch.Tensor, ...]
-    notes: list[Diagnostic] = field(default_factory=list)
 
 
 def rebuild(fx: FxFile, input_shapes: tuple[tuple[int, ...], ...]) -> Rebuilt:

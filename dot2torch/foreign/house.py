@@ -4,9 +4,11 @@ a failure there said at the file's node."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import torch
+import torch.fx
 
 from ..draw import draw
 from ..errors import Diagnostic, Dot2TorchError, ForeignError
@@ -17,7 +19,18 @@ from .torchview_read import located
 NOT_DRAWABLE = "D2T810"
 BAD_SET = "D2T814"
 
-Fail = Callable[..., ForeignError]  # fail(diagram, node, message, code) of the importer's reader
+Fail = Callable[..., ForeignError]
+
+
+@dataclass
+class Rebuilt:
+    """A foreign file's model as an importer rebuilt it: the module, example inputs of the
+    drawn shapes, the notes on what the import chose, and each layer's node id in the file."""
+
+    module: torch.fx.GraphModule
+    inputs: tuple[torch.Tensor, ...]
+    notes: list[Diagnostic] = field(default_factory=list)
+    origin: dict[str, str] = field(default_factory=dict)  # layer name → the file's node id  # fail(diagram, node, message, code) of the importer's reader
 
 
 def settings_by_node(diagram: Diagram, names: Mapping[str, str], settings: Mapping[str, Any], fail: Fail,

@@ -30,7 +30,7 @@ from ..export import MAX_INPUT_ELEMENTS
 from ..limits import current as limits, exceeded
 from ..shape_run import first_line, propagate
 from . import infer
-from .house import settings_by_node
+from .house import Rebuilt, settings_by_node
 from .torchview_read import Shape, TvFile, TvNode, _short, fail, located
 
 MISMATCH = "D2T806"
@@ -67,14 +67,6 @@ _POOL_FUNCTIONS = {f"{kind}_pool{d}d": getattr(nn.functional, f"{kind}_pool{d}d"
 
 
 _RESERVED = {"x", "output", "input", "self", "torch"}  # the placeholder's, fx's and generated code's names
-
-
-@dataclass
-class Rebuilt:
-    module: torch.fx.GraphModule
-    inputs: tuple[torch.Tensor, ...]
-    notes: list[Diagnostic] = field(default_factory=list)
-    origin: dict[str, str] = field(default_factory=dict)  # layer name → the file's node id
 
 
 @dataclass

@@ -49,7 +49,7 @@ import torch.fx
 from torch import nn
 
 from ..errors import Diagnostic, ForeignError, Severity
-from .house import settings_by_node
+from .house import Rebuilt, settings_by_node
 from .torchviz_read import SAVED, TRUNCATED, Shape, VizFile, VizNode, fail, short
 
 MISMATCH = "D2T806"
@@ -84,14 +84,6 @@ _SAVED_IN = ("input", "self", "mat1")
 _SAVED_OUT = {"ReluBackward0": "result", "SigmoidBackward0": "result", "TanhBackward0": "result",
               "SoftmaxBackward0": "result", "LogSoftmaxBackward0": "result",
               "MaxPool2DWithIndicesBackward0": "result1", "MaxPool3DWithIndicesBackward0": "result1"}
-
-
-@dataclass
-class Rebuilt:
-    module: torch.fx.GraphModule
-    inputs: tuple[torch.Tensor, ...]
-    notes: list[Diagnostic] = field(default_factory=list)
-    origin: dict[str, str] = field(default_factory=dict)  # layer name → the file's node id
 
 
 @dataclass
